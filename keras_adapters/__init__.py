@@ -1,0 +1,21 @@
+"""Bottleneck adapters (Houlsby et al., 2019) for BERT on Keras 3 and keras-hub."""
+
+from keras_adapters import layers
+from keras_adapters import models
+from keras_adapters import optimization
+from keras_adapters.tuning import TuningMode
+from keras_adapters.tuning import parameter_groups
+from keras_adapters.tuning import set_tuning_mode
+from keras_adapters.tuning import tuning_summary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "layers",
+    "models",
+    "optimization",
+    "TuningMode",
+    "parameter_groups",
+    "set_tuning_mode",
+    "tuning_summary",
+]

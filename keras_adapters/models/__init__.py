@@ -1,0 +1,17 @@
+"""keras-hub models: the adapter BERT backbone and its tasks."""
+
+from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
+from keras_adapters.models.adapter_bert_text_classifier import (
+    AdapterBertTextClassifier,
+)
+from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
+    AdapterBertTextClassifierPreprocessor,
+)
+from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
+
+__all__ = [
+    "AdapterBertBackbone",
+    "AdapterBertTextClassifier",
+    "AdapterBertTextClassifierPreprocessor",
+    "AdapterBertTokenizer",
+]

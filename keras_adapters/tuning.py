@@ -1,0 +1,223 @@
+"""Explicit tuning modes: which variables of an adapter BERT model train.
+
+The original adapter-bert chose the trained set implicitly inside its
+optimizer. Here the choice is a named mode applied to the variables' own
+`trainable` flags, so `model.trainable_weights`, `model.summary()` and the
+optimizer all agree, and `tuning_summary()` prints it by group.
+"""
+
+import dataclasses
+
+import numpy as np
+
+TUNING_MODES = ("adapters", "full", "layer_norm", "top_k")
+GROUPS = ("adapters", "layer_norms", "head", "pooler", "rest")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningMode:
+    """A validated tuning mode.
+
+    Args:
+        mode: one of `"adapters"`, `"full"`, `"layer_norm"`, `"top_k"`.
+        top_k: number of top Transformer blocks trained in `"top_k"` mode.
+        train_pooler: whether the pooler dense also trains in the
+            `"adapters"`, `"layer_norm"` and `"top_k"` modes.
+    """
+
+    mode: str = "adapters"
+    top_k: int = None
+    train_pooler: bool = False
+
+    def __post_init__(self):
+        if self.mode not in TUNING_MODES:
+            raise ValueError(
+                f"Unknown tuning mode '{self.mode}'. Choose one of "
+                f"{', '.join(TUNING_MODES)}."
+            )
+        if (self.mode == "top_k") != (self.top_k is not None):
+            raise ValueError(
+                "`top_k` is required with tuning mode 'top_k' and only "
+                f"allowed with it (mode '{self.mode}', top_k={self.top_k})."
+            )
+        if self.mode == "full" and self.train_pooler:
+            raise ValueError(
+                "`train_pooler` only applies to partial tuning modes; the "
+                "pooler already trains in mode 'full'."
+            )
+
+    def describe(self):
+        """A short human-readable description, e.g. `top_k (k=2)`."""
+        text = self.mode if self.top_k is None else f"top_k (k={self.top_k})"
+        if self.mode != "full":
+            text += ", pooler trained" if self.train_pooler else ""
+        return text
+
+
+def _backbone_of(model):
+    backbone = getattr(model, "backbone", model)
+    if not hasattr(backbone, "adapter_layers"):
+        raise TypeError(
+            f"Expected an AdapterBertBackbone or a task built on one, got "
+            f"{type(model).__name__}. For plain BERT use "
+            "AdapterBertBackbone.from_preset(preset, adapter_size=0)."
+        )
+    return backbone
+
+
+def _variable_ids(layers):
+    return {id(variable) for layer in layers for variable in layer.weights}
+
+
+def parameter_groups(model):
+    """Splits the variables of a model into the summary groups.
+
+    Args:
+        model: an `AdapterBertBackbone` or a task whose `backbone` is one.
+
+    Returns:
+        A dict from each of `GROUPS` to its list of variables: `adapters`
+        (every adapter module), `layer_norms` (the embedding LayerNorm and
+        both LayerNorms of every block), `head` (everything outside the
+        backbone), `pooler` (the pooler dense) and `rest` (embeddings,
+        attention and feedforward weights).
+    """
+    backbone = _backbone_of(model)
+    owners = {
+        "adapters": _variable_ids(backbone.adapter_layers),
+        "layer_norms": _variable_ids(backbone.layer_norm_layers),
+        "pooler": _variable_ids([backbone.pooled_dense]),
+    }
+    backbone_ids = _variable_ids([backbone])
+    groups = {group: [] for group in GROUPS}
+    for variable in model.weights:
+        key = id(variable)
+        group = next(
+            (name for name, ids in owners.items() if key in ids),
+            "rest" if key in backbone_ids else "head",
+        )
+        groups[group].append(variable)
+    return groups
+
+
+def _trained_ids(model, tuning):
+    backbone = _backbone_of(model)
+    groups = parameter_groups(model)
+    if tuning.mode == "full":
+        return {id(variable) for variable in model.weights}
+    trained = {id(variable) for variable in groups["head"]}
+    if tuning.train_pooler:
+        trained |= {id(variable) for variable in groups["pooler"]}
+    if tuning.mode == "adapters":
+        if not backbone.adapter_layers:
+            raise ValueError(
+                "Tuning mode 'adapters' needs adapters, but the backbone has "
+                "adapter_size=0. Build it with adapter_size > 0 or choose "
+                "mode 'full', 'layer_norm' or 'top_k'."
+            )
+        trained |= {id(variable) for variable in groups["adapters"]}
+        trained |= {id(variable) for variable in groups["layer_norms"]}
+    elif tuning.mode == "layer_norm":
+        trained |= {id(variable) for variable in groups["layer_norms"]}
+    elif tuning.mode == "top_k":
+        num_layers = len(backbone.transformer_layers)
+        if not 1 <= tuning.top_k <= num_layers:
+            raise ValueError(
+                f"`top_k` must be between 1 and the number of blocks "
+                f"({num_layers}), got {tuning.top_k}."
+            )
+        trained |= _variable_ids(backbone.transformer_layers[-tuning.top_k :])
+    return trained
+
+
+def set_tuning_mode(model, mode, top_k=None, train_pooler=False):
+    """Puts a model in a tuning mode by setting each variable's `trainable`.
+
+    Modes:
+        - `"adapters"` (adapter-bert): every adapter, every pretrained
+          LayerNorm (embedding LayerNorm included) and the task head train;
+          embeddings, attention, feedforward and the pooler stay frozen.
+        - `"full"`: everything trains.
+        - `"layer_norm"`: LayerNorms and the head train.
+        - `"top_k"`: the top `top_k` blocks (all their variables) and the
+          head train.
+
+    Call it after building the model and before `compile()`; setting
+    `model.trainable` afterwards resets every flag.
+
+    Args:
+        model: an `AdapterBertBackbone` or a task built on one.
+        mode: one of `"adapters"`, `"full"`, `"layer_norm"`, `"top_k"`.
+        top_k: int, the number of top blocks for `"top_k"`.
+        train_pooler: bool. Also train the pooler dense in the partial modes.
+            Defaults to `False`, as the original.
+
+    Returns:
+        The `TuningMode` applied, also stored as `model.tuning`.
+
+    Example:
+
+    ```python
+    keras_adapters.set_tuning_mode(classifier, "top_k", top_k=2)
+    keras_adapters.tuning_summary(classifier)
+    ```
+    """
+    tuning = TuningMode(mode=mode, top_k=top_k, train_pooler=train_pooler)
+    trained = _trained_ids(model, tuning)
+    model.trainable = True
+    for variable in model.weights:
+        variable.trainable = id(variable) in trained
+    model.tuning = tuning
+    return tuning
+
+
+def _size(variable):
+    return int(np.prod(variable.shape))
+
+
+def tuning_summary(model, print_fn=print):
+    """Prints and returns trained and total parameters by group.
+
+    Args:
+        model: an `AdapterBertBackbone` or a task built on one.
+        print_fn: callable receiving the summary text, or `None` to print
+            nothing. Defaults to `print`.
+
+    Returns:
+        A dict `{group: {"trained": int, "total": int}}` over `GROUPS` plus
+        `"total"`.
+
+    Example:
+
+    ```python
+    counts = keras_adapters.tuning_summary(classifier)
+    counts["adapters"]["trained"]  # 595200 for MiniLM-L6 with m=64
+    ```
+    """
+    counts = {}
+    for group, variables in parameter_groups(model).items():
+        counts[group] = {
+            "trained": sum(_size(v) for v in variables if v.trainable),
+            "total": sum(_size(v) for v in variables),
+        }
+    counts["total"] = {
+        key: sum(counts[group][key] for group in GROUPS)
+        for key in ("trained", "total")
+    }
+    if print_fn is not None:
+        tuning = getattr(model, "tuning", None)
+        title = tuning.describe() if tuning else "custom (no tuning mode set)"
+        lines = [
+            f"Tuning mode: {title}",
+            f"{'group':<12}{'trained':>14}{'total':>14}",
+        ]
+        for group in GROUPS + ("total",):
+            lines.append(
+                f"{group:<12}{counts[group]['trained']:>14,}"
+                f"{counts[group]['total']:>14,}"
+            )
+        total = counts["total"]
+        share = 100.0 * total["trained"] / max(total["total"], 1)
+        lines.append(f"{share:.2f}% of the parameters train.")
+        print_fn("\n".join(lines))
+    return counts
