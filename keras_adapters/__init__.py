@@ -3,6 +3,11 @@
 from keras_adapters import layers
 from keras_adapters import models
 from keras_adapters import optimization
+from keras_adapters.artifacts import ArtifactError
+from keras_adapters.artifacts import load_adapters
+from keras_adapters.artifacts import read_artifact_config
+from keras_adapters.artifacts import save_adapters
+from keras_adapters.saving import load_model
 from keras_adapters.tuning import TuningMode
 from keras_adapters.tuning import parameter_groups
 from keras_adapters.tuning import set_tuning_mode
@@ -11,6 +16,11 @@ from keras_adapters.tuning import tuning_summary
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArtifactError",
+    "load_adapters",
+    "load_model",
+    "read_artifact_config",
+    "save_adapters",
     "layers",
     "models",
     "optimization",

@@ -187,8 +187,20 @@ class AdapterBertTextClassifier(BertTextClassifier):
             dtype=kwargs.pop("dtype", None),
         )
         if "preprocessor" not in kwargs:
-            loader = get_preset_loader(preset)
-            kwargs["preprocessor"] = loader.load_preprocessor(
-                cls.preprocessor_cls
-            )
+            kwargs["preprocessor"] = cls.preset_preprocessor(preset)
         return cls(backbone=backbone, **kwargs)
+
+    @classmethod
+    def preset_preprocessor(cls, preset):
+        """The classifier preprocessor of any BERT preset (tokenizer included).
+
+        Args:
+            preset: a keras-hub preset id or folder, or a Hugging Face BERT
+                folder.
+
+        Returns:
+            An `AdapterBertTextClassifierPreprocessor`.
+        """
+        return get_preset_loader(preset).load_preprocessor(
+            cls.preprocessor_cls
+        )

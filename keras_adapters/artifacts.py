@@ -1,0 +1,294 @@
+"""Adapter-only artifacts: what one task trained, without the base model.
+
+An artifact is a folder with two files:
+
+- `adapter_weights.safetensors`: every variable that is not an untouched
+  pretrained base weight (the adapters, whatever the tuning mode trained,
+  and the task head), keyed by Keras variable path;
+- `adapter_config.json`: the task and adapter configuration, the tuning
+  mode, the label list, the SHA-256 of the weights file and a fingerprint
+  of the base weights it was trained on.
+
+Loading checks the fingerprint and the weights checksum before writing any
+variable, so an artifact on the wrong base model, or a truncated file, is a
+one-line error and never a half-loaded model. Nothing in an artifact is
+executed: the JSON holds plain values and safetensors holds raw arrays.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import safetensors.numpy
+
+from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
+from keras_adapters.models.adapter_bert_text_classifier import (
+    AdapterBertTextClassifier,
+)
+from keras_adapters.tuning import parameter_groups
+from keras_adapters.weight_transfer import assign_by_path
+
+CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_weights.safetensors"
+FORMAT = "keras_adapters.adapter_artifact"
+FORMAT_VERSION = 1
+_ADAPTER_KEYS = ("adapter_size", "adapter_init_scale", "adapter_activation")
+_TASK_KEYS = ("num_classes", "activation", "dropout", "regression")
+
+
+class ArtifactError(ValueError):
+    """Raised for a missing, corrupted or incompatible adapter artifact."""
+
+
+def _task_variable_paths(model):
+    """Paths of the variables an artifact stores: all but pristine base."""
+    groups = parameter_groups(model)
+    stored = groups["adapters"] + groups["head"]
+    stored += [
+        variable
+        for variable in groups["layer_norms"] + groups["pooler"] + groups["rest"]
+        if variable.trainable
+    ]
+    return sorted({variable.path for variable in stored})
+
+
+def base_fingerprint(model, exclude_paths):
+    """SHA-256 over path, shape, dtype and bytes of the base variables.
+
+    Args:
+        model: a task or backbone.
+        exclude_paths: variable paths left out (those the artifact stores).
+
+    Returns:
+        A hex digest identifying the frozen pretrained weights.
+    """
+    digest = hashlib.sha256()
+    excluded = set(exclude_paths)
+    for variable in sorted(model.weights, key=lambda v: v.path):
+        if variable.path in excluded:
+            continue
+        value = np.ascontiguousarray(variable.numpy())
+        digest.update(f"{variable.path}|{value.shape}|{value.dtype}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def _file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _base_config(backbone):
+    config = backbone.get_config()
+    for key in _ADAPTER_KEYS + ("name", "trainable", "dtype"):
+        config.pop(key, None)
+    return config
+
+
+def save_adapters(model, directory, labels=None):
+    """Saves only what a task trained, plus what is needed to reload it.
+
+    Args:
+        model: an `AdapterBertTextClassifier`.
+        directory: output folder (created if needed).
+        labels: optional list of label names, in class-id order.
+
+    Returns:
+        The path of the weights file.
+
+    Example:
+
+    ```python
+    keras_adapters.save_adapters(classifier, "cola_adapters", labels=["0", "1"])
+    ```
+    """
+    if not isinstance(model, AdapterBertTextClassifier):
+        raise TypeError(
+            "save_adapters() expects an AdapterBertTextClassifier, got "
+            f"{type(model).__name__}."
+        )
+    if labels is not None and len(labels) != max(model.num_classes, 1):
+        if not (model.regression and len(labels) == 0):
+            raise ValueError(
+                f"{len(labels)} labels given for a model with "
+                f"{model.num_classes} outputs."
+            )
+    os.makedirs(directory, exist_ok=True)
+    variables = {variable.path: variable for variable in model.weights}
+    stored = _task_variable_paths(model)
+    weights_path = os.path.join(directory, WEIGHTS_FILE)
+    safetensors.numpy.save_file(
+        {path: np.ascontiguousarray(variables[path].numpy()) for path in stored},
+        weights_path,
+    )
+    task_config = model.get_config()
+    backbone_config = model.backbone.get_config()
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "task": {key: task_config[key] for key in _TASK_KEYS},
+        "adapter": {key: backbone_config[key] for key in _ADAPTER_KEYS},
+        "tuning": {
+            "mode": model.tuning.mode,
+            "top_k": model.tuning.top_k,
+            "train_pooler": model.tuning.train_pooler,
+        },
+        "labels": list(labels) if labels is not None else None,
+        "base_model": {
+            "config": _base_config(model.backbone),
+            "fingerprint": base_fingerprint(model, stored),
+        },
+        "weights": {
+            "file": WEIGHTS_FILE,
+            "sha256": _file_sha256(weights_path),
+            "num_variables": len(stored),
+            "num_parameters": int(
+                sum(np.prod(variables[path].shape) for path in stored)
+            ),
+        },
+    }
+    with open(os.path.join(directory, CONFIG_FILE), "w") as handle:
+        json.dump(config, handle, indent=2, sort_keys=True)
+    return weights_path
+
+
+def read_artifact_config(directory):
+    """Reads and validates `adapter_config.json` of an artifact folder.
+
+    Returns:
+        The config dict (see the module docstring).
+
+    Raises:
+        ArtifactError: missing folder or file, invalid JSON, other format.
+    """
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise ArtifactError(
+            f"No {CONFIG_FILE} in '{directory}': not an adapter artifact "
+            "folder (write one with keras_adapters.save_adapters)."
+        )
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ArtifactError(
+            f"{path} is not valid JSON ({error}); the artifact is corrupted."
+        ) from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ArtifactError(
+            f"{path} is not a keras_adapters artifact config."
+        )
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path} has format version {config.get('format_version')}; "
+            f"this keras_adapters reads version {FORMAT_VERSION}."
+        )
+    return config
+
+
+def _read_weights(directory, config):
+    path = os.path.join(directory, config["weights"]["file"])
+    if not os.path.isfile(path):
+        raise ArtifactError(f"Missing weights file {path}.")
+    if _file_sha256(path) != config["weights"]["sha256"]:
+        raise ArtifactError(
+            f"{path} does not match the checksum in {CONFIG_FILE}: the file "
+            "is truncated or corrupted. Copy the artifact again."
+        )
+    return safetensors.numpy.load_file(path)
+
+
+def _backbone_for(config, base, load_weights=True):
+    adapter = config["adapter"]
+    if isinstance(base, str):
+        return AdapterBertBackbone.from_preset(
+            base,
+            adapter_size=adapter["adapter_size"],
+            adapter_init_scale=adapter["adapter_init_scale"],
+            adapter_activation=adapter["adapter_activation"],
+            load_weights=load_weights,
+        )
+    if not isinstance(base, AdapterBertBackbone):
+        raise TypeError(
+            "`base` must be a preset (id or folder) or an AdapterBertBackbone, "
+            f"got {type(base).__name__}."
+        )
+    if base.adapter_size != adapter["adapter_size"]:
+        raise ArtifactError(
+            f"The artifact has adapters of size {adapter['adapter_size']} but "
+            f"the given backbone has adapter_size={base.adapter_size}."
+        )
+    return base
+
+
+def load_adapters(directory, base, preprocessor="auto"):
+    """Rebuilds a trained task from an artifact and its base model.
+
+    Args:
+        directory: an artifact folder written by `save_adapters`.
+        base: the base model the adapters were trained on: a preset (id,
+            keras-hub folder or Hugging Face folder) or a freshly loaded
+            `AdapterBertBackbone` with the same adapter size.
+        preprocessor: `"auto"` to load the preset's preprocessor when `base`
+            is a preset (none for a backbone), `None`, or a preprocessor.
+
+    Returns:
+        An `AdapterBertTextClassifier` computing exactly what the saved
+        model computed, in the artifact's tuning mode.
+
+    Raises:
+        ArtifactError: a missing or corrupted file, or a base model with
+            another architecture or other weights than the one trained on.
+
+    Example:
+
+    ```python
+    classifier = keras_adapters.load_adapters("cola_adapters", "bert_base_en_uncased")
+    ```
+    """
+    config = read_artifact_config(directory)
+    weights = _read_weights(directory, config)
+    backbone = _backbone_for(config, base)
+    expected = config["base_model"]["config"]
+    actual = _base_config(backbone)
+    if expected != actual:
+        differences = sorted(
+            f"{key}: trained on {expected.get(key)}, given {actual.get(key)}"
+            for key in set(expected) | set(actual)
+            if expected.get(key) != actual.get(key)
+        )
+        raise ArtifactError(
+            "The adapters were trained on a different base architecture ("
+            + "; ".join(differences)
+            + "). Load them onto the base model they were trained on."
+        )
+    if preprocessor == "auto":
+        preprocessor = None
+        if isinstance(base, str):
+            preprocessor = AdapterBertTextClassifier.preset_preprocessor(base)
+    tuning = config["tuning"]
+    model = AdapterBertTextClassifier(
+        backbone=backbone,
+        preprocessor=preprocessor,
+        tuning_mode=tuning["mode"],
+        top_k=tuning["top_k"],
+        train_pooler=tuning["train_pooler"],
+        **config["task"],
+    )
+    if base_fingerprint(model, weights) != config["base_model"]["fingerprint"]:
+        raise ArtifactError(
+            "The base model's weights differ from the ones these adapters were "
+            "trained on (fingerprint mismatch). Load them onto the same "
+            "pretrained checkpoint."
+        )
+    assign_by_path(
+        model,
+        weights,
+        allow_unfilled=lambda path: True,  # The fingerprinted base.
+        source_name=f"artifact '{directory}'",
+    )
+    return model
