@@ -1,6 +1,9 @@
 """BERT backbone whose Transformer blocks carry bottleneck adapters."""
 
+import contextlib
+
 import keras
+import safetensors
 from keras.layers import ReversibleEmbedding
 from keras_hub.models import Backbone
 from keras_hub.models import BertBackbone
@@ -36,6 +39,19 @@ def preset_backbone_class(preset):
             f"Cannot read preset '{preset}': {first_line} Give a keras-hub "
             "preset id, a folder saved with `save_to_preset`, or a Hugging "
             "Face BERT folder (config.json, model.safetensors, vocab.txt)."
+        ) from None
+
+
+@contextlib.contextmanager
+def readable_load_errors(preset):
+    """Turns low-level read failures of a preset's files into one line."""
+    try:
+        yield
+    except (OSError, safetensors.SafetensorError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise ValueError(
+            f"Preset '{preset}' is truncated or corrupted ({first_line}). "
+            "Download or save it again."
         ) from None
 
 
@@ -296,9 +312,10 @@ class AdapterBertBackbone(BertBackbone):
         """
         saved_cls = preset_backbone_class(preset)
         if issubclass(saved_cls, AdapterBertBackbone):
-            backbone = super().from_preset(
-                preset, load_weights=load_weights, **kwargs
-            )
+            with readable_load_errors(preset):
+                backbone = super().from_preset(
+                    preset, load_weights=load_weights, **kwargs
+                )
             check_adapter_size(preset, backbone, adapter_size)
             return backbone
         if not issubclass(saved_cls, BertBackbone):
@@ -306,9 +323,10 @@ class AdapterBertBackbone(BertBackbone):
                 f"Preset '{preset}' is a {saved_cls.__name__}, not a BERT "
                 "model; adapters here are built for BERT encoders."
             )
-        pretrained = BertBackbone.from_preset(
-            preset, load_weights=load_weights, **kwargs
-        )
+        with readable_load_errors(preset):
+            pretrained = BertBackbone.from_preset(
+                preset, load_weights=load_weights, **kwargs
+            )
         config = pretrained.get_config()
         config.pop("name", None)
         config.update(

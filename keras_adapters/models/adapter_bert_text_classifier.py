@@ -8,6 +8,7 @@ from keras_hub.src.utils.preset_utils import get_preset_loader
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_backbone import check_adapter_size
 from keras_adapters.models.adapter_bert_backbone import preset_backbone_class
+from keras_adapters.models.adapter_bert_backbone import readable_load_errors
 from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
     AdapterBertTextClassifierPreprocessor,
 )
@@ -173,9 +174,10 @@ class AdapterBertTextClassifier(BertTextClassifier):
             preset unless `preprocessor` is given.
         """
         if issubclass(preset_backbone_class(preset), AdapterBertBackbone):
-            classifier = super().from_preset(
-                preset, load_weights=load_weights, **kwargs
-            )
+            with readable_load_errors(preset):
+                classifier = super().from_preset(
+                    preset, load_weights=load_weights, **kwargs
+                )
             check_adapter_size(preset, classifier.backbone, adapter_size)
             return classifier
         backbone = AdapterBertBackbone.from_preset(
