@@ -234,7 +234,8 @@ def load_adapters(directory, base, preprocessor="auto"):
             keras-hub folder or Hugging Face folder) or a freshly loaded
             `AdapterBertBackbone` with the same adapter size.
         preprocessor: `"auto"` to load the preset's preprocessor when `base`
-            is a preset (none for a backbone), `None`, or a preprocessor.
+            is a preset that has a tokenizer (none otherwise), `None`, or a
+            preprocessor.
 
     Returns:
         An `AdapterBertTextClassifier` computing exactly what the saved
@@ -269,7 +270,12 @@ def load_adapters(directory, base, preprocessor="auto"):
     if preprocessor == "auto":
         preprocessor = None
         if isinstance(base, str):
-            preprocessor = AdapterBertTextClassifier.preset_preprocessor(base)
+            try:
+                preprocessor = AdapterBertTextClassifier.preset_preprocessor(
+                    base
+                )
+            except FileNotFoundError:  # A backbone-only preset.
+                preprocessor = None
     tuning = config["tuning"]
     model = AdapterBertTextClassifier(
         backbone=backbone,

@@ -1,0 +1,112 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from keras_hub.models import BertBackbone
+
+import keras_adapters
+from keras_adapters import ArtifactError
+from keras_adapters.models import AdapterBertBackbone
+from keras_adapters.models import AdapterBertTextClassifier
+from tests.conftest import TINY_CONFIG
+from tests.conftest import tiny_inputs
+
+
+@pytest.fixture
+def base_preset(tmp_path):
+    path = str(tmp_path / "base")
+    BertBackbone(**TINY_CONFIG).save_to_preset(path)
+    return path
+
+
+def trained_classifier(preset, **kwargs):
+    model = AdapterBertTextClassifier.from_preset(
+        preset, num_classes=3, adapter_size=4, preprocessor=None, **kwargs
+    )
+    rng = np.random.default_rng(0)
+    for variable in model.trainable_weights:  # Stand-in for training.
+        variable.assign(variable.numpy() + rng.normal(scale=0.1, size=variable.shape))
+    return model
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(), dict(tuning_mode="top_k", top_k=1), dict(tuning_mode="layer_norm", train_pooler=True)]
+)
+def test_round_trip_reproduces_logits_exactly(tmp_path, base_preset, kwargs):
+    model = trained_classifier(base_preset, **kwargs)
+    data = tiny_inputs()
+    expected = model.predict(data, verbose=0)
+    folder = str(tmp_path / "artifact")
+    keras_adapters.save_adapters(model, folder, labels=["a", "b", "c"])
+    config = keras_adapters.read_artifact_config(folder)
+    assert config["labels"] == ["a", "b", "c"]
+    assert config["tuning"]["mode"] == model.tuning.mode
+    # Only what is not pristine base is stored.
+    stored = config["weights"]["num_parameters"]
+    adapters = sum(int(np.prod(v.shape)) for v in model.backbone.adapter_layers for v in v.weights)
+    trained = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    frozen_adapters = adapters if model.tuning.mode in ("layer_norm", "top_k") else 0
+    assert trained <= stored <= trained + frozen_adapters
+    reloaded = keras_adapters.load_adapters(folder, base_preset, preprocessor=None)
+    np.testing.assert_array_equal(reloaded.predict(data, verbose=0), expected)
+    assert reloaded.tuning == model.tuning
+
+
+def test_loading_onto_a_fresh_backbone_object(tmp_path, base_preset):
+    model = trained_classifier(base_preset)
+    folder = str(tmp_path / "artifact")
+    keras_adapters.save_adapters(model, folder)
+    backbone = AdapterBertBackbone.from_preset(base_preset, adapter_size=4)
+    reloaded = keras_adapters.load_adapters(folder, backbone)
+    data = tiny_inputs()
+    np.testing.assert_array_equal(reloaded.predict(data, verbose=0), model.predict(data, verbose=0))
+    other_size = AdapterBertBackbone.from_preset(base_preset, adapter_size=8)
+    with pytest.raises(ArtifactError, match="size 4"):
+        keras_adapters.load_adapters(folder, other_size)
+
+
+def test_other_weights_or_shapes_are_clear_errors(tmp_path, base_preset):
+    folder = str(tmp_path / "artifact")
+    keras_adapters.save_adapters(trained_classifier(base_preset), folder)
+    other_weights = str(tmp_path / "other_weights")
+    BertBackbone(**TINY_CONFIG).save_to_preset(other_weights)
+    with pytest.raises(ArtifactError, match="fingerprint mismatch"):
+        keras_adapters.load_adapters(folder, other_weights)
+    other_shape = str(tmp_path / "other_shape")
+    BertBackbone(**{**TINY_CONFIG, "hidden_dim": 24}).save_to_preset(other_shape)
+    with pytest.raises(ArtifactError, match="hidden_dim: trained on 16, given 24"):
+        keras_adapters.load_adapters(folder, other_shape)
+
+
+def test_corrupted_or_missing_files_are_clear_errors(tmp_path, base_preset):
+    folder = str(tmp_path / "artifact")
+    weights = keras_adapters.save_adapters(trained_classifier(base_preset), folder)
+    with open(weights, "r+b") as handle:
+        handle.truncate(os.path.getsize(weights) - 100)
+    with pytest.raises(ArtifactError, match="truncated or corrupted"):
+        keras_adapters.load_adapters(folder, base_preset)
+    with open(os.path.join(folder, "adapter_config.json"), "w") as handle:
+        handle.write("{not json")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        keras_adapters.load_adapters(folder, base_preset)
+    with pytest.raises(ArtifactError, match="not an adapter artifact"):
+        keras_adapters.load_adapters(str(tmp_path / "nothing"), base_preset)
+
+
+@pytest.mark.integration
+def test_real_minilm_artifact_is_small_and_exact(tmp_path, minilm_path):
+    model = AdapterBertTextClassifier.from_preset(minilm_path, num_classes=2)
+    rng = np.random.default_rng(0)
+    for variable in model.trainable_weights:
+        variable.assign(variable.numpy() + rng.normal(scale=0.01, size=variable.shape))
+    texts = ["a gripping, well acted film", "the plot never goes anywhere"]
+    expected = model.predict(texts, verbose=0)
+    folder = str(tmp_path / "minilm_artifact")
+    weights = keras_adapters.save_adapters(model, folder, labels=["0", "1"])
+    size = os.path.getsize(weights)
+    assert 2.3e6 < size < 2.6e6, size  # 605,954 float32 values.
+    with open(os.path.join(folder, "adapter_config.json")) as handle:
+        assert json.load(handle)["weights"]["num_parameters"] == 605_954
+    reloaded = keras_adapters.load_adapters(folder, minilm_path)
+    np.testing.assert_array_equal(reloaded.predict(texts, verbose=0), expected)
