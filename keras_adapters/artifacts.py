@@ -111,11 +111,11 @@ def save_adapters(model, directory, labels=None):
             "save_adapters() expects an AdapterBertTextClassifier, got "
             f"{type(model).__name__}."
         )
-    if labels is not None and len(labels) != max(model.num_classes, 1):
-        if not (model.regression and len(labels) == 0):
+    if labels is not None and not model.regression:
+        if len(labels) != model.num_classes:
             raise ValueError(
                 f"{len(labels)} labels given for a model with "
-                f"{model.num_classes} outputs."
+                f"{model.num_classes} classes; give one name per class."
             )
     os.makedirs(directory, exist_ok=True)
     variables = {variable.path: variable for variable in model.weights}

@@ -53,6 +53,11 @@ def test_round_trip_reproduces_logits_exactly(tmp_path, base_preset, kwargs):
     assert reloaded.tuning == model.tuning
 
 
+def test_label_list_must_match_the_classes(tmp_path, base_preset):
+    with pytest.raises(ValueError, match="2 labels given for a model with 3 classes"):
+        keras_adapters.save_adapters(trained_classifier(base_preset), str(tmp_path / "a"), labels=["x", "y"])
+
+
 def test_loading_onto_a_fresh_backbone_object(tmp_path, base_preset):
     model = trained_classifier(base_preset)
     folder = str(tmp_path / "artifact")
