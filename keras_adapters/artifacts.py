@@ -22,6 +22,7 @@ import os
 import numpy as np
 import safetensors.numpy
 
+from keras_adapters.layers.adapter_transformer_encoder import adapter_config
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
@@ -33,7 +34,6 @@ CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_weights.safetensors"
 FORMAT = "keras_adapters.adapter_artifact"
 FORMAT_VERSION = 1
-_ADAPTER_KEYS = ("adapter_size", "adapter_init_scale", "adapter_activation")
 _TASK_KEYS = ("num_classes", "activation", "dropout", "regression")
 
 
@@ -84,7 +84,7 @@ def _file_sha256(path):
 
 def _base_config(backbone):
     config = backbone.get_config()
-    for key in _ADAPTER_KEYS + ("name", "trainable", "dtype"):
+    for key in [*adapter_config(backbone), "name", "trainable", "dtype"]:
         config.pop(key, None)
     return config
 
@@ -126,12 +126,11 @@ def save_adapters(model, directory, labels=None):
         weights_path,
     )
     task_config = model.get_config()
-    backbone_config = model.backbone.get_config()
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "task": {key: task_config[key] for key in _TASK_KEYS},
-        "adapter": {key: backbone_config[key] for key in _ADAPTER_KEYS},
+        "adapter": adapter_config(model.backbone),
         "tuning": {
             "mode": model.tuning.mode,
             "top_k": model.tuning.top_k,

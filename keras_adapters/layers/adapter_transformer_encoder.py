@@ -11,6 +11,17 @@ from keras_hub.src.utils.keras_utils import gelu_approximate
 from keras_adapters.layers.adapter import Adapter
 
 
+def adapter_config(owner):
+    """The serialized adapter arguments of a block or a backbone."""
+    return {
+        "adapter_size": owner.adapter_size,
+        "adapter_init_scale": owner.adapter_init_scale,
+        "adapter_activation": keras.activations.serialize(
+            owner.adapter_activation
+        ),
+    }
+
+
 @keras.saving.register_keras_serializable(package="keras_adapters")
 class AdapterTransformerEncoder(TransformerEncoder):
     """Transformer encoder block with Houlsby adapters.
@@ -176,13 +187,5 @@ class AdapterTransformerEncoder(TransformerEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "adapter_size": self.adapter_size,
-                "adapter_init_scale": self.adapter_init_scale,
-                "adapter_activation": keras.activations.serialize(
-                    self.adapter_activation
-                ),
-            }
-        )
+        config.update(adapter_config(self))
         return config

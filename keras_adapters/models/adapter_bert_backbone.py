@@ -15,6 +15,7 @@ from keras_hub.src.utils.preset_utils import get_preset_loader
 from keras_adapters.layers.adapter_transformer_encoder import (
     AdapterTransformerEncoder,
 )
+from keras_adapters.layers.adapter_transformer_encoder import adapter_config
 from keras_adapters.weight_transfer import transfer_weights
 
 DEFAULT_ADAPTER_SIZE = 64
@@ -257,15 +258,7 @@ class AdapterBertBackbone(BertBackbone):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "adapter_size": self.adapter_size,
-                "adapter_init_scale": self.adapter_init_scale,
-                "adapter_activation": keras.activations.serialize(
-                    self.adapter_activation
-                ),
-            }
-        )
+        config.update(adapter_config(self))
         return config
 
     @classmethod
