@@ -1,5 +1,6 @@
 """Bottleneck adapters (Houlsby et al., 2019) for BERT on Keras 3 and keras-hub."""
 
+from keras_adapters import checkpoints
 from keras_adapters import layers
 from keras_adapters import models
 from keras_adapters import optimization
@@ -21,6 +22,7 @@ __all__ = [
     "load_model",
     "read_artifact_config",
     "save_adapters",
+    "checkpoints",
     "layers",
     "models",
     "optimization",
