@@ -1,0 +1,58 @@
+"""Choosing a `tf.distribute` strategy the way the original flags do."""
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def strategy_from_flags(
+    use_tpu=False, tpu_name=None, tpu_zone=None, gcp_project=None, master=None
+):
+    """Returns the distribution strategy for this process.
+
+    - `use_tpu`: a `TPUClusterResolver` (from `tpu_name`, `tpu_zone`,
+      `gcp_project`, or `master`; on Colab or a TPU VM none is needed) and a
+      `TPUStrategy`.
+    - `TF_CONFIG` naming more than one worker: `MultiWorkerMirroredStrategy`.
+    - several GPUs: `MirroredStrategy`.
+    - otherwise the default strategy.
+
+    Args:
+        use_tpu: bool. The original `--use_tpu`.
+        tpu_name: optional TPU name or grpc address (`--tpu_name`).
+        tpu_zone: optional GCE zone (`--tpu_zone`).
+        gcp_project: optional project (`--gcp_project`).
+        master: optional TensorFlow master address (`--master`).
+
+    Returns:
+        A `tf.distribute.Strategy`.
+    """
+    if use_tpu:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+            tpu=tpu_name or master or "",
+            zone=tpu_zone,
+            project=gcp_project,
+        )
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if _num_workers() > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _num_workers():
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    return len(config.get("cluster", {}).get("worker", []))
+
+
+def is_chief():
+    """Whether this process writes outputs (worker 0, or no cluster)."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task", {})
+    return task.get("type", "worker") in ("chief", "worker") and (
+        task.get("index", 0) == 0
+    )
