@@ -1,7 +1,9 @@
 """Bottleneck adapters (Houlsby et al., 2019) for BERT on Keras 3 and keras-hub."""
 
 from keras_adapters import checkpoints
+from keras_adapters import data
 from keras_adapters import layers
+from keras_adapters import metrics
 from keras_adapters import models
 from keras_adapters import optimization
 from keras_adapters.artifacts import ArtifactError
@@ -23,7 +25,9 @@ __all__ = [
     "read_artifact_config",
     "save_adapters",
     "checkpoints",
+    "data",
     "layers",
+    "metrics",
     "models",
     "optimization",
     "TuningMode",
