@@ -13,6 +13,10 @@ import csv
 import dataclasses
 import math
 import os
+import socket
+import urllib.parse
+
+import tensorflow as tf
 
 _BINARY = ("0", "1")
 _NLI = ("contradiction", "entailment", "neutral")
@@ -338,18 +342,45 @@ def read_examples(task, data_dir, split):
     return _read_tsv(task, path, split)
 
 
+def _tfds_unavailable(task, reason):
+    return ValueError(
+        f"TFDS {task.tfds_name} is not available offline ({reason}). "
+        "Download GLUE with download_glue_data.py and pass --data_dir (or "
+        "set GLUE_DIR)."
+    )
+
+
+def _check_download_host(task, builder):
+    """Fails fast when an unprepared dataset's host does not resolve.
+
+    Without this, TFDS retries the download with back-off for minutes.
+    """
+    url = getattr(builder.builder_config, "data_url", None)
+    host = urllib.parse.urlparse(url or "").hostname
+    if not host:
+        return
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as error:
+        raise _tfds_unavailable(
+            task, f"cannot resolve {host}: {error}"
+        ) from None
+
+
 def _load_tfds(task, split):
     import tensorflow_datasets as tfds
 
     tfds_split = split.replace("dev", "validation")
+    builder = tfds.builder(task.tfds_name)
+    if not tf.io.gfile.exists(builder.data_dir):
+        _check_download_host(task, builder)
     try:
-        return tfds.load(task.tfds_name, split=tfds_split)
+        builder.download_and_prepare()
+        return builder.as_dataset(split=tfds_split)
     except Exception as error:
         reason = (str(error).splitlines() or [""])[0]
-        raise ValueError(
-            f"TFDS {task.tfds_name} is not available offline "
-            f"({type(error).__name__}: {reason}). Download GLUE with "
-            "download_glue_data.py and pass --data_dir (or set GLUE_DIR)."
+        raise _tfds_unavailable(
+            task, f"{type(error).__name__}: {reason}"
         ) from error
 
 

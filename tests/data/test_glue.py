@@ -303,16 +303,34 @@ def test_header_without_required_column(tmp_path):
 # TFDS.
 
 
-def fake_tfds_load(monkeypatch, features):
+class FakeBuilder:
+    """Stands in for `tfds.builder(...)`: a prepared dataset in memory."""
+
+    def __init__(self, name, features, calls, data_dir, fail=None):
+        self.name, self.features, self.calls = name, features, calls
+        self.data_dir, self.fail = data_dir, fail
+        self.builder_config = type(
+            "Config", (), {"data_url": "https://glue.example.org/CoLA.zip"}
+        )
+
+    def download_and_prepare(self):
+        if self.fail:
+            raise self.fail
+
+    def as_dataset(self, split):
+        self.calls.append((self.name, split))
+        return tf.data.Dataset.from_tensor_slices(self.features)
+
+
+def fake_tfds_load(monkeypatch, features, data_dir=None, fail=None):
     import tensorflow_datasets as tfds
 
     calls = []
-
-    def load(name, split):
-        calls.append((name, split))
-        return tf.data.Dataset.from_tensor_slices(features)
-
-    monkeypatch.setattr(tfds, "load", load)
+    prepared = data_dir or os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setattr(
+        tfds, "builder",
+        lambda name: FakeBuilder(name, features, calls, prepared, fail),
+    )
     return calls
 
 
@@ -376,13 +394,26 @@ def test_tfds_label_ids(monkeypatch):
     )
 
 
-def test_tfds_offline(monkeypatch):
-    import tensorflow_datasets as tfds
+def test_tfds_offline_fails_fast_with_one_line(monkeypatch, tmp_path):
+    import socket
 
-    def load(name, split):
-        raise OSError("Network is unreachable\nmore detail")
+    def no_dns(*args):
+        raise socket.gaierror(-2, "Name or service not known")
 
-    monkeypatch.setattr(tfds, "load", load)
+    fake_tfds_load(monkeypatch, {}, data_dir=str(tmp_path / "not_prepared"))
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    assert error_of(read_tfds_examples, "cola", "train") == (
+        "TFDS glue/cola is not available offline (cannot resolve "
+        "glue.example.org: [Errno -2] Name or service not known). Download "
+        "GLUE with download_glue_data.py and pass --data_dir (or set "
+        "GLUE_DIR)."
+    )
+
+
+def test_tfds_download_failure(monkeypatch):
+    fake_tfds_load(
+        monkeypatch, {}, fail=OSError("Network is unreachable\nmore detail")
+    )
     assert error_of(read_tfds_examples, "cola", "train") == (
         "TFDS glue/cola is not available offline (OSError: Network is "
         "unreachable). Download GLUE with download_glue_data.py and pass "
