@@ -10,6 +10,7 @@ from keras_adapters.artifacts import ArtifactError
 from keras_adapters.artifacts import load_adapters
 from keras_adapters.artifacts import read_artifact_config
 from keras_adapters.artifacts import save_adapters
+from keras_adapters.export import export_saved_model
 from keras_adapters.saving import load_model
 from keras_adapters.tuning import TuningMode
 from keras_adapters.tuning import parameter_groups
@@ -24,6 +25,7 @@ __all__ = [
     "load_model",
     "read_artifact_config",
     "save_adapters",
+    "export_saved_model",
     "checkpoints",
     "data",
     "layers",

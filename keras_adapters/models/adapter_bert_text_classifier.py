@@ -106,6 +106,18 @@ class AdapterBertTextClassifier(BertTextClassifier):
         )
         set_tuning_mode(self, tuning_mode, top_k, train_pooler)
 
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """Tokenizes raw strings; passes already tokenized batches through.
+
+        `fit`, `evaluate` and `predict` thus take raw strings (through the
+        preprocessor) or dicts of `token_ids`, `segment_ids` and
+        `padding_mask`, such as the length-bucketed batches of
+        `keras_adapters.training.pipeline`.
+        """
+        if isinstance(x, dict) and "token_ids" in x:
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        return super().preprocess_samples(x, y, sample_weight)
+
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """Configures training, with the original optimizer by default.
 

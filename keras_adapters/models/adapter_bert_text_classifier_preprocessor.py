@@ -25,7 +25,9 @@ class AdapterBertTextClassifierPreprocessor(BertTextClassifierPreprocessor):
             sequence_length=128,
         )
     )
-    preprocessor(("The first sentence.", "The second sentence."))
+    # A pair is one input; `y=None` keeps keras-hub from reading the second
+    # sentence as labels.
+    preprocessor(("The first sentence.", "The second sentence."), y=None)
     ```
     """
 

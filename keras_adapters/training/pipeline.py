@@ -60,7 +60,8 @@ def encode_examples(examples, preprocessor, label_list=None, batch_size=256):
     dataset = tf.data.Dataset.from_tensor_slices(texts if is_pair else texts_a)
     token_ids, segment_ids, lengths = [], [], []
     for batch in dataset.batch(batch_size):
-        features = preprocessor(tuple(batch) if is_pair else batch)
+        # `y=None`: keras-hub would otherwise read a pair as (x, y).
+        features = preprocessor(tuple(batch) if is_pair else batch, y=None)
         token_ids.append(features["token_ids"].numpy())
         segment_ids.append(features["segment_ids"].numpy())
         lengths.append(features["padding_mask"].numpy().sum(axis=1))

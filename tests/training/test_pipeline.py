@@ -65,3 +65,16 @@ def test_evaluation_keeps_order_and_counts_every_example_once(static):
         assert all(b[0]["token_ids"].shape == (8, 32) for b in batches)
     else:
         assert batches[-1][0]["token_ids"].shape[0] == 5
+
+
+def test_pairs_are_encoded_as_two_segments(tiny_preprocessor):
+    from keras_adapters.data.glue import InputExample
+    from keras_adapters.training.pipeline import encode_examples
+
+    examples = [InputExample("x-0", "the film", "a movie", "1"), InputExample("x-1", "bad", "good", "0")]
+    data = encode_examples(examples, tiny_preprocessor, ("0", "1"))
+    # [CLS] the film [SEP] a movie [SEP]
+    np.testing.assert_array_equal(data.token_ids[0, :7], [2, 5, 7, 3, 6, 8, 3])
+    np.testing.assert_array_equal(data.segment_ids[0, :7], [0, 0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(data.lengths, [7, 5])
+    np.testing.assert_array_equal(data.labels, [1, 0])

@@ -1,0 +1,211 @@
+"""SavedModel export of a text classifier that serves raw strings."""
+
+import numbers
+
+import keras
+import tensorflow as tf
+
+# The signature's input names, for single sentences and for sentence pairs.
+SENTENCE = "sentence"
+PAIR = ("sentence1", "sentence2")
+
+
+def export_saved_model(
+    classifier, export_dir, labels=None, sequence_length=None, *, pair=False
+):
+    """Exports a classifier as a TensorFlow SavedModel that reads raw strings.
+
+    The `serving_default` signature takes UTF-8 strings and runs the
+    classifier's preprocessor (WordPiece tokenizer and packer, as tf-text
+    ops) and the model in one graph, with the trained weights stored in the
+    SavedModel. Loading it needs only `tensorflow` and `tensorflow_text`
+    (`import tensorflow_text` registers the tokenizer ops): no keras-hub, no
+    `keras_adapters` and no Keras code runs. (`import tensorflow` and
+    `import tensorflow_text` do import Keras, which tf-text requires; a
+    Keras-free process can register the ops with `tf.load_op_library` on
+    each `.so` of `tensorflow_text/python/ops` instead.)
+
+    Signature inputs: `sentence` (`[None]` `tf.string`), or `sentence1` and
+    `sentence2` with `pair=True` (the pair is packed as
+    `[CLS] a [SEP] b [SEP]`, as in training).
+
+    Signature outputs: `probabilities` (`[None, num_classes]` float32: the
+    softmax of the logits, or the outputs as they are when the classifier's
+    activation already is softmax), `label_ids` (`[None]` int32, the argmax)
+    and, when `labels` is given, `labels` (`[None]` `tf.string`, the name of
+    the argmax). A regression classifier (`regression=True`) gives `scores`
+    (`[None]` float32) only.
+
+    The model runs in inference mode (`training=False`, no dropout).
+
+    `saved_model_cli show --dir DIR --all` works as installed, but
+    `saved_model_cli run` fails with "Op type not registered
+    'RegexSplitWithOffsets'": the CLI has no option to load custom-op
+    libraries. Run the same CLI in a process that imported tensorflow_text:
+
+    ```shell
+    python -c "import sys, tensorflow_text; \\
+    from tensorflow.python.tools import saved_model_cli; \\
+    sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()" \\
+        run --dir DIR --tag_set serve --signature_def serving_default \\
+        --input_exprs 'sentence=["a fine film"]'
+    ```
+
+    Args:
+        classifier: an `AdapterBertTextClassifier` (or any keras-hub
+            `TextClassifier` on the TensorFlow backend) with a preprocessor.
+        export_dir: string or path-like. The SavedModel directory, created
+            if needed; files of an earlier export there are overwritten.
+        labels: optional list of `num_classes` label names, in class-id
+            order. Not allowed for regression.
+        sequence_length: optional int. Padded length of the exported
+            tokenization; defaults to the preprocessor's `sequence_length`.
+            The preprocessor itself is left unchanged.
+        pair: bool, keyword-only. Export a sentence-pair signature
+            (`sentence1`, `sentence2`, as many strings each) instead of
+            `sentence`. Defaults to `False`.
+
+    Returns:
+        `export_dir`, as given.
+
+    Example:
+
+    ```python
+    classifier = keras_adapters.models.AdapterBertTextClassifier.from_preset(
+        "bert_base_en_uncased", num_classes=2
+    )
+    classifier.fit(x=["a fine film", "a dull film"], y=[1, 0], batch_size=2)
+    keras_adapters.export.export_saved_model(
+        classifier, "sentiment_model", labels=["neg", "pos"]
+    )
+
+    # Anywhere with TensorFlow and tf-text installed (no Keras needed):
+    import tensorflow as tf
+    import tensorflow_text  # registers the tokenizer ops
+
+    serve = tf.saved_model.load("sentiment_model").signatures[
+        "serving_default"
+    ]
+    serve(sentence=tf.constant(["what a film"]))["labels"]
+    ```
+    """
+    regression = bool(getattr(classifier, "regression", False))
+    if labels is not None and not isinstance(labels, (str, bytes)):
+        labels = list(labels)
+    preprocessor = _check_arguments(
+        classifier, labels, sequence_length, pair, regression
+    )
+    if labels is not None:
+        labels = [str(label) for label in labels]
+
+    def serve(inputs):
+        # `y=None`: called with a bare `(a, b)` tuple, keras-hub
+        # preprocessors take it for `(x, y)` and drop the second sentence.
+        x = preprocessor(inputs, y=None)
+        outputs = tf.cast(classifier(x, training=False), tf.float32)
+        if regression:
+            return {"scores": tf.reshape(outputs, [-1])}
+        if classifier.activation is not keras.activations.softmax:
+            outputs = tf.nn.softmax(outputs, axis=-1)
+        label_ids = tf.argmax(outputs, axis=-1, output_type=tf.int32)
+        result = {"probabilities": outputs, "label_ids": label_ids}
+        if labels is not None:
+            result["labels"] = tf.gather(tf.constant(labels), label_ids)
+        return result
+
+    if pair:
+
+        def serve_pair(sentence1, sentence2):
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_equal(
+                        tf.size(sentence1),
+                        tf.size(sentence2),
+                        message="sentence1 and sentence2 need as many "
+                        "strings each",
+                    )
+                ]
+            ):
+                return serve((tf.identity(sentence1), tf.identity(sentence2)))
+
+        function, names = serve_pair, PAIR
+    else:
+
+        def serve_sentence(sentence):
+            return serve(sentence)
+
+        function, names = serve_sentence, (SENTENCE,)
+
+    signature = [tf.TensorSpec([None], tf.string, name=name) for name in names]
+    serving = tf.function(function, input_signature=signature, autograph=False)
+    previous_length = preprocessor.sequence_length
+    if sequence_length is not None:
+        preprocessor.sequence_length = int(sequence_length)
+    try:
+        concrete = serving.get_concrete_function()
+    finally:
+        preprocessor.sequence_length = previous_length
+    # Only the signature is saved (no polymorphic function: saving one would
+    # trace it again). Track the `tf.Variable`s the graph reads, not the
+    # Keras variables that wrap them: a Keras variable exports as a second,
+    # separate variable, so the weights would be restored into a copy that
+    # the graph never reads when the SavedModel is loaded as a TF1 graph
+    # (`saved_model_cli run`, TF Serving).
+    module = tf.Module()
+    module.model_variables = list(concrete.variables)
+    if not module.model_variables:
+        raise ValueError(
+            "The traced classifier reads no variables; nothing to export."
+        )
+    tf.saved_model.save(
+        module, str(export_dir), signatures={"serving_default": concrete}
+    )
+    return export_dir
+
+
+def _check_arguments(classifier, labels, sequence_length, pair, regression):
+    """Validates `export_saved_model`'s arguments; returns the preprocessor."""
+    if keras.config.backend() != "tensorflow":
+        raise ValueError(
+            "SavedModel export needs the TensorFlow backend; got "
+            f"KERAS_BACKEND={keras.config.backend()!r}."
+        )
+    if not isinstance(pair, bool):
+        raise ValueError(f"`pair` must be True or False, got {pair!r}.")
+    preprocessor = getattr(classifier, "preprocessor", None)
+    if preprocessor is None:
+        raise ValueError(
+            "export needs a preprocessor to tokenize raw strings; build the "
+            "classifier with `preprocessor=...` (from_preset sets one)."
+        )
+    if regression and labels is not None:
+        raise ValueError(
+            "A regression classifier has no classes; drop `labels`."
+        )
+    num_classes = getattr(classifier, "num_classes", None)
+    if labels is not None:
+        if isinstance(labels, (str, bytes)) or len(labels) != num_classes:
+            raise ValueError(
+                f"`labels` must name each of the {num_classes} classes; got "
+                f"{labels!r}."
+            )
+    if sequence_length is not None:
+        limit = getattr(
+            getattr(classifier, "backbone", None),
+            "max_sequence_length",
+            None,
+        )
+        # [CLS] a [SEP], or [CLS] a [SEP] b [SEP], needs room.
+        minimum = 3 if pair else 2
+        if (
+            isinstance(sequence_length, bool)
+            or not isinstance(sequence_length, numbers.Integral)
+            or sequence_length < minimum
+            or (limit is not None and sequence_length > limit)
+        ):
+            raise ValueError(
+                f"`sequence_length` must be an int in [{minimum}, the "
+                f"backbone's max_sequence_length={limit}]; got "
+                f"{sequence_length!r}."
+            )
+    return preprocessor

@@ -1,0 +1,1 @@
+"""Runtime of the scripts: strategies, input pipelines, callbacks, jobs."""

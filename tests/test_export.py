@@ -1,0 +1,375 @@
+"""SavedModel export: raw strings in, a fresh TF-only process serves them."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras_hub.models import BertTokenizer
+
+from keras_adapters.export import export_saved_model
+from keras_adapters.models import AdapterBertBackbone
+from keras_adapters.models import AdapterBertTextClassifier
+from keras_adapters.models import AdapterBertTextClassifierPreprocessor
+from tests.conftest import TINY_CONFIG
+from tests.conftest import TINY_VOCAB
+
+# Out-of-vocabulary words, casing, accents, CJK, an empty string and a
+# sentence longer than the 12 tokens of the tiny preprocessor (truncation).
+SENTENCES = [
+    "the film is good .",
+    "A DULL, boring movie",
+    "i loved the music and the story but the acting was so slow and too "
+    "long , really the worst plot",
+    "",
+    "café zzz 日本",
+]
+FIRSTS = ["the plot", "i hated it", "we really loved the film and the music"]
+SECONDS = ["was great .", "not fun", "but the acting was bad and too slow"]
+LABELS = ["negative", "neutral", "positive"]
+
+# Loads SavedModels with nothing but tensorflow and tensorflow_text, runs
+# their `serving_default` on raw strings and prints the outputs as JSON.
+LOADER = r"""
+import json
+import sys
+
+import tensorflow as tf
+import tensorflow_text  # noqa: F401 (registers the tokenizer ops)
+
+results = []
+for request in json.loads(sys.argv[1]):
+    serve = tf.saved_model.load(request["dir"]).signatures["serving_default"]
+    inputs = {k: tf.constant(v) for k, v in request["inputs"].items()}
+    outputs = {}
+    for key, value in serve(**inputs).items():
+        value = value.numpy()
+        if value.dtype == object:
+            value = value.astype(bytes).astype(str)
+        outputs[key] = [value.dtype.name, value.tolist()]
+    results.append(outputs)
+modules = sorted(
+    m for m in sys.modules if m.split(".")[0] in ("keras_hub", "keras_adapters")
+)
+print("RESULT " + json.dumps({"results": results, "modules": modules}))
+"""
+
+# `saved_model_cli` itself cannot run these SavedModels: it does not load
+# custom-op libraries, so it fails with "Op type not registered
+# 'RegexSplitWithOffsets'". The same CLI works once tensorflow_text is
+# imported in its process.
+SAVED_MODEL_CLI = [
+    sys.executable,
+    "-c",
+    "import sys, tensorflow_text; "
+    "from tensorflow.python.tools import saved_model_cli; "
+    "sys.argv[0] = 'saved_model_cli'; saved_model_cli.main()",
+]
+
+
+def quiet_env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def start(command, cwd, name):
+    """Starts `command` in `cwd`; its output goes to files there."""
+    out = open(os.path.join(cwd, name + ".out"), "w+")
+    err = open(os.path.join(cwd, name + ".err"), "w+")
+    process = subprocess.Popen(
+        command, stdout=out, stderr=err, cwd=cwd, env=quiet_env()
+    )
+    return process, out, err
+
+
+def finish(started, check=True):
+    """Waits for a `start`ed command; returns (returncode, stdout, stderr)."""
+    process, out, err = started
+    returncode = process.wait(timeout=300)
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read(), err.read()
+    out.close()
+    err.close()
+    if check:
+        assert returncode == 0, stderr[-3000:]
+    return returncode, stdout, stderr
+
+
+def start_loader(requests, cwd, name="loader"):
+    """Serves `requests` ({dir, inputs}) in a new TF-only Python process."""
+    command = [sys.executable, "-c", LOADER, json.dumps(requests)]
+    return start(command, cwd, name)
+
+
+def finish_loader(started):
+    _, stdout, stderr = finish(started)
+    line = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
+    assert line, stdout[-2000:] + stderr[-2000:]
+    return json.loads(line[-1][len("RESULT ") :])
+
+
+def cli_command(export_dir, sentences):
+    return SAVED_MODEL_CLI + [
+        "run",
+        "--dir",
+        str(export_dir),
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "serving_default",
+        "--input_exprs",
+        f"sentence={json.dumps(sentences, ensure_ascii=False)}",
+    ]
+
+
+def tiny_classifier(seed, inputs=None, **kwargs):
+    """A tiny adapter BERT classifier whose outputs clearly depend on input.
+
+    Every kernel and embedding gets a wide random value (the default 0.02
+    init gives near-constant outputs), which also checks that the export
+    holds the current weights rather than initializing fresh ones. With
+    `inputs`, the head is then fitted so that input `i` scores highest on
+    class `i % num_classes` by a wide margin (regression: scores spread
+    over [-1, 2]). The head keeps its dropout, so any `training=True` run
+    would show.
+    """
+    backbone = AdapterBertBackbone(**TINY_CONFIG, adapter_size=4, dropout=0.0)
+    preprocessor = AdapterBertTextClassifierPreprocessor(
+        tokenizer=BertTokenizer(vocabulary=TINY_VOCAB), sequence_length=12
+    )
+    classifier = AdapterBertTextClassifier(
+        backbone, preprocessor=preprocessor, **kwargs
+    )
+    rng = np.random.default_rng(seed)
+    for weight in classifier.weights:
+        if len(weight.shape) >= 2:
+            weight.assign(rng.normal(0.0, 0.5, weight.shape))
+    if inputs is not None:
+        pooled = backbone(preprocessor(inputs, y=None))["pooled_output"]
+        pooled = np.asarray(pooled, "float64")
+        count = len(pooled)
+        if classifier.regression:
+            targets = np.linspace(-1.0, 2.0, count)[:, None]
+        else:
+            targets = 4.0 * np.eye(classifier.num_classes)[
+                np.arange(count) % classifier.num_classes
+            ]
+        features = np.concatenate([pooled, np.ones((count, 1))], axis=1)
+        solution = np.linalg.lstsq(features, targets, rcond=None)[0]
+        head = classifier.get_layer("logits")
+        head.kernel.assign(solution[:-1])
+        head.bias.assign(solution[-1])
+    return classifier
+
+
+def softmax(x):
+    x = np.exp(x - x.max(axis=-1, keepdims=True))
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """Three tiny exports, served together in one fresh process.
+
+    `saved_model_cli run` on the single-sentence export runs alongside, in
+    its own process.
+
+    The regression export also overrides the sequence length (8 instead of
+    the preprocessor's 12).
+    """
+    keras.utils.set_random_seed(1234)
+    root = tmp_path_factory.mktemp("exports")
+    single = tiny_classifier(0, SENTENCES, num_classes=3)
+    pair = tiny_classifier(
+        1, (FIRSTS, SECONDS), num_classes=2, activation="softmax"
+    )
+    regression = tiny_classifier(2, SENTENCES, regression=True)
+    dirs = {
+        "single": export_saved_model(single, str(root / "single"), LABELS)
+    }
+    # `saved_model_cli run` starts now and works while this process goes on.
+    cli = start(cli_command(dirs["single"], SENTENCES), str(root), "cli")
+    dirs["pair"] = export_saved_model(pair, str(root / "pair"), pair=True)
+    dirs["regression"] = export_saved_model(
+        regression, root / "regression", sequence_length=8
+    )
+    inputs = {
+        "single": {"sentence": SENTENCES},
+        "pair": {"sentence1": FIRSTS, "sentence2": SECONDS},
+        "regression": {"sentence": SENTENCES},
+    }
+    names = list(dirs)
+    loader = start_loader(
+        [{"dir": str(dirs[n]), "inputs": inputs[n]} for n in names], str(root)
+    )
+    # The reference predictions, while both subprocesses run.
+    regression.preprocessor.sequence_length = 8
+    expected = {
+        "single": softmax(single.predict(SENTENCES, verbose=0)),
+        "pair": pair.predict((FIRSTS, SECONDS), verbose=0),
+        "regression": regression.predict(SENTENCES, verbose=0)[:, 0],
+    }
+    regression.preprocessor.sequence_length = 12
+    served = finish_loader(loader)
+    return {
+        "cli": finish(cli, check=False),
+        "dirs": dirs,
+        "expected": expected,
+        "served": dict(zip(names, served["results"])),
+        "modules": served["modules"],
+        "single": single,
+        "regression": regression,
+    }
+
+
+def test_single_sentence_export_serves_raw_strings(exports):
+    served = exports["served"]["single"]
+    expected = exports["expected"]["single"]
+    assert set(served) == {"probabilities", "label_ids", "labels"}
+    dtype, probabilities = served["probabilities"]
+    assert dtype == "float32"
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    assert served["label_ids"] == ["int32", expected.argmax(-1).tolist()]
+    assert served["labels"][1] == [LABELS[i] for i in expected.argmax(-1)]
+    # The fitted head gives sentence i class i % 3.
+    assert served["label_ids"][1] == [0, 1, 2, 0, 1]
+
+
+def test_pair_export_serves_sentence_pairs(exports):
+    served = exports["served"]["pair"]
+    expected = exports["expected"]["pair"]
+    # Softmax activation: the outputs are served as they are.
+    assert set(served) == {"probabilities", "label_ids"}
+    np.testing.assert_allclose(served["probabilities"][1], expected, atol=1e-5)
+    assert served["label_ids"][1] == expected.argmax(-1).tolist()
+    assert served["label_ids"][1] == [0, 1, 0]
+
+
+def test_regression_export_serves_scores(exports):
+    served = exports["served"]["regression"]
+    assert set(served) == {"scores"}
+    dtype, scores = served["scores"]
+    assert dtype == "float32"
+    # Predicted with the preprocessor at the export's sequence length (8);
+    # the export left the preprocessor at its own 12.
+    np.testing.assert_allclose(
+        scores, exports["expected"]["regression"], atol=1e-5
+    )
+    assert exports["regression"].preprocessor.sequence_length == 12
+    # The head was fitted at length 12 to these targets: only the long
+    # sentence (index 2) is cut at 8 tokens, so only its score moves.
+    targets = np.linspace(-1.0, 2.0, len(SENTENCES))
+    short = [0, 1, 3, 4]
+    np.testing.assert_allclose(
+        np.array(scores)[short], targets[short], atol=1e-3
+    )
+    assert abs(scores[2] - targets[2]) > 1e-2
+
+
+def test_loading_imports_neither_keras_hub_nor_keras_adapters(exports):
+    assert exports["modules"] == []
+
+
+def test_savedmodel_holds_the_weights(exports):
+    reader = tf.train.load_checkpoint(
+        os.path.join(exports["dirs"]["single"], "variables", "variables")
+    )
+    saved = [
+        reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if name != "_CHECKPOINTABLE_OBJECT_GRAPH"
+    ]
+    weights = [w.numpy() for w in exports["single"].weights]
+    # Exactly the model's variables: no optimizer or seed state.
+    assert len(saved) == len(weights)
+    for weight in weights:
+        assert any(
+            s.shape == weight.shape and np.array_equal(s, weight) for s in saved
+        )
+
+
+def test_saved_model_cli_run_gives_the_same_outputs(exports):
+    # Run by the fixture: `SAVED_MODEL_CLI + ["run", "--dir", ...,
+    # "--input_exprs", 'sentence=[...]']` on the single-sentence export.
+    returncode, stdout, stderr = exports["cli"]
+    assert returncode == 0, stderr[-3000:]
+    sentences = SENTENCES
+    header = r"Result for output key (\w+):\n"
+    sections = dict(
+        re.findall(header + r"(.*?)(?=\nResult for output key|\Z)",
+                   stdout, re.S)
+    )
+    assert set(sections) == {"probabilities", "label_ids", "labels"}
+    number = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    probabilities = np.array(
+        re.findall(number, sections["probabilities"]), float
+    ).reshape(len(sentences), len(LABELS))
+    expected = exports["expected"]["single"]
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    label_ids = [int(x) for x in re.findall(number, sections["label_ids"])]
+    assert label_ids == expected.argmax(-1).tolist()
+    labels = re.findall(r"b'([^']*)'", sections["labels"])
+    assert labels == [LABELS[i] for i in label_ids]
+
+
+def test_bad_arguments_are_clear_errors(tmp_path, tiny_backbone):
+    export_dir = str(tmp_path / "never")
+    bare = AdapterBertTextClassifier(tiny_backbone, num_classes=2)
+    with pytest.raises(ValueError, match="export needs a preprocessor"):
+        export_saved_model(bare, export_dir)
+    classifier = tiny_classifier(4, num_classes=3)
+    with pytest.raises(ValueError, match="must name each of the 3 classes"):
+        export_saved_model(classifier, export_dir, labels=["neg", "pos"])
+    with pytest.raises(ValueError, match="must name each of the 3 classes"):
+        export_saved_model(classifier, export_dir, labels="abc")
+    for bad_length in (1000, 1, 8.5, "8"):
+        with pytest.raises(ValueError, match="`sequence_length` must be"):
+            export_saved_model(
+                classifier, export_dir, sequence_length=bad_length
+            )
+    with pytest.raises(ValueError, match="`pair` must be True or False"):
+        export_saved_model(classifier, export_dir, pair="yes")
+    regression = tiny_classifier(5, regression=True)
+    with pytest.raises(ValueError, match="drop `labels`"):
+        export_saved_model(regression, export_dir, labels=["score"])
+    assert not os.path.exists(export_dir)
+
+
+@pytest.mark.integration
+def test_minilm_export_serves_the_same_predictions(minilm_path, tmp_path):
+    classifier = AdapterBertTextClassifier.from_preset(
+        minilm_path, num_classes=2
+    )
+    classifier.preprocessor.sequence_length = 64
+    # A non-trivial head, so the two classes get distinct probabilities.
+    rng = np.random.default_rng(0)
+    kernel = classifier.get_layer("logits").kernel
+    kernel.assign(rng.normal(0.0, 1.0, kernel.shape))
+    sentences = [
+        "A gripping, beautifully acted film.",
+        "A dull, lifeless mess that overstays its welcome.",
+        "Naïve but charming — I'd watch it again!",
+    ]
+    export_dir = export_saved_model(
+        classifier, str(tmp_path / "minilm"), labels=["neg", "pos"]
+    )
+    loader = start_loader(
+        [{"dir": export_dir, "inputs": {"sentence": sentences}}],
+        str(tmp_path),
+    )
+    expected = softmax(classifier.predict(sentences, verbose=0))
+    served = finish_loader(loader)
+    assert served["modules"] == []
+    outputs = served["results"][0]
+    np.testing.assert_allclose(
+        outputs["probabilities"][1], expected, atol=1e-5
+    )
+    assert outputs["label_ids"][1] == expected.argmax(-1).tolist()
+    assert outputs["labels"][1] == [
+        ["neg", "pos"][i] for i in expected.argmax(-1)
+    ]
