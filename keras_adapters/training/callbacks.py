@@ -81,3 +81,24 @@ class StopAtStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if int(self.model.optimizer.iterations.numpy()) >= self.num_steps:
             self.model.stop_training = True
+
+
+class StepLossLog(keras.callbacks.Callback):
+    """Appends `step<TAB>loss` after every training step to a TSV file.
+
+    A resumed run appends to the same file, so the file shows the loss
+    curve across restarts.
+
+    Args:
+        path: the TSV file.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and "loss" in logs:
+            step = int(self.model.optimizer.iterations.numpy())
+            with open(self.path, "a") as handle:
+                handle.write(f"{step}\t{float(logs['loss'])}\n")

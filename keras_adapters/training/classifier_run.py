@@ -24,6 +24,7 @@ from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.optimization import AdamWeightDecay
 from keras_adapters.optimization import WarmupLinearDecay
 from keras_adapters.training.callbacks import StepCheckpoint
+from keras_adapters.training.callbacks import StepLossLog
 from keras_adapters.training.callbacks import StopAtStep
 from keras_adapters.training.pipeline import encode_examples
 from keras_adapters.training.pipeline import evaluation_dataset
@@ -275,9 +276,11 @@ class ClassifierRun:
             initial_epoch=start // steps_per_epoch,
             epochs=math.ceil(num_steps / steps_per_epoch),
             steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # The plan is already shuffled.
             callbacks=[
                 StopAtStep(num_steps),
                 checkpoint,
+                StepLossLog(os.path.join(config.output_dir, "train_log.tsv")),
                 keras.callbacks.TensorBoard(
                     os.path.join(config.output_dir, "logs"), update_freq=50
                 ),
