@@ -279,8 +279,8 @@ class ClassifierRun:
             shuffle=False,  # The plan is already shuffled.
             callbacks=[
                 StopAtStep(num_steps),
-                checkpoint,
                 StepLossLog(os.path.join(config.output_dir, "train_log.tsv")),
+                checkpoint,
                 keras.callbacks.TensorBoard(
                     os.path.join(config.output_dir, "logs"), update_freq=50
                 ),
