@@ -12,8 +12,8 @@ def strategy_from_flags(
     """Returns the distribution strategy for this process.
 
     - `use_tpu`: a `TPUClusterResolver` (from `tpu_name`, `tpu_zone`,
-      `gcp_project`, or `master`; on Colab or a TPU VM none is needed) and a
-      `TPUStrategy`.
+      `gcp_project`, or `master`; without them, `$TPU_NAME` or else the
+      TPU VM's own chips, `"local"`, as on Colab) and a `TPUStrategy`.
     - `TF_CONFIG` naming more than one worker: `MultiWorkerMirroredStrategy`.
     - several GPUs: `MirroredStrategy`.
     - otherwise the default strategy.
@@ -30,7 +30,7 @@ def strategy_from_flags(
     """
     if use_tpu:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-            tpu=tpu_name or master or "",
+            tpu=tpu_name or master or _default_tpu(),
             zone=tpu_zone,
             project=gcp_project,
         )
@@ -42,6 +42,10 @@ def strategy_from_flags(
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _default_tpu():
+    return "" if os.environ.get("TPU_NAME") else "local"
 
 
 def _num_workers():
