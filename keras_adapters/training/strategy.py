@@ -5,6 +5,8 @@ import os
 
 import tensorflow as tf
 
+from keras_adapters.training.keras_compat import patch_keras_multi_worker_fit
+
 
 def strategy_from_flags(
     use_tpu=False, tpu_name=None, tpu_zone=None, gcp_project=None, master=None
@@ -14,7 +16,9 @@ def strategy_from_flags(
     - `use_tpu`: a `TPUClusterResolver` (from `tpu_name`, `tpu_zone`,
       `gcp_project`, or `master`; without them, `$TPU_NAME` or else the
       TPU VM's own chips, `"local"`, as on Colab) and a `TPUStrategy`.
-    - `TF_CONFIG` naming more than one worker: `MultiWorkerMirroredStrategy`.
+    - `TF_CONFIG` naming more than one worker: `MultiWorkerMirroredStrategy`
+      (with `keras_compat.patch_keras_multi_worker_fit` applied, without
+      which Keras 3.15's `fit` fails under it).
     - several GPUs: `MirroredStrategy`.
     - otherwise the default strategy.
 
@@ -38,6 +42,7 @@ def strategy_from_flags(
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     if _num_workers() > 1:
+        patch_keras_multi_worker_fit()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()

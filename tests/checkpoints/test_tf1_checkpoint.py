@@ -12,7 +12,6 @@ from keras_adapters.checkpoints import backbone_from_tf1_checkpoint
 from keras_adapters.checkpoints import classifier_from_tf1_checkpoint
 from keras_adapters.checkpoints import export_tf1
 from keras_adapters.checkpoints import load_tf1_checkpoint
-from keras_adapters.checkpoints import save_tf1_checkpoint
 from keras_adapters.checkpoints import validate_case_matches_checkpoint
 from keras_adapters.models import AdapterBertBackbone
 from keras_adapters.models import AdapterBertTextClassifier

@@ -3,10 +3,8 @@ import numpy as np
 import pytest
 
 import keras_adapters
-from keras_adapters.models import AdapterBertBackbone
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.optimization import AdamWeightDecay
-from tests.conftest import TINY_CONFIG
 
 POSITIVE = ["the film is good", "a great movie", "i loved the story", "the acting was fine", "really fun music", "the best plot"]
 NEGATIVE = ["the film is bad", "a dull movie", "i hated the story", "the acting was awful", "really boring music", "the worst plot"]

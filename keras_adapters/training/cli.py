@@ -1,0 +1,43 @@
+"""Running the top-level scripts: flags in, one-line errors out."""
+
+import os
+import sys
+import traceback
+
+from absl import app
+
+import keras_adapters
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(keras_adapters.__file__))
+
+
+def _raised_by(error, paths):
+    """Whether the innermost frame of `error` lies under one of `paths`."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and os.path.abspath(frames[-1].filename).startswith(
+        tuple(paths)
+    )
+
+
+def run_script(main, script_path):
+    """Runs an absl `main`; a bad input becomes one line and exit code 2.
+
+    `ValueError`s raised by keras_adapters itself (or by the script) are the
+    library's checks of files, flags and checkpoints: they are printed as
+    `<script>: error: <message>` and the process exits with status 2. Any
+    other exception, including a `ValueError` from deep inside TensorFlow
+    or Keras, keeps its traceback, since it is a bug rather than bad input.
+
+    Args:
+        main: the absl main function.
+        script_path: `__file__` of the script.
+    """
+    try:
+        app.run(main)
+    except ValueError as error:
+        if not _raised_by(error, (_PACKAGE_DIR, os.path.abspath(script_path))):
+            raise
+        message = " ".join(str(error).split())
+        name = os.path.basename(script_path)
+        print(f"{name}: error: {message}", file=sys.stderr)
+        sys.exit(2)
