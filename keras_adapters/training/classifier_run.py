@@ -160,6 +160,11 @@ def build_classifier(config):
     return model
 
 
+def _features_only(features, labels, weights):
+    del labels, weights
+    return features
+
+
 def _eval_outputs(task, logits):
     if task.is_regression:
         return logits[:, 0]
@@ -193,6 +198,7 @@ class ClassifierRun:
         self.config = config
         self.static_shapes = config.use_tpu
         self.chief = is_chief()
+        self.global_step = 0
 
     def run(self):
         """Runs what the flags ask; returns the evaluation metrics."""
@@ -220,13 +226,48 @@ class ClassifierRun:
         results = {}
         if config.do_train:
             self.train(examples["train"])
+        else:
+            self.restore_trained()
         if config.do_eval:
             results = self.evaluate(
                 {s: examples[s] for s in config.task.eval_splits}
             )
         if config.do_predict:
             self.predict({s: examples[s] for s in config.task.test_splits})
+            if config.task.name == "MNLI":
+                self.predict_diagnostic()
         return results
+
+    def _checkpoint(self):
+        return StepCheckpoint(
+            os.path.join(self.config.output_dir, "checkpoint"),
+            self.config.save_checkpoints_steps,
+            enabled=self.chief,
+        )
+
+    def restore_trained(self):
+        """Without `--do_train`, evaluates what `output_dir` trained (as the
+        original's Estimator does); returns the restored step (0: none)."""
+        with self.strategy.scope():
+            self.model.compile(optimizer=AdamWeightDecay(0.0))
+            step = self._checkpoint().restore(self.model)
+        if step:
+            print(f"Restored the model trained for {step} steps.")
+        self.global_step = step
+        return step
+
+    def predict_diagnostic(self):
+        """Predicts GLUE's diagnostic set (AX) with this MNLI model when the
+        `diagnostic` folder sits next to `data_dir`."""
+        if self.config.data_dir is None:
+            return
+        folder = os.path.join(
+            os.path.dirname(os.path.normpath(self.config.data_dir)),
+            get_task("AX").folder,
+        )
+        if os.path.isdir(folder):
+            ax = get_task("AX")
+            self.predict({"test": read_examples(ax, folder, "test")}, task=ax)
 
     def _encode(self, examples):
         labels = None if self.config.task.is_regression else self.config.task.labels
@@ -244,11 +285,7 @@ class ClassifierRun:
                 f"{batch}; lower --train_batch_size."
             )
         warmup = int(num_steps * config.warmup_proportion)
-        checkpoint = StepCheckpoint(
-            os.path.join(config.output_dir, "checkpoint"),
-            config.save_checkpoints_steps,
-            enabled=self.chief,
-        )
+        checkpoint = self._checkpoint()
         with self.strategy.scope():
             self.model.compile(
                 optimizer=AdamWeightDecay(
@@ -261,6 +298,7 @@ class ClassifierRun:
                 ),
             )
             start = checkpoint.restore(self.model)
+        self.global_step = start
         if start >= num_steps:
             return
         plan = plan_batches(
@@ -281,6 +319,7 @@ class ClassifierRun:
             + [checkpoint],
             verbose=config.verbose,
         )
+        self.global_step = int(self.model.optimizer.iterations.numpy())
         if self.chief:
             self.export()
 
@@ -302,16 +341,14 @@ class ClassifierRun:
             encoded, batch_size, static=self.static_shapes
         )
         logits = self.model.predict(
-            dataset.map(lambda x, y, w: x), verbose=0
+            dataset.map(_features_only), verbose=0
         )[: len(encoded)]
         return encoded, _eval_outputs(self.config.task, np.asarray(logits))
 
     def evaluate(self, splits):
         """Scores every eval split; writes `eval_results.txt` and `.json`."""
         task = self.config.task
-        step = int(self.model.optimizer.iterations.numpy()) if (
-            self.model.optimizer is not None
-        ) else 0
+        step = self.global_step
         results = {}
         for split, examples in splits.items():
             encoded, outputs = self._outputs(
@@ -336,9 +373,15 @@ class ClassifierRun:
                 print(f"  {key} = {results[key]}")
         return results
 
-    def predict(self, splits):
-        """Writes `test_results*.tsv` and the GLUE submission files."""
-        task = self.config.task
+    def predict(self, splits, task=None):
+        """Writes `test_results*.tsv` and the GLUE submission files.
+
+        Args:
+            splits: `{split: examples}`.
+            task: the task whose files these are (AX with an MNLI model);
+                defaults to the run's task.
+        """
+        task = task or self.config.task
         for split, examples in splits.items():
             # Every worker joins the prediction; only the chief writes.
             _, outputs = self._outputs(examples, self.config.predict_batch_size)
@@ -347,6 +390,8 @@ class ClassifierRun:
             suffix = "" if split in ("test", "test_matched") else (
                 "_" + split.replace("test_", "")
             )
+            if task.name != self.config.task.name:
+                suffix = "_" + task.name.lower()
             results = os.path.join(
                 self.config.output_dir, f"test_results{suffix}.tsv"
             )

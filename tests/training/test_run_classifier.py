@@ -1,5 +1,6 @@
 """run_classifier.py end to end on small GLUE-layout files with a tiny model."""
 
+import dataclasses
 import json
 import os
 import sys
@@ -90,6 +91,10 @@ def make_mnli(folder, rng, train=48, dev=20, test=9):
         write(os.path.join(folder, f"{split}.tsv"), [header] + rows(dev, 5))
     for split in ("test_matched", "test_mismatched"):
         write(os.path.join(folder, f"{split}.tsv"), [base] + rows(test, 0, with_label=False))
+    # GLUE's diagnostic set (AX) next to it, predicted with the MNLI model.
+    a, b = sentences(rng, 7), sentences(rng, 7)
+    diagnostic = os.path.join(os.path.dirname(folder), "diagnostic", "diagnostic.tsv")
+    write(diagnostic, ["index\tsentence1\tsentence2"] + [f"{i}\t{x}\t{y}" for i, (x, y) in enumerate(zip(a, b))])
 
 
 def read_results(output_dir):
@@ -175,6 +180,16 @@ def test_train_eval_predict_export(tmp_path, tiny_preset, task_name, make, prefi
             assert {line.split("\t")[1] for line in lines[1:]} <= set(task.labels)
     assert os.path.isfile(os.path.join(output_dir, "export", "saved_model.pb"))
     assert os.path.isfile(os.path.join(output_dir, "train_log.tsv"))
+    if task.name == "MNLI":
+        with open(os.path.join(output_dir, "AX.tsv")) as handle:
+            lines = handle.read().splitlines()
+        assert lines[0] == "index\tprediction" and len(lines) == 8
+        assert {line.split("\t")[1] for line in lines[1:]} <= set(MNLI_LABELS)
+        assert len(open(os.path.join(output_dir, "test_results_ax.tsv")).readlines()) == 7
+    # Evaluating again without --do_train restores what was trained.
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    fields.update(do_train=False, do_predict=False)
+    assert ClassifierRun(ClassifierRunConfig(**fields)).run() == pytest.approx(results)
 
 
 def test_killed_run_resumes_where_it_stopped(tmp_path, tiny_preset, capsys):
