@@ -266,15 +266,23 @@ def backbone_from_tf1_checkpoint(
     )
     ```
     """
-    adapter_size = _resolve_adapter_size(init_checkpoint, adapter_size)
-    backbone = AdapterBertBackbone(
-        **read_bert_config(bert_config_file),
-        adapter_size=adapter_size,
-        adapter_init_scale=adapter_init_scale,
+    backbone = _configured_backbone(
+        bert_config_file, init_checkpoint, adapter_size, adapter_init_scale
     )
     if init_checkpoint:
         load_tf1_checkpoint(backbone, init_checkpoint)
     return backbone
+
+
+def _configured_backbone(
+    bert_config_file, init_checkpoint, adapter_size, adapter_init_scale
+):
+    """The backbone `bert_config.json` describes, not yet loaded."""
+    return AdapterBertBackbone(
+        **read_bert_config(bert_config_file),
+        adapter_size=_resolve_adapter_size(init_checkpoint, adapter_size),
+        adapter_init_scale=adapter_init_scale,
+    )
 
 
 def _resolve_adapter_size(init_checkpoint, adapter_size):
@@ -343,10 +351,8 @@ def classifier_from_tf1_checkpoint(
             tokenizer=tokenizer_from_vocab_file(vocab_file, do_lower_case),
             sequence_length=sequence_length,
         )
-    backbone = AdapterBertBackbone(
-        **read_bert_config(bert_config_file),
-        adapter_size=_resolve_adapter_size(init_checkpoint, adapter_size),
-        adapter_init_scale=adapter_init_scale,
+    backbone = _configured_backbone(
+        bert_config_file, init_checkpoint, adapter_size, adapter_init_scale
     )
     model = AdapterBertTextClassifier(
         backbone,
