@@ -5,6 +5,8 @@ import numbers
 import keras
 import tensorflow as tf
 
+from keras_adapters.models.span_decoding import best_answer_spans
+
 # The signature's input names, for single sentences and for sentence pairs.
 SENTENCE = "sentence"
 PAIR = ("sentence1", "sentence2")
@@ -145,6 +147,12 @@ def export_saved_model(
         concrete = serving.get_concrete_function()
     finally:
         preprocessor.sequence_length = previous_length
+    _save_signature(concrete, export_dir)
+    return export_dir
+
+
+def _save_signature(concrete, export_dir):
+    """Saves one concrete function as `serving_default`, with its weights."""
     # Only the signature is saved (no polymorphic function: saving one would
     # trace it again). Track the `tf.Variable`s the graph reads, not the
     # Keras variables that wrap them: a Keras variable exports as a second,
@@ -155,11 +163,122 @@ def export_saved_model(
     module.model_variables = list(concrete.variables)
     if not module.model_variables:
         raise ValueError(
-            "The traced classifier reads no variables; nothing to export."
+            "The traced model reads no variables; nothing to export."
         )
     tf.saved_model.save(
         module, str(export_dir), signatures={"serving_default": concrete}
     )
+
+
+def export_question_answerer(
+    model,
+    export_dir,
+    n_best_size=20,
+    max_answer_length=30,
+    null_score_diff_threshold=None,
+):
+    """Exports a question answerer as a SavedModel that reads raw strings.
+
+    The `serving_default` signature takes `question` and `context`
+    (`[None]` `tf.string`, one question per context) and runs, in one
+    graph, the model's preprocessor (WordPiece with byte offsets, query
+    truncation, sliding windows, max-context marks), the model on every
+    window, and the decoding of `decode_answers` (top-1). Loading it needs
+    only `tensorflow` and `tensorflow_text`.
+
+    Signature outputs, one per question: `answer` (`tf.string`, an exact
+    slice of the context, `""` for no answer), `answer_start` (int32
+    character offset of the answer in the context, `-1` for no answer),
+    `score` (float32 start + end logit of the answer) and `null_score_diff`
+    (float32, the `[CLS]` score minus the best span's: SQuAD 2.0's no-answer
+    odds).
+
+    Args:
+        model: an `AdapterBertQuestionAnswerer` with a preprocessor.
+        export_dir: the SavedModel folder; an earlier export there is
+            overwritten.
+        n_best_size: int. Starts and ends considered per window.
+        max_answer_length: int. Longest answer, in tokens.
+        null_score_diff_threshold: float or `None`. For SQuAD 2.0 models,
+            answer `""` when `null_score_diff` exceeds it; `None` (SQuAD
+            1.1) always gives the best span.
+
+    Returns:
+        `export_dir`, as given.
+
+    Example:
+
+    ```python
+    keras_adapters.export_question_answerer(model, "squad_model")
+
+    import tensorflow as tf
+    import tensorflow_text  # registers the tokenizer ops
+
+    serve = tf.saved_model.load("squad_model").signatures["serving_default"]
+    serve(
+        question=tf.constant(["Who wrote it?"]),
+        context=tf.constant(["Ann wrote it."]),
+    )["answer"]
+    ```
+    """
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        raise ValueError(
+            "export needs the model's preprocessor to read raw strings; "
+            "build the model with `preprocessor=...` (from_preset sets one)."
+        )
+    if keras.config.backend() != "tensorflow":
+        raise ValueError(
+            "SavedModel export needs the TensorFlow backend; got "
+            f"KERAS_BACKEND={keras.config.backend()!r}."
+        )
+
+    def serve(question, context):
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_equal(
+                    tf.size(question),
+                    tf.size(context),
+                    message="question and context need as many strings each",
+                )
+            ]
+        ):
+            windows = preprocessor(
+                {"question": tf.identity(question), "context": context}
+            )
+        inputs = {
+            key: windows[key]
+            for key in ("token_ids", "segment_ids", "padding_mask")
+        }
+        logits = tf.cast(model(inputs, training=False), tf.float32)
+        begin, end, score, null = best_answer_spans(
+            logits,
+            windows,
+            tf.size(question),
+            n_best_size=n_best_size,
+            max_answer_length=max_answer_length,
+        )
+        has_answer = tf.math.is_finite(score)
+        if null_score_diff_threshold is not None:
+            has_answer &= null - score <= null_score_diff_threshold
+        answer = tf.strings.substr(context, begin, end - begin, unit="BYTE")
+        start = tf.strings.length(
+            tf.strings.substr(context, 0, begin, unit="BYTE"),
+            unit="UTF8_CHAR",
+        )
+        return {
+            "answer": tf.where(has_answer, answer, ""),
+            "answer_start": tf.where(has_answer, start, -1),
+            "score": score,
+            "null_score_diff": null - score,
+        }
+
+    signature = [
+        tf.TensorSpec([None], tf.string, name=name)
+        for name in ("question", "context")
+    ]
+    serving = tf.function(serve, input_signature=signature, autograph=False)
+    _save_signature(serving.get_concrete_function(), export_dir)
     return export_dir
 
 

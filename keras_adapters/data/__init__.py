@@ -1,4 +1,5 @@
-"""GLUE task definitions and example readers (original TSV and TFDS)."""
+"""GLUE task definitions and example readers (original TSV and TFDS), and
+the SQuAD v1.1 / v2.0 JSON reader."""
 
 from keras_adapters.data.glue import GLUE_TASKS
 from keras_adapters.data.glue import GlueTask
@@ -6,6 +7,11 @@ from keras_adapters.data.glue import InputExample
 from keras_adapters.data.glue import get_task
 from keras_adapters.data.glue import read_examples
 from keras_adapters.data.glue import read_tfds_examples
+from keras_adapters.data.squad import SquadAnswer
+from keras_adapters.data.squad import SquadExample
+from keras_adapters.data.squad import SquadFile
+from keras_adapters.data.squad import SquadFormatError
+from keras_adapters.data.squad import read_squad_examples
 
 __all__ = [
     "GLUE_TASKS",
@@ -14,4 +20,9 @@ __all__ = [
     "get_task",
     "read_examples",
     "read_tfds_examples",
+    "SquadAnswer",
+    "SquadExample",
+    "SquadFile",
+    "SquadFormatError",
+    "read_squad_examples",
 ]

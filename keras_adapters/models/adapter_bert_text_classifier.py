@@ -2,32 +2,15 @@
 
 import keras
 from keras_hub.models import BertTextClassifier
-from keras_hub.src.utils.keras_utils import gelu_approximate
-from keras_hub.src.utils.preset_utils import get_preset_loader
 
-from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
-from keras_adapters.models.adapter_bert_backbone import check_adapter_size
-from keras_adapters.models.adapter_bert_backbone import preset_backbone_class
-from keras_adapters.models.adapter_bert_backbone import readable_load_errors
 from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
     AdapterBertTextClassifierPreprocessor,
 )
-from keras_adapters.optimization import AdamWeightDecay
-from keras_adapters.tuning import TuningMode
-from keras_adapters.tuning import set_tuning_mode
-
-# Default peak rates of `compile()`: the original README's adapter example
-# (3e-4) and BERT's fine-tuning default (5e-5).
-DEFAULT_LEARNING_RATES = {
-    "adapters": 3e-4,
-    "layer_norm": 3e-4,
-    "top_k": 5e-5,
-    "full": 5e-5,
-}
+from keras_adapters.models.adapter_task import AdapterTask
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
-class AdapterBertTextClassifier(BertTextClassifier):
+class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
     """A BERT classifier (or regressor) trained through adapters.
 
     The head is the original one: the pooled `[CLS]` output, dropout, and a
@@ -65,7 +48,6 @@ class AdapterBertTextClassifier(BertTextClassifier):
     ```
     """
 
-    backbone_cls = AdapterBertBackbone
     preprocessor_cls = AdapterBertTextClassifierPreprocessor
 
     def __init__(
@@ -95,7 +77,7 @@ class AdapterBertTextClassifier(BertTextClassifier):
             )
         # Read by `compile()`, which `Task.__init__` calls.
         self.regression = bool(regression)
-        self.tuning = TuningMode(tuning_mode, top_k, train_pooler)
+        self._init_tuning(tuning_mode, top_k, train_pooler)
         super().__init__(
             backbone=backbone,
             num_classes=int(num_classes),
@@ -104,7 +86,7 @@ class AdapterBertTextClassifier(BertTextClassifier):
             dropout=dropout,
             **kwargs,
         )
-        set_tuning_mode(self, tuning_mode, top_k, train_pooler)
+        self._apply_tuning()
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         """Tokenizes raw strings; passes already tokenized batches through.
@@ -133,9 +115,7 @@ class AdapterBertTextClassifier(BertTextClassifier):
             **kwargs: other `keras.Model.compile` arguments.
         """
         if optimizer == "auto":
-            optimizer = AdamWeightDecay(
-                DEFAULT_LEARNING_RATES[self.tuning.mode]
-            )
+            optimizer = self.default_optimizer()
         if self.regression:
             if loss == "auto":
                 loss = keras.losses.MeanSquaredError()
@@ -147,74 +127,5 @@ class AdapterBertTextClassifier(BertTextClassifier):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "regression": self.regression,
-                "tuning_mode": self.tuning.mode,
-                "top_k": self.tuning.top_k,
-                "train_pooler": self.tuning.train_pooler,
-            }
-        )
+        config["regression"] = self.regression
         return config
-
-    @classmethod
-    def from_preset(
-        cls,
-        preset,
-        load_weights=True,
-        adapter_size=None,
-        adapter_init_scale=1e-3,
-        adapter_activation=gelu_approximate,
-        **kwargs,
-    ):
-        """Builds a classifier on a pretrained BERT preset.
-
-        Args:
-            preset: anything `AdapterBertBackbone.from_preset` accepts. A
-                preset saved from this classifier (`save_to_preset`) reloads
-                with its head and adapters.
-            load_weights: bool. Whether to load pretrained weights.
-            adapter_size: int. Adapter width for a plain BERT preset
-                (default `64`); a saved adapter preset keeps its own.
-            adapter_init_scale: float. Defaults to `1e-3`.
-            adapter_activation: adapter non-linearity. Defaults to GELU.
-            **kwargs: constructor arguments (`num_classes`, `tuning_mode`,
-                `preprocessor`, `dtype`, ...).
-
-        Returns:
-            An `AdapterBertTextClassifier` whose preprocessor comes from the
-            preset unless `preprocessor` is given.
-        """
-        if issubclass(preset_backbone_class(preset), AdapterBertBackbone):
-            with readable_load_errors(preset):
-                classifier = super().from_preset(
-                    preset, load_weights=load_weights, **kwargs
-                )
-            check_adapter_size(preset, classifier.backbone, adapter_size)
-            return classifier
-        backbone = AdapterBertBackbone.from_preset(
-            preset,
-            adapter_size=adapter_size,
-            adapter_init_scale=adapter_init_scale,
-            adapter_activation=adapter_activation,
-            load_weights=load_weights,
-            dtype=kwargs.pop("dtype", None),
-        )
-        if "preprocessor" not in kwargs:
-            kwargs["preprocessor"] = cls.preset_preprocessor(preset)
-        return cls(backbone=backbone, **kwargs)
-
-    @classmethod
-    def preset_preprocessor(cls, preset):
-        """The classifier preprocessor of any BERT preset (tokenizer included).
-
-        Args:
-            preset: a keras-hub preset id or folder, or a Hugging Face BERT
-                folder.
-
-        Returns:
-            An `AdapterBertTextClassifierPreprocessor`.
-        """
-        return get_preset_loader(preset).load_preprocessor(
-            cls.preprocessor_cls
-        )

@@ -1,0 +1,100 @@
+"""Extractive question answering (SQuAD) with an adapter BERT."""
+
+import keras
+from keras_hub.models import Task
+
+from keras_adapters.layers.span_head import SpanHead
+from keras_adapters.models.adapter_bert_question_answerer_preprocessor import (
+    AdapterBertQuestionAnswererPreprocessor,
+)
+from keras_adapters.models.adapter_task import AdapterTask
+
+
+@keras.saving.register_keras_serializable(package="keras_adapters")
+class AdapterBertQuestionAnswerer(AdapterTask, Task):
+    """BERT's SQuAD model, trained through adapters.
+
+    The head is the original one: a dense layer over every token of the
+    sequence output giving a start and an end logit (`SpanHead`). The head
+    belongs to the task, so it trains in every tuning mode (adapter-bert's
+    optimizer, which trained only variables named `adapter` or `layer_norm`,
+    would have frozen it).
+
+    The model reads the windows of `AdapterBertQuestionAnswererPreprocessor`
+    (`token_ids`, `segment_ids`, `padding_mask`) and returns `[batch, 2,
+    sequence]` float32 logits, start then end. Its targets are `[batch, 2]`
+    gold start and end positions (`0`, the `[CLS]` token, for a window
+    without the answer). `keras_adapters.data.squad_features` makes both
+    from SQuAD examples and `keras_adapters.models.span_decoding` turns
+    logits back into answer strings.
+
+    Args:
+        backbone: an `AdapterBertBackbone`.
+        preprocessor: an `AdapterBertQuestionAnswererPreprocessor` or `None`.
+        tuning_mode: string. Defaults to `"adapters"`.
+        top_k: int. Number of trained blocks in `"top_k"` mode.
+        train_pooler: bool. Also train the pooler in partial modes (the
+            span head does not read it).
+
+    Example:
+
+    ```python
+    model = keras_adapters.models.AdapterBertQuestionAnswerer.from_preset(
+        "bert_base_en_uncased", adapter_size=64
+    )
+    windows = model.preprocessor(
+        {"question": ["Who wrote it?"], "context": ["Ann wrote it."]}
+    )
+    logits = model.predict(
+        {k: windows[k] for k in ("token_ids", "segment_ids", "padding_mask")}
+    )
+    ```
+    """
+
+    preprocessor_cls = AdapterBertQuestionAnswererPreprocessor
+
+    def __init__(
+        self,
+        backbone,
+        preprocessor=None,
+        tuning_mode="adapters",
+        top_k=None,
+        train_pooler=False,
+        **kwargs,
+    ):
+        self._init_tuning(tuning_mode, top_k, train_pooler)
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.span_head = SpanHead(dtype=backbone.dtype_policy, name="span_head")
+
+        # === Functional Model ===
+        inputs = backbone.input
+        sequence_output = backbone(inputs)["sequence_output"]
+        logits = self.span_head(sequence_output, inputs["padding_mask"])
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self._apply_tuning()
+
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+        """Configures training, with the original loss and optimizer.
+
+        Args:
+            optimizer: `"auto"` for `AdamWeightDecay` at a constant 3e-4
+                (adapters, layer_norm) or 5e-5 (full, top_k).
+            loss: `"auto"` for the mean of the start and end cross-entropies.
+            metrics: `"auto"` for the accuracy of the start and end positions.
+            **kwargs: other `keras.Model.compile` arguments.
+        """
+        if optimizer == "auto":
+            optimizer = self.default_optimizer()
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy()]
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
+        )
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """Passes windows through: this task is fed tokenized windows."""
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)

@@ -1,0 +1,122 @@
+"""What every task on the adapter BERT backbone shares: presets, modes."""
+
+from keras_hub.src.utils.keras_utils import gelu_approximate
+from keras_hub.src.utils.preset_utils import get_preset_loader
+
+from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
+from keras_adapters.models.adapter_bert_backbone import check_adapter_size
+from keras_adapters.models.adapter_bert_backbone import preset_backbone_class
+from keras_adapters.models.adapter_bert_backbone import readable_load_errors
+from keras_adapters.optimization import AdamWeightDecay
+from keras_adapters.tuning import TuningMode
+from keras_adapters.tuning import set_tuning_mode
+
+# Default peak rates of `compile()`: the original README's adapter example
+# (3e-4) and BERT's fine-tuning default (5e-5).
+DEFAULT_LEARNING_RATES = {
+    "adapters": 3e-4,
+    "layer_norm": 3e-4,
+    "top_k": 5e-5,
+    "full": 5e-5,
+}
+
+
+class AdapterTask:
+    """Mixin of the keras-hub tasks built on an `AdapterBertBackbone`.
+
+    Put it before the keras-hub task class (`class T(AdapterTask,
+    keras_hub.models.TextClassifier)`). It loads plain BERT presets with
+    fresh adapters, reloads presets saved from the task itself, and applies
+    and serializes the tuning mode.
+    """
+
+    backbone_cls = AdapterBertBackbone
+
+    def _init_tuning(self, tuning_mode, top_k, train_pooler):
+        """Validates the mode; call before the keras-hub constructor."""
+        self.tuning = TuningMode(tuning_mode, top_k, train_pooler)
+
+    def _apply_tuning(self):
+        """Sets every variable's `trainable`; call after construction."""
+        set_tuning_mode(
+            self, self.tuning.mode, self.tuning.top_k, self.tuning.train_pooler
+        )
+
+    def default_optimizer(self):
+        """`AdamWeightDecay` at the mode's default constant rate."""
+        return AdamWeightDecay(DEFAULT_LEARNING_RATES[self.tuning.mode])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "tuning_mode": self.tuning.mode,
+                "top_k": self.tuning.top_k,
+                "train_pooler": self.tuning.train_pooler,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset,
+        load_weights=True,
+        adapter_size=None,
+        adapter_init_scale=1e-3,
+        adapter_activation=gelu_approximate,
+        **kwargs,
+    ):
+        """Builds the task on a pretrained BERT preset.
+
+        Args:
+            preset: anything `AdapterBertBackbone.from_preset` accepts. A
+                preset saved from this task (`save_to_preset`) reloads with
+                its head and adapters.
+            load_weights: bool. Whether to load pretrained weights.
+            adapter_size: int. Adapter width for a plain BERT preset
+                (default `64`); a saved adapter preset keeps its own.
+            adapter_init_scale: float. Defaults to `1e-3`.
+            adapter_activation: adapter non-linearity. Defaults to GELU.
+            **kwargs: constructor arguments (`tuning_mode`, `preprocessor`,
+                `dtype`, ...).
+
+        Returns:
+            The task, with the preset's preprocessor unless `preprocessor`
+            is given.
+        """
+        if issubclass(preset_backbone_class(preset), AdapterBertBackbone):
+            with readable_load_errors(preset):
+                task = super().from_preset(
+                    preset, load_weights=load_weights, **kwargs
+                )
+            check_adapter_size(preset, task.backbone, adapter_size)
+            return task
+        backbone = AdapterBertBackbone.from_preset(
+            preset,
+            adapter_size=adapter_size,
+            adapter_init_scale=adapter_init_scale,
+            adapter_activation=adapter_activation,
+            load_weights=load_weights,
+            dtype=kwargs.pop("dtype", None),
+        )
+        if "preprocessor" not in kwargs:
+            kwargs["preprocessor"] = cls.preset_preprocessor(preset)
+        return cls(backbone=backbone, **kwargs)
+
+    @classmethod
+    def preset_preprocessor(cls, preset, **kwargs):
+        """The task's preprocessor for any BERT preset (tokenizer included).
+
+        Args:
+            preset: a keras-hub preset id or folder, or a Hugging Face BERT
+                folder.
+            **kwargs: preprocessor arguments, e.g. `sequence_length`.
+
+        Returns:
+            An instance of `cls.preprocessor_cls`.
+        """
+        return get_preset_loader(preset).load_preprocessor(
+            cls.preprocessor_cls, **kwargs
+        )
+
