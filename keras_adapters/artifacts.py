@@ -24,6 +24,9 @@ import safetensors.numpy
 
 from keras_adapters.layers.adapter_transformer_encoder import adapter_config
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
+from keras_adapters.models.adapter_bert_question_answerer import (
+    AdapterBertQuestionAnswerer,
+)
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
 )
@@ -34,7 +37,16 @@ CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_weights.safetensors"
 FORMAT = "keras_adapters.adapter_artifact"
 FORMAT_VERSION = 1
-_TASK_KEYS = ("num_classes", "activation", "dropout", "regression")
+# The task classes an artifact can hold, with their constructor arguments.
+TASKS = {
+    "AdapterBertTextClassifier": (
+        AdapterBertTextClassifier,
+        ("num_classes", "activation", "dropout", "regression"),
+    ),
+    "AdapterBertQuestionAnswerer": (AdapterBertQuestionAnswerer, ()),
+}
+# Preprocessor settings an artifact keeps (the tokenizer comes from the base).
+_PREPROCESSOR_KEYS = ("sequence_length", "doc_stride", "max_query_length")
 
 
 class ArtifactError(ValueError):
@@ -93,9 +105,11 @@ def save_adapters(model, directory, labels=None):
     """Saves only what a task trained, plus what is needed to reload it.
 
     Args:
-        model: an `AdapterBertTextClassifier`.
+        model: an `AdapterBertTextClassifier` or an
+            `AdapterBertQuestionAnswerer`.
         directory: output folder (created if needed).
-        labels: optional list of label names, in class-id order.
+        labels: optional list of label names, in class-id order
+            (classifiers).
 
     Returns:
         The path of the weights file.
@@ -106,12 +120,13 @@ def save_adapters(model, directory, labels=None):
     keras_adapters.save_adapters(classifier, "cola_adapters", labels=["0", "1"])
     ```
     """
-    if not isinstance(model, AdapterBertTextClassifier):
+    task_name = type(model).__name__
+    if task_name not in TASKS:
         raise TypeError(
-            "save_adapters() expects an AdapterBertTextClassifier, got "
-            f"{type(model).__name__}."
+            f"save_adapters() expects one of {', '.join(TASKS)}, got "
+            f"{task_name}."
         )
-    if labels is not None and not model.regression:
+    if labels is not None and not getattr(model, "regression", True):
         if len(labels) != model.num_classes:
             raise ValueError(
                 f"{len(labels)} labels given for a model with "
@@ -126,10 +141,19 @@ def save_adapters(model, directory, labels=None):
         weights_path,
     )
     task_config = model.get_config()
+    preprocessor = model.preprocessor
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "task": {key: task_config[key] for key in _TASK_KEYS},
+        "task": {
+            "class": task_name,
+            **{key: task_config[key] for key in TASKS[task_name][1]},
+        },
+        "preprocessor": {
+            key: getattr(preprocessor, key)
+            for key in _PREPROCESSOR_KEYS
+            if hasattr(preprocessor, key)
+        },
         "adapter": adapter_config(model.backbone),
         "tuning": {
             "mode": model.tuning.mode,
@@ -237,8 +261,10 @@ def load_adapters(directory, base, preprocessor="auto"):
             preprocessor.
 
     Returns:
-        An `AdapterBertTextClassifier` computing exactly what the saved
-        model computed, in the artifact's tuning mode.
+        The task (`AdapterBertTextClassifier` or
+        `AdapterBertQuestionAnswerer`) computing exactly what the saved
+        model computed, in the artifact's tuning mode, with the saved
+        preprocessor settings.
 
     Raises:
         ArtifactError: a missing or corrupted file, or a base model with
@@ -266,23 +292,31 @@ def load_adapters(directory, base, preprocessor="auto"):
             + "; ".join(differences)
             + "). Load them onto the base model they were trained on."
         )
+    task = dict(config["task"])
+    task_name = task.pop("class", "AdapterBertTextClassifier")
+    if task_name not in TASKS:
+        raise ArtifactError(
+            f"The artifact in '{directory}' holds a {task_name}, which this "
+            "keras_adapters does not know; upgrade keras_adapters."
+        )
+    task_cls = TASKS[task_name][0]
     if preprocessor == "auto":
         preprocessor = None
         if isinstance(base, str):
             try:
-                preprocessor = AdapterBertTextClassifier.preset_preprocessor(
-                    base
+                preprocessor = task_cls.preset_preprocessor(
+                    base, **config.get("preprocessor", {})
                 )
             except FileNotFoundError:  # A backbone-only preset.
                 preprocessor = None
     tuning = config["tuning"]
-    model = AdapterBertTextClassifier(
+    model = task_cls(
         backbone=backbone,
         preprocessor=preprocessor,
         tuning_mode=tuning["mode"],
         top_k=tuning["top_k"],
         train_pooler=tuning["train_pooler"],
-        **config["task"],
+        **task,
     )
     if base_fingerprint(model, weights) != config["base_model"]["fingerprint"]:
         raise ArtifactError(

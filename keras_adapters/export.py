@@ -263,7 +263,7 @@ def export_question_answerer(
             has_answer &= null - score <= null_score_diff_threshold
         answer = tf.strings.substr(context, begin, end - begin, unit="BYTE")
         start = tf.strings.length(
-            tf.strings.substr(context, 0, begin, unit="BYTE"),
+            tf.strings.substr(context, tf.zeros_like(begin), begin, unit="BYTE"),
             unit="UTF8_CHAR",
         )
         return {

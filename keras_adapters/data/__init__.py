@@ -12,6 +12,9 @@ from keras_adapters.data.squad import SquadExample
 from keras_adapters.data.squad import SquadFile
 from keras_adapters.data.squad import SquadFormatError
 from keras_adapters.data.squad import read_squad_examples
+from keras_adapters.data.squad import split_squad_articles
+from keras_adapters.data.squad_features import SquadFeatures
+from keras_adapters.data.squad_features import convert_examples_to_features
 
 __all__ = [
     "GLUE_TASKS",
@@ -25,4 +28,7 @@ __all__ = [
     "SquadFile",
     "SquadFormatError",
     "read_squad_examples",
+    "split_squad_articles",
+    "SquadFeatures",
+    "convert_examples_to_features",
 ]

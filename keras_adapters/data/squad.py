@@ -364,3 +364,67 @@ def _read_question(
         answers=answers,
         is_impossible=is_impossible,
     )
+
+
+def split_squad_articles(path, train_path, heldout_path, num_train_articles):
+    """Splits a SQuAD file by article into a training and a held-out file.
+
+    The official SQuAD training set is not always at hand; this makes a
+    documented train/eval split of another file (e.g. the dev set): the
+    first `num_train_articles` articles become a training file that keeps
+    only the first answer of each question (the original's training
+    format), and the other articles are written unchanged, every gold
+    answer kept, for evaluation.
+
+    Args:
+        path: the SQuAD JSON file to split.
+        train_path: the training file to write.
+        heldout_path: the held-out file to write.
+        num_train_articles: int, `1 <= n < number of articles`.
+
+    Returns:
+        `(train questions, held-out questions)` counts.
+
+    Example:
+
+    ```python
+    keras_adapters.data.split_squad_articles(
+        "dev-v1.1.json", "train_split.json", "heldout_split.json", 38
+    )
+    ```
+    """
+    read_squad_examples(path, is_training=False)  # One-line errors first.
+    with open(path, encoding="utf-8") as handle:
+        squad = json.load(handle)
+    articles = squad["data"]
+    if not 1 <= num_train_articles < len(articles):
+        raise ValueError(
+            f"num_train_articles must be between 1 and {len(articles) - 1} "
+            f"for the {len(articles)} articles of {path}; got "
+            f"{num_train_articles}."
+        )
+    train = [
+        {
+            **article,
+            "paragraphs": [
+                {
+                    **paragraph,
+                    "qas": [
+                        {**qa, "answers": qa["answers"][:1]}
+                        for qa in paragraph["qas"]
+                    ],
+                }
+                for paragraph in article["paragraphs"]
+            ],
+        }
+        for article in articles[:num_train_articles]
+    ]
+    heldout = articles[num_train_articles:]
+    counts = []
+    for part, target in ((train, train_path), (heldout, heldout_path)):
+        with open(target, "w", encoding="utf-8") as handle:
+            json.dump({**squad, "data": part}, handle, ensure_ascii=False)
+        counts.append(
+            sum(len(p["qas"]) for article in part for p in article["paragraphs"])
+        )
+    return tuple(counts)

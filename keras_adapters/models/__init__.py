@@ -1,6 +1,12 @@
 """keras-hub models: the adapter BERT backbone and its tasks."""
 
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
+from keras_adapters.models.adapter_bert_question_answerer import (
+    AdapterBertQuestionAnswerer,
+)
+from keras_adapters.models.adapter_bert_question_answerer_preprocessor import (
+    AdapterBertQuestionAnswererPreprocessor,
+)
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
 )
@@ -11,6 +17,8 @@ from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
 
 __all__ = [
     "AdapterBertBackbone",
+    "AdapterBertQuestionAnswerer",
+    "AdapterBertQuestionAnswererPreprocessor",
     "AdapterBertTextClassifier",
     "AdapterBertTextClassifierPreprocessor",
     "AdapterBertTokenizer",

@@ -27,8 +27,9 @@ class EncodedExamples:
         segment_ids: int32 `[n, max_seq_length]`.
         lengths: int32 `[n]`, number of real tokens (the padding mask is
             `position < length`).
-        labels: int32 class ids or float32 scores `[n]`; `-1` (or NaN)
-            where an example has no label.
+        labels: int32 class ids or float32 scores `[n]` (or `[n, k]`,
+            e.g. span starts and ends); `-1` (or NaN) where an example has
+            no label.
     """
 
     token_ids: np.ndarray
@@ -157,6 +158,9 @@ def _batch_features(encoded, pad_multiple, static):
                 positions < batch_lengths[:, tf.newaxis], tf.int32
             ),
         }
+        # Per-example weights broadcast over multi-part labels (the start
+        # and end of a span).
+        weights = tf.reshape(weights, [-1] + [1] * (labels.shape.rank - 1))
         return features, tf.gather(labels, indices), weights
 
     return gather

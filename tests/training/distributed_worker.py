@@ -13,7 +13,7 @@ TensorFlow initializes its runtime:
   on one CPU without `TF_CONFIG`; `MultiWorkerMirroredStrategy` when
   `TF_CONFIG` names two workers).
 - `mirrored`: the CPU is split into two logical devices and
-  `strategy_from_flags` is replaced, in this process only, by
+  `task_run.strategy_from_flags` is replaced, in this process only, by
   `MirroredStrategy(["/cpu:0", "/cpu:1"])`.
 
 `--keras_mwms_workaround` patches two Keras 3 functions in this process
@@ -53,6 +53,7 @@ def main(argv):
 
     keras.config.disable_traceback_filtering()
     from keras_adapters.training import classifier_run
+    from keras_adapters.training import task_run
 
     if args.keras_mwms_workaround:
         from keras_adapters.training.keras_compat import (
@@ -64,7 +65,7 @@ def main(argv):
         def two_cpus(*unused_args, **unused_kwargs):
             return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
-        classifier_run.strategy_from_flags = two_cpus
+        task_run.strategy_from_flags = two_cpus
 
     start = time.time()
     config = classifier_run.ClassifierRunConfig(**json.loads(args.config))

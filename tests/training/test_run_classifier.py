@@ -13,6 +13,7 @@ from keras_hub.models import BertTokenizer
 
 import keras_adapters
 from keras_adapters.training import classifier_run
+from keras_adapters.training import task_run
 from keras_adapters.training.callbacks import StepCheckpoint
 from keras_adapters.training.classifier_run import ClassifierRun
 from keras_adapters.training.classifier_run import ClassifierRunConfig
@@ -276,7 +277,7 @@ def test_defaults_of_the_short_command(monkeypatch, tmp_path):
     assert config.data_dir == os.path.join(str(tmp_path), "CoLA")
     assert config.output_dir == os.path.join("output", "CoLA")
     assert config.do_train and config.do_eval and not config.do_predict
-    assert config.preset == classifier_run.DEFAULT_PRESET == "bert_base_en_uncased"
+    assert config.preset == task_run.DEFAULT_PRESET == "bert_base_en_uncased"
     assert config.export_dir == os.path.join("output", "CoLA", "export")
     monkeypatch.delenv("GLUE_DIR")
     assert ClassifierRunConfig(task_name="sst2").data_dir is None  # TFDS.

@@ -1,0 +1,250 @@
+"""The SQuAD fine-tuning job behind `run_squad.py`.
+
+SQuAD JSON -> examples -> windows with gold spans -> model -> span logits
+-> n-best answers -> predictions files and official EM/F1.
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from keras_adapters.artifacts import save_adapters
+from keras_adapters.checkpoints import backbone_from_tf1_checkpoint
+from keras_adapters.checkpoints import tokenizer_from_vocab_file
+from keras_adapters.checkpoints import validate_case_matches_checkpoint
+from keras_adapters.data.squad import read_squad_examples
+from keras_adapters.data.squad_features import convert_examples_to_features
+from keras_adapters.export import export_question_answerer
+from keras_adapters.layers.span_head import PADDING_LOGIT
+from keras_adapters.metrics.squad import squad_evaluate
+from keras_adapters.models import AdapterBertQuestionAnswerer
+from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
+from keras_adapters.models.span_decoding import decode_answers
+from keras_adapters.training.pipeline import evaluation_dataset
+from keras_adapters.training.task_run import RunConfig
+from keras_adapters.training.task_run import TaskRun
+
+
+@dataclasses.dataclass
+class SquadRunConfig(RunConfig):
+    """Everything one run needs; the flags of `run_squad.py`."""
+
+    train_file: str = None
+    predict_file: str = None
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_query_length: int = 64
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    verbose_logging: bool = False
+    version_2_with_negative: bool = False
+    null_score_diff_threshold: float = 0.0
+
+    def __post_init__(self):
+        if self.output_dir is None:
+            self.output_dir = os.path.join("output", "squad")
+        if not (self.do_train or self.do_predict):
+            raise ValueError(
+                "At least one of --do_train or --do_predict must be set."
+            )
+        if self.do_train and not self.train_file:
+            raise ValueError(
+                "--do_train needs --train_file (a SQuAD JSON file)."
+            )
+        if self.do_predict and not self.predict_file:
+            raise ValueError(
+                "--do_predict needs --predict_file (a SQuAD JSON file)."
+            )
+        if self.max_seq_length <= self.max_query_length + 3:
+            raise ValueError(
+                f"--max_seq_length ({self.max_seq_length}) must be larger "
+                f"than --max_query_length + 3 ({self.max_query_length + 3}): "
+                "a window needs room for the context. Raise max_seq_length "
+                "or lower max_query_length."
+            )
+        for flag in ("n_best_size", "max_answer_length", "doc_stride"):
+            if getattr(self, flag) < 1:
+                raise ValueError(
+                    f"--{flag} must be positive, got {getattr(self, flag)}."
+                )
+        self.check_common_flags()
+
+    def preprocessor_kwargs(self):
+        return dict(
+            sequence_length=self.max_seq_length,
+            doc_stride=self.doc_stride,
+            max_query_length=self.max_query_length,
+        )
+
+
+def build_question_answerer(config):
+    """The question answerer in its tuning mode, from a preset or the TF1
+    trio (`bert_config_file`, `vocab_file`, `init_checkpoint`)."""
+    if config.bert_config_file:
+        validate_case_matches_checkpoint(
+            config.do_lower_case, config.init_checkpoint
+        )
+        backbone = backbone_from_tf1_checkpoint(
+            config.bert_config_file,
+            config.init_checkpoint,
+            adapter_size=config.adapter_size,
+            adapter_init_scale=config.adapter_init_scale,
+        )
+        preprocessor = AdapterBertQuestionAnswererPreprocessor(
+            tokenizer_from_vocab_file(config.vocab_file, config.do_lower_case),
+            **config.preprocessor_kwargs(),
+        )
+        return AdapterBertQuestionAnswerer(
+            backbone, preprocessor, **config.tuning_kwargs()
+        )
+    return AdapterBertQuestionAnswerer.from_preset(
+        config.preset,
+        adapter_size=config.adapter_size,
+        adapter_init_scale=config.adapter_init_scale,
+        preprocessor=AdapterBertQuestionAnswerer.preset_preprocessor(
+            config.preset, **config.preprocessor_kwargs()
+        ),
+        **config.tuning_kwargs(),
+    )
+
+
+def _write_json(path, value):
+    with open(path, "w") as handle:
+        json.dump(value, handle, indent=2, ensure_ascii=False)
+
+
+class SquadRun(TaskRun):
+    """One run of the SQuAD job: train, predict, evaluate, export.
+
+    Args:
+        config: a `SquadRunConfig`.
+
+    Example:
+
+    ```python
+    run = SquadRun(SquadRunConfig(
+        preset=path, do_train=True, train_file="train.json",
+        do_predict=True, predict_file="dev-v1.1.json",
+    ))
+    results = run.run()  # {"exact_match": ..., "f1": ..., ...}
+    ```
+    """
+
+    def build_model(self):
+        return build_question_answerer(self.config)
+
+    def run(self):
+        """Runs what the flags ask; returns the EM/F1 results (empty when
+        the predict file has no answers or nothing was predicted)."""
+        config = self.config
+        # Read every file first: a bad question fails before any training.
+        reads = {}
+        if config.do_train:
+            reads["train"] = read_squad_examples(
+                config.train_file, True, config.version_2_with_negative
+            )
+        if config.do_predict:
+            reads["predict"] = read_squad_examples(
+                config.predict_file, False, config.version_2_with_negative
+            )
+        if config.verbose_logging:
+            for name, read in reads.items():
+                for qas_id, reason in read.skipped:
+                    print(f"Skipped {name} question {qas_id}: {reason}")
+        self.setup()
+        if config.do_train:
+            self.train(reads["train"].examples)
+        else:
+            self.restore_trained()
+        if config.do_predict:
+            return self.predict(reads["predict"].examples)
+        return {}
+
+    def train(self, examples):
+        """Trains on SQuAD examples, resuming from `output_dir`."""
+        if self.config.max_train_examples:
+            examples = examples[: self.config.max_train_examples]
+        features = convert_examples_to_features(
+            examples, self.model.preprocessor, with_answers=True
+        )
+        if self.config.verbose:
+            print(
+                f"Training on {len(examples)} questions in {len(features)} "
+                "windows."
+            )
+        if self.config.verbose_logging:
+            for qas_id in features.unaligned:
+                print(f"Answer of {qas_id} covers no token; no-answer target.")
+        self.fit(features)
+
+    def predict_logits(self, features):
+        """`[windows, 2, max_seq_length]` logits, batch by batch (batches
+        are cut to their longest window; padding gets `PADDING_LOGIT`)."""
+        width = self.config.max_seq_length
+        outputs = []
+        dataset = evaluation_dataset(
+            features, self.config.predict_batch_size,
+            static=self.static_shapes,
+        )
+        for batch, _, _ in dataset:
+            logits = np.asarray(self.model.predict_on_batch(batch))
+            padding = [(0, 0), (0, 0), (0, width - logits.shape[-1])]
+            outputs.append(
+                np.pad(logits, padding, constant_values=PADDING_LOGIT)
+            )
+        return np.concatenate(outputs)[: len(features)]
+
+    def predict(self, examples):
+        """Writes `predictions.json`, `nbest_predictions.json` (and
+        `null_odds.json` for v2); scores them when the file has answers."""
+        config = self.config
+        features = convert_examples_to_features(
+            examples, self.model.preprocessor, with_answers=False
+        )
+        decoded = decode_answers(
+            examples,
+            features,
+            self.predict_logits(features),
+            n_best_size=config.n_best_size,
+            max_answer_length=config.max_answer_length,
+            version_2_with_negative=config.version_2_with_negative,
+            null_score_diff_threshold=config.null_score_diff_threshold,
+        )
+        if not self.chief:
+            return {}
+        output_dir = config.output_dir
+        _write_json(
+            os.path.join(output_dir, "predictions.json"), decoded.predictions
+        )
+        _write_json(
+            os.path.join(output_dir, "nbest_predictions.json"), decoded.nbest
+        )
+        if config.version_2_with_negative:
+            _write_json(
+                os.path.join(output_dir, "null_odds.json"), decoded.null_odds
+            )
+        if not any(e.answers or e.is_impossible for e in examples):
+            return {}
+        results = squad_evaluate(examples, decoded.predictions)
+        results["global_step"] = self.global_step
+        _write_json(os.path.join(output_dir, "eval_results.json"), results)
+        for key in sorted(results):
+            print(f"  {key} = {results[key]}")
+        return results
+
+    def export(self):
+        """Writes the adapter-only artifact and the raw-string SavedModel."""
+        config = self.config
+        save_adapters(self.model, os.path.join(config.output_dir, "adapters"))
+        export_question_answerer(
+            self.model,
+            config.export_dir,
+            n_best_size=config.n_best_size,
+            max_answer_length=config.max_answer_length,
+            null_score_diff_threshold=(
+                config.null_score_diff_threshold
+                if config.version_2_with_negative else None
+            ),
+        )

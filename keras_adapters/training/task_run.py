@@ -1,0 +1,244 @@
+"""What the fine-tuning jobs share: flags, model source, resumable fit."""
+
+import dataclasses
+import math
+import os
+
+import keras
+import numpy as np
+
+from keras_adapters.optimization import AdamWeightDecay
+from keras_adapters.optimization import WarmupLinearDecay
+from keras_adapters.training.callbacks import StepCheckpoint
+from keras_adapters.training.callbacks import StepLossLog
+from keras_adapters.training.callbacks import StopAtStep
+from keras_adapters.training.pipeline import evaluation_dataset
+from keras_adapters.training.pipeline import plan_batches
+from keras_adapters.training.pipeline import training_dataset
+from keras_adapters.training.strategy import is_chief
+from keras_adapters.training.strategy import strategy_from_flags
+from keras_adapters.tuning import tuning_summary
+
+DEFAULT_PRESET = "bert_base_en_uncased"
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """The flags every job shares (the original scripts' common flags plus
+    the model source, adapter and tuning flags of keras_adapters)."""
+
+    output_dir: str = None
+    preset: str = None
+    bert_config_file: str = None
+    vocab_file: str = None
+    init_checkpoint: str = None
+    do_lower_case: bool = True
+    max_seq_length: int = 128
+    do_train: bool = False
+    do_predict: bool = False
+    train_batch_size: int = 32
+    predict_batch_size: int = 8
+    learning_rate: float = 5e-5
+    num_train_epochs: float = 3.0
+    warmup_proportion: float = 0.1
+    save_checkpoints_steps: int = 1000
+    iterations_per_loop: int = 1000
+    use_tpu: bool = False
+    tpu_name: str = None
+    tpu_zone: str = None
+    gcp_project: str = None
+    master: str = None
+    num_tpu_cores: int = 8
+    adapter_size: int = 64
+    adapter_init_scale: float = 1e-3
+    adapter_weight_decay_rate: float = 0.01
+    tuning: str = "adapters"
+    top_k_layers: int = None
+    train_pooler: bool = False
+    seed: int = 12345
+    mixed_precision: str = None
+    export_dir: str = None
+    max_train_examples: int = 0
+    verbose: int = 1
+
+    def check_common_flags(self):
+        """Validates the shared flags; fills the model-source defaults."""
+        if self.preset and self.bert_config_file:
+            raise ValueError(
+                "Give either --preset or --bert_config_file/--vocab_file/"
+                "--init_checkpoint, not both."
+            )
+        if self.bert_config_file and not self.vocab_file:
+            raise ValueError("--bert_config_file needs --vocab_file.")
+        if not self.bert_config_file:
+            self.preset = self.preset or DEFAULT_PRESET
+        if self.tuning == "top_k" and not self.top_k_layers:
+            raise ValueError("--tuning=top_k needs --top_k_layers.")
+        if self.mixed_precision not in (None, "", "bf16", "fp16"):
+            raise ValueError(
+                f"--mixed_precision must be bf16 or fp16, got "
+                f"'{self.mixed_precision}'."
+            )
+        self.export_dir = self.export_dir or os.path.join(
+            self.output_dir, "export"
+        )
+
+    def tuning_kwargs(self):
+        """The task constructor's tuning-mode arguments."""
+        return dict(
+            tuning_mode=self.tuning,
+            top_k=self.top_k_layers if self.tuning == "top_k" else None,
+            train_pooler=self.train_pooler,
+        )
+
+
+def check_sequence_length(model, max_seq_length):
+    """Raises when `max_seq_length` exceeds the position embeddings."""
+    positions = model.backbone.max_sequence_length
+    if max_seq_length > positions:
+        raise ValueError(
+            f"--max_seq_length={max_seq_length} is longer than the "
+            f"model's {positions} position embeddings."
+        )
+
+
+def _features_only(features, labels, weights):
+    del labels, weights
+    return features
+
+
+class TaskRun:
+    """The runtime under a job: strategy, model, resumable `fit`, logits.
+
+    Subclasses implement `build_model()` and `export()` and call `setup()`
+    first in their `run()`.
+
+    Args:
+        config: a `RunConfig` subclass.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.static_shapes = config.use_tpu
+        self.chief = is_chief()
+        self.global_step = 0
+
+    def build_model(self):
+        """The task model in its tuning mode (inside the strategy scope)."""
+        raise NotImplementedError
+
+    def export(self):
+        """Writes what a trained run leaves behind for serving."""
+        raise NotImplementedError
+
+    def setup(self):
+        """Seeds, sets the dtype policy and strategy, builds the model."""
+        config = self.config
+        keras.utils.set_random_seed(config.seed)
+        if config.mixed_precision:
+            keras.mixed_precision.set_global_policy(
+                "mixed_bfloat16" if config.mixed_precision == "bf16"
+                else "mixed_float16"
+            )
+        self.strategy = strategy_from_flags(
+            config.use_tpu, config.tpu_name, config.tpu_zone,
+            config.gcp_project, config.master,
+        )
+        os.makedirs(config.output_dir, exist_ok=True)
+        with self.strategy.scope():
+            self.model = self.build_model()
+        check_sequence_length(self.model, config.max_seq_length)
+        if self.chief and config.verbose:
+            tuning_summary(self.model)
+
+    def _checkpoint(self):
+        return StepCheckpoint(
+            os.path.join(self.config.output_dir, "checkpoint"),
+            self.config.save_checkpoints_steps,
+            enabled=self.chief,
+        )
+
+    def restore_trained(self):
+        """Without `--do_train`, evaluates what `output_dir` trained (as the
+        original's Estimator does); returns the restored step (0: none)."""
+        with self.strategy.scope():
+            self.model.compile(optimizer=AdamWeightDecay(0.0))
+            step = self._checkpoint().restore(self.model)
+        if step:
+            print(f"Restored the model trained for {step} steps.")
+        self.global_step = step
+        return step
+
+    def fit(self, encoded):
+        """Trains on `encoded` for `num_train_epochs`, resuming from
+        `output_dir`, then exports (on the chief).
+
+        Args:
+            encoded: `EncodedExamples` (or `SquadFeatures`) with labels.
+        """
+        config = self.config
+        batch = config.train_batch_size
+        num_steps = int(len(encoded) / batch * config.num_train_epochs)
+        if num_steps < 1:
+            raise ValueError(
+                f"{len(encoded)} training examples make no full batch of "
+                f"{batch}; lower --train_batch_size."
+            )
+        warmup = int(num_steps * config.warmup_proportion)
+        checkpoint = self._checkpoint()
+        with self.strategy.scope():
+            self.model.compile(
+                optimizer=AdamWeightDecay(
+                    WarmupLinearDecay(config.learning_rate, num_steps, warmup),
+                    weight_decay_rate=config.adapter_weight_decay_rate,
+                ),
+                steps_per_execution=(
+                    min(config.iterations_per_loop, config.save_checkpoints_steps)
+                    if config.use_tpu else 1
+                ),
+            )
+            start = checkpoint.restore(self.model)
+        self.global_step = start
+        if start >= num_steps:
+            return
+        plan = plan_batches(
+            encoded.lengths, batch, num_steps, config.seed,
+            bucketed=not self.static_shapes,
+        )[start:]
+        dataset = training_dataset(encoded, plan, static=self.static_shapes)
+        steps_per_epoch = max(1, math.ceil(num_steps / config.num_train_epochs))
+        if start:
+            print(f"Resuming at step {start} of {num_steps}.")
+        self.model.fit(
+            dataset.repeat(),
+            initial_epoch=start // steps_per_epoch,
+            epochs=math.ceil(num_steps / steps_per_epoch),
+            steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # The plan is already shuffled.
+            callbacks=[StopAtStep(num_steps)] + self._chief_callbacks()
+            + [checkpoint],
+            verbose=config.verbose,
+        )
+        self.global_step = int(self.model.optimizer.iterations.numpy())
+        if self.chief:
+            self.export()
+
+    def _chief_callbacks(self):
+        """Logging that only the chief writes (one copy per output_dir)."""
+        if not self.chief:
+            return []
+        output_dir = self.config.output_dir
+        return [
+            StepLossLog(os.path.join(output_dir, "train_log.tsv")),
+            keras.callbacks.TensorBoard(
+                os.path.join(output_dir, "logs"), update_freq=50
+            ),
+        ]
+
+    def predict_outputs(self, encoded, batch_size):
+        """The model's outputs for every row of `encoded`, in order."""
+        dataset = evaluation_dataset(
+            encoded, batch_size, static=self.static_shapes
+        )
+        outputs = self.model.predict(dataset.map(_features_only), verbose=0)
+        return np.asarray(outputs)[: len(encoded)]
