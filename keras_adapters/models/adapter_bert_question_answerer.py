@@ -33,8 +33,8 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         preprocessor: an `AdapterBertQuestionAnswererPreprocessor` or `None`.
         tuning_mode: string. Defaults to `"adapters"`.
         top_k: int. Number of trained blocks in `"top_k"` mode.
-        train_pooler: bool. Also train the pooler in partial modes (the
-            span head does not read it).
+        train_pooler: must stay `False`: the span head does not read the
+            pooler, which stays frozen in every mode (`"full"` included).
 
     Example:
 
@@ -62,6 +62,11 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         train_pooler=False,
         **kwargs,
     ):
+        if train_pooler:
+            raise ValueError(
+                "The question answerer does not use the pooler; drop "
+                "train_pooler (--train_pooler)."
+            )
         self._init_tuning(tuning_mode, top_k, train_pooler)
         # === Layers ===
         self.backbone = backbone
@@ -74,6 +79,8 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         logits = self.span_head(sequence_output, inputs["padding_mask"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self._apply_tuning()
+        for variable in backbone.pooled_dense.weights:
+            variable.trainable = False
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """Configures training, with the original loss and optimizer.

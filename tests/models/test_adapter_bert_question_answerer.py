@@ -190,3 +190,11 @@ def test_windows_recover_the_gold_answers_of_the_dev_set(minilm_path):
     # or end inside a word ("8" of "18", "gold" of "golden").
     assert len(recovered) / len(examples) >= 0.99
     assert len(recovered) == 10527, mismatched[:10]
+
+
+def test_the_unused_pooler_never_trains(tiny_backbone):
+    model = AdapterBertQuestionAnswerer(tiny_backbone, tuning_mode="full")
+    counts = tuning_summary(model, print_fn=None)
+    assert counts["pooler"]["trained"] == 0 and counts["rest"]["trained"] == counts["rest"]["total"]
+    with pytest.raises(ValueError, match="does not use the pooler"):
+        AdapterBertQuestionAnswerer(tiny_backbone, train_pooler=True)

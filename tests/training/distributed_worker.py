@@ -7,7 +7,8 @@ TensorFlow initializes its runtime:
     python distributed_worker.py --mode=mirrored --config='{...}' \
         --summary=/tmp/summary.json
 
-`--config` holds the `ClassifierRunConfig` fields as JSON. Modes:
+`--config` holds the `ClassifierRunConfig` fields as JSON (or, with
+`--job=squad`, the `SquadRunConfig` fields). Modes:
 
 - `default`: the strategy `strategy_from_flags` picks (the default strategy
   on one CPU without `TF_CONFIG`; `MultiWorkerMirroredStrategy` when
@@ -21,7 +22,8 @@ only (see `keras_adapters.training.keras_compat`) so `fit` runs under
 `MultiWorkerMirroredStrategy` at all. Library code is never patched.
 
 The summary JSON gets the strategy, its replica count, whether this process
-is the chief, the evaluation results and the dev-set probabilities.
+is the chief, the evaluation results and the dev-set probabilities (for
+`--job=squad`, the span logits of the predict file).
 """
 
 import argparse
@@ -37,6 +39,8 @@ def main(argv):
     parser.add_argument("--config", required=True)
     parser.add_argument("--summary", required=True)
     parser.add_argument("--keras_mwms_workaround", action="store_true")
+    parser.add_argument("--job", choices=["classifier", "squad"],
+                        default="classifier")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -53,6 +57,7 @@ def main(argv):
 
     keras.config.disable_traceback_filtering()
     from keras_adapters.training import classifier_run
+    from keras_adapters.training import squad_run
     from keras_adapters.training import task_run
 
     if args.keras_mwms_workaround:
@@ -68,13 +73,28 @@ def main(argv):
         task_run.strategy_from_flags = two_cpus
 
     start = time.time()
-    config = classifier_run.ClassifierRunConfig(**json.loads(args.config))
-    run = classifier_run.ClassifierRun(config)
-    results = run.run()
-    # Every worker takes part in this collective predict.
-    _, probabilities = run._outputs(
-        classifier_run.load_examples(config, "dev"), config.eval_batch_size
-    )
+    fields = json.loads(args.config)
+    if args.job == "squad":
+        config = squad_run.SquadRunConfig(**fields)
+        run = squad_run.SquadRun(config)
+        results = run.run()
+        examples = squad_run.read_squad_examples(
+            config.predict_file, False
+        ).examples
+        outputs = run.predict_logits(
+            squad_run.convert_examples_to_features(
+                examples, run.model.preprocessor, with_answers=False
+            )
+        )
+    else:
+        config = classifier_run.ClassifierRunConfig(**fields)
+        run = classifier_run.ClassifierRun(config)
+        results = run.run()
+        # Every worker takes part in this collective predict.
+        _, outputs = run._outputs(
+            classifier_run.load_examples(config, "dev"),
+            config.eval_batch_size,
+        )
     summary = {
         "strategy": type(run.strategy).__name__,
         "multi_worker": isinstance(
@@ -83,7 +103,7 @@ def main(argv):
         "replicas": int(run.strategy.num_replicas_in_sync),
         "chief": bool(run.chief),
         "results": results,
-        "dev_probabilities": np.asarray(probabilities).tolist(),
+        "dev_probabilities": np.asarray(outputs).tolist(),
         "seconds": time.time() - start,
     }
     with open(args.summary, "w") as handle:

@@ -43,6 +43,8 @@ from keras_hub.models import BertTokenizer
 from keras_adapters.artifacts import WEIGHTS_FILE
 from keras_adapters.artifacts import save_adapters
 from keras_adapters.models import AdapterBertBackbone
+from keras_adapters.models import AdapterBertQuestionAnswerer
+from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
 from tests.conftest import TINY_CONFIG
@@ -408,3 +410,92 @@ def test_two_workers_with_keras_workaround_match_one_device(job, reference):
     assert summaries[1]["results"] == summaries[0]["results"]
     print(f"MultiWorkerMirroredStrategy vs default: max |weight difference| "
           f"{difference:.3g}")
+
+
+# ------------------------------------------------------------ SQuAD job
+
+
+@pytest.fixture(scope="module")
+def squad_job(tmp_path_factory):
+    """A tiny adapter question answerer (dropout 0) and SQuAD-layout files
+    whose answers are spans of random contexts."""
+    root = str(tmp_path_factory.mktemp("distributed_squad"))
+    keras.utils.set_random_seed(7)
+    model = AdapterBertQuestionAnswerer(
+        backbone=AdapterBertBackbone(
+            **TINY_CONFIG, adapter_size=ADAPTER_SIZE, dropout=0.0
+        ),
+        preprocessor=AdapterBertQuestionAnswererPreprocessor(
+            tokenizer=BertTokenizer(vocabulary=TINY_VOCAB),
+            sequence_length=16, doc_stride=4, max_query_length=4,
+        ),
+    )
+    # Small hidden states keep every (half-)batch gradient under the clip
+    # norm of 1.0: clipping is per replica (as the original's TPU
+    # optimizer), so a clipped step would differ between one device and
+    # two replicas by design.
+    for layer_norm in model.backbone.layer_norm_layers:
+        layer_norm.gamma.assign(layer_norm.gamma * 0.05)
+    preset = os.path.join(root, "preset")
+    model.save_to_preset(preset)
+    initial = os.path.join(root, "initial")
+    save_adapters(model, initial)
+    rng = np.random.default_rng(1)
+    words = TINY_VOCAB[5:]
+
+    def squad_file(name, count):
+        paragraphs = []
+        for i in range(count):
+            context_words = list(rng.choice(words, rng.integers(3, 20)))
+            first = int(rng.integers(0, len(context_words)))
+            last = min(len(context_words), first + int(rng.integers(1, 4)))
+            answer = " ".join(context_words[first:last])
+            start = len(" ".join(context_words[:first])) + (1 if first else 0)
+            paragraphs.append({
+                "context": " ".join(context_words),
+                "qas": [{
+                    "id": f"{name}{i}",
+                    "question": " ".join(rng.choice(words, 3)),
+                    "answers": [{"text": answer, "answer_start": start}],
+                }],
+            })
+        path = os.path.join(root, f"{name}.json")
+        with open(path, "w") as handle:
+            json.dump({"data": [{"title": name, "paragraphs": paragraphs}]}, handle)
+        return path
+
+    config = dict(
+        preset=preset, max_seq_length=16, doc_stride=4, max_query_length=4,
+        train_file=squad_file("train", 40), predict_file=squad_file("dev", 9),
+        do_train=True, do_predict=True, train_batch_size=BATCH,
+        predict_batch_size=BATCH, num_train_epochs=1.0, learning_rate=1e-2,
+        adapter_size=ADAPTER_SIZE, verbose=0,
+    )
+    return dict(
+        root=root,
+        config=config,
+        initial=safetensors.numpy.load_file(os.path.join(initial, WEIGHTS_FILE)),
+    )
+
+
+def test_squad_mirrored_on_two_cpus_matches_the_default_strategy(squad_job):
+    extra = ("--job=squad",)
+    reference = _run_worker(squad_job, "squad_default", extra=extra)
+    mirrored = _run_worker(squad_job, "squad_mirrored", mode="mirrored", extra=extra)
+    assert mirrored["strategy"] == "MirroredStrategy" and mirrored["replicas"] == 2
+    weights = _adapter_weights(mirrored["output_dir"])
+    expected = _adapter_weights(reference["output_dir"])
+    # Adam divides each gradient by its own running norm, so the float32
+    # summation-order noise of the small gradients here reaches ~3e-5 on a
+    # few variables after 9 steps (measured), while training moves them by
+    # ~0.1: 1e-4 still rejects any real difference (clipping, batch split).
+    assert _max_difference(expected, squad_job["initial"]) > 0.05
+    assert _max_difference(weights, expected) <= 1e-4
+    steps, losses = _loss_log(mirrored["output_dir"])
+    expected_steps, expected_losses = _loss_log(reference["output_dir"])
+    assert steps == expected_steps and len(steps) == reference["results"]["global_step"] > 0
+    np.testing.assert_allclose(losses, expected_losses, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(
+        mirrored["dev_probabilities"], reference["dev_probabilities"], rtol=0, atol=ATOL
+    )
+    assert mirrored["results"] == pytest.approx(reference["results"])

@@ -1,0 +1,383 @@
+"""One measurement of keras_adapters (Keras 3 / TensorFlow) in this process.
+
+The building block of `train_step_speed.py`, `compare_adapterhub.py` and
+`serving_speed.py`, which run it once per configuration in a fresh process
+so that its peak RSS belongs to that configuration alone. It prints one line
+`RESULT {json}`; `peer_adapterhub.py` is its PyTorch counterpart, with the
+same flags and the same result fields.
+
+    python benchmarks/ours_keras.py --measure=train_step --mode=adapters \
+        --adapter_size=64 --seq=128 --batch=32 --steps=20 --warmup=3
+
+Measures:
+  train_step  `fit` on one synthetic full-length batch repeated; per-step
+              times from a callback (per execution / steps_per_execution).
+  epoch       one CoLA training epoch, length-bucketed batches cut to their
+              longest example (the `run_classifier.py` pipeline).
+  inference   `predict_on_batch` on one synthetic full-length batch.
+  matmul      float32 `tf.matmul` rate (n x n x n, and the feedforward
+              shape of the configuration).
+  export      writes the raw-string SavedModel to --export_dir.
+  serve       CoLA dev sentences through --variant: `savedmodel` (the
+              exported raw-string signature), `predict_strings` (Keras
+              `predict` on raw strings) or `predict_tokens` (Keras `predict`
+              on pre-tokenized batches cut to their longest example).
+"""
+
+import argparse
+import importlib
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--measure", required=True, choices=(
+        "train_step", "epoch", "inference", "matmul", "export", "serve"))
+    parser.add_argument("--mode", default="adapters",
+                        choices=("adapters", "full", "layer_norm"))
+    parser.add_argument("--adapter_size", type=int, default=64)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--inter_op", type=int, default=None,
+                        help="inter-op threads (default: --threads)")
+    parser.add_argument("--jit_compile", action="store_true")
+    parser.add_argument("--no_dropout", action="store_true",
+                        help="set every Dropout rate to 0")
+    parser.add_argument("--steps_per_execution", type=int, default=1)
+    parser.add_argument("--preset", default=None)
+    parser.add_argument("--glue_dir", default=_common.DEFAULT_GLUE_DIR)
+    parser.add_argument("--max_examples", type=int, default=None)
+    parser.add_argument("--variant", default="savedmodel", choices=(
+        "savedmodel", "predict_strings", "predict_tokens"))
+    parser.add_argument("--export_dir", default=None)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed passes over the sentences (serve)")
+    parser.add_argument("--matmul_n", type=int, default=2048)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+ARGS = parse_args()
+_common.set_thread_env(ARGS.threads, ARGS.inter_op)
+
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_adapters  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(ARGS.threads)
+tf.config.threading.set_inter_op_parallelism_threads(
+    ARGS.inter_op or ARGS.threads
+)
+
+from keras_adapters.data.glue import read_examples  # noqa: E402
+from keras_adapters.models import AdapterBertTextClassifier  # noqa: E402
+from keras_adapters.optimization import AdamWeightDecay  # noqa: E402
+from keras_adapters.training import pipeline  # noqa: E402
+
+# Libraries imported, nothing built yet: the runtime's own share of the RSS.
+RSS_AFTER_IMPORT_MB = _common.current_rss_mb()
+
+
+def versions():
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_hub": keras_hub.__version__,
+        "keras_adapters": keras_adapters.__version__,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+    }
+
+
+def build_classifier(args, with_preprocessor=False):
+    keras.utils.set_random_seed(args.seed)
+    preset = args.preset or _common.minilm_folder()
+    kwargs = {} if with_preprocessor else {"preprocessor": None}
+    model = AdapterBertTextClassifier.from_preset(
+        preset, num_classes=2, adapter_size=args.adapter_size,
+        tuning_mode=args.mode, **kwargs,
+    )
+    if with_preprocessor:
+        model.preprocessor.sequence_length = args.seq
+    dropouts = [
+        layer for layer in model._flatten_layers()
+        if isinstance(layer, keras.layers.Dropout)
+    ]
+    if args.no_dropout:
+        for layer in dropouts:
+            layer.rate = 0.0
+    model.compile(
+        optimizer=AdamWeightDecay(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[],
+        jit_compile=args.jit_compile,
+        steps_per_execution=args.steps_per_execution,
+    )
+    trained = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    info = {
+        "parameters": int(model.count_params()),
+        "trained_parameters": trained,
+        "dropout_layers": len(dropouts),
+        "jit_compile": bool(model.jit_compile),
+    }
+    return model, info
+
+
+def synthetic_batch(args):
+    rows, labels = _common.random_batch(args.batch, args.seq, args.seed)
+    ids = tf.constant(rows, tf.int32)
+    features = {
+        "token_ids": ids,
+        "segment_ids": tf.zeros_like(ids),
+        "padding_mask": tf.ones_like(ids),
+    }
+    return features, tf.constant(labels, tf.int32)
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Times every execution of the train function."""
+
+    def __init__(self):
+        super().__init__()
+        self.marks = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self.marks:
+            self.marks.append(time.perf_counter())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.marks.append(time.perf_counter())
+
+
+def measure_train_step(args):
+    model, info = build_classifier(args)
+    spe = args.steps_per_execution
+    skipped = math.ceil(args.warmup / spe)
+    executions = skipped + math.ceil(args.steps / spe)
+    data = tf.data.Dataset.from_tensors(synthetic_batch(args)).repeat()
+    timer = StepTimer()
+    model.fit(data, steps_per_epoch=executions * spe, epochs=1, verbose=0,
+              shuffle=False, callbacks=[timer])
+    deltas = np.diff(timer.marks) / spe
+    result = _common.step_stats(list(deltas[skipped:]), args.batch)
+    result["timed_steps"] = len(deltas[skipped:]) * spe
+    result["first_execution_seconds"] = round(float(deltas[0] * spe), 2)
+    flops = _common.training_flops(
+        args.batch, args.seq, args.mode, args.adapter_size
+    )
+    result["flops_per_step"] = flops
+    result["achieved_gflops_per_second"] = round(
+        flops["total"] / result["step_seconds_median"] / 1e9, 2
+    )
+    return {**info, **result}
+
+
+def measure_epoch(args):
+    model, info = build_classifier(args)
+    preset = args.preset or _common.minilm_folder()
+    examples = read_examples(
+        "CoLA", os.path.join(args.glue_dir, "CoLA"), "train"
+    )[: args.max_examples]
+    preprocessor = AdapterBertTextClassifier.preset_preprocessor(preset)
+    preprocessor.sequence_length = args.seq
+    encoded = pipeline.encode_examples(examples, preprocessor, ("0", "1"))
+    steps = len(encoded) // args.batch
+    plan = pipeline.plan_batches(encoded.lengths, args.batch, steps,
+                                 args.seed, bucketed=True)
+    widths = [
+        min(args.seq, -(-int(encoded.lengths[row].max()) // 16) * 16)
+        for row in plan
+    ]
+    timer = StepTimer()
+    start = time.perf_counter()
+    history = model.fit(pipeline.training_dataset(encoded, plan), epochs=1,
+                        verbose=0, shuffle=False, callbacks=[timer])
+    seconds = time.perf_counter() - start
+    deltas = np.diff(timer.marks)
+    return {
+        **info,
+        "examples": len(encoded),
+        "padding": "length-bucketed, each batch cut to its longest "
+                   "example rounded up to 16",
+        "steps": steps,
+        "epoch_seconds": round(seconds, 2),
+        "seconds_per_step": round(seconds / steps, 4),
+        "slowest_step_seconds": round(float(deltas.max()), 2),
+        "mean_padded_width": round(float(np.mean(widths)), 1),
+        "mean_tokens": round(float(encoded.lengths.mean()), 1),
+        "final_loss": round(float(history.history["loss"][-1]), 4),
+    }
+
+
+def measure_inference(args):
+    model, info = build_classifier(args)
+    features, _ = synthetic_batch(args)
+    seconds = []
+    for step in range(args.warmup + args.steps):
+        start = time.perf_counter()
+        model.predict_on_batch(features)
+        if step >= args.warmup:
+            seconds.append(time.perf_counter() - start)
+    result = _common.step_stats(seconds, args.batch)
+    flops = _common.inference_flops(args.batch, args.seq, args.adapter_size)
+    result["flops_per_batch"] = flops
+    result["achieved_gflops_per_second"] = round(
+        flops / result["step_seconds_median"] / 1e9, 2
+    )
+    return {**info, **result}
+
+
+def matmul_rate(m, k, n, repeats, warmup=2):
+    a = tf.random.normal([m, k], dtype=tf.float32)
+    b = tf.random.normal([k, n], dtype=tf.float32)
+    product = tf.function(tf.matmul)
+    seconds = []
+    for i in range(warmup + repeats):
+        start = time.perf_counter()
+        product(a, b).numpy()
+        if i >= warmup:
+            seconds.append(time.perf_counter() - start)
+    median = float(np.median(seconds))
+    return {
+        "shape": [m, k, n],
+        "seconds_median": round(median, 5),
+        "gflops_per_second": round(2 * m * k * n / median / 1e9, 2),
+    }
+
+
+def measure_matmul(args):
+    n = args.matmul_n
+    hidden, inner = _common.MINILM["hidden"], _common.MINILM["intermediate"]
+    return {
+        "square": matmul_rate(n, n, n, max(args.steps, 3)),
+        "feedforward": matmul_rate(args.batch * args.seq, hidden, inner,
+                                   max(args.steps, 3)),
+    }
+
+
+def measure_export(args):
+    from keras_adapters.export import export_saved_model
+
+    model, info = build_classifier(args, with_preprocessor=True)
+    start = time.perf_counter()
+    export_saved_model(model, args.export_dir, sequence_length=args.seq)
+    return {**info, "export_seconds": round(time.perf_counter() - start, 1),
+            "export_dir": args.export_dir}
+
+
+def dev_sentences(args):
+    examples = read_examples("CoLA", os.path.join(args.glue_dir, "CoLA"),
+                             "dev")[: args.max_examples]
+    return examples
+
+
+def timed_passes(run_pass, count, args):
+    """One untimed pass (tracing every batch shape), then `args.repeats`
+    timed passes over the `count` sentences."""
+    run_pass()
+    seconds = []
+    for _ in range(max(args.repeats, 1)):
+        start = time.perf_counter()
+        run_pass()
+        seconds.append(time.perf_counter() - start)
+    median = float(np.median(seconds))
+    return {
+        "sentences": count,
+        "untimed_passes": 1,
+        "passes": len(seconds),
+        "pass_seconds": [round(s, 3) for s in seconds],
+        "sentences_per_second": round(count / median, 2),
+    }
+
+
+def serve_savedmodel(args, sentences):
+    importlib.import_module("tensorflow_text")  # registers the tokenizer ops
+
+    serve = tf.saved_model.load(args.export_dir).signatures["serving_default"]
+    batches = [tf.constant(sentences[i : i + args.batch])
+               for i in range(0, len(sentences), args.batch)]
+
+    def run_pass():
+        for batch in batches:
+            serve(sentence=batch)["probabilities"].numpy()
+
+    return {"padding": f"static, {args.seq} (the exported preprocessor)",
+            **timed_passes(run_pass, len(sentences), args)}
+
+
+def serve_predict(args, examples):
+    sentences = [example.text_a for example in examples]
+    if args.variant == "predict_strings":
+        model, info = build_classifier(args, with_preprocessor=True)
+        padding = f"static, {args.seq} (the Keras preprocessor)"
+
+        def run_pass():
+            model.predict(sentences, batch_size=args.batch, verbose=0)
+    else:
+        model, info = build_classifier(args)
+        preset = args.preset or _common.minilm_folder()
+        preprocessor = AdapterBertTextClassifier.preset_preprocessor(preset)
+        preprocessor.sequence_length = args.seq
+        encoded = pipeline.encode_examples(examples, preprocessor, ("0", "1"))
+        dataset = pipeline.evaluation_dataset(encoded, args.batch)
+        features = dataset.map(lambda x, y, w: x).cache()
+        padding = "each batch cut to its longest example, rounded up to 16"
+
+        def run_pass():
+            model.predict(features, verbose=0)
+
+    return {**info, "padding": padding,
+            **timed_passes(run_pass, len(sentences), args)}
+
+
+def measure_serve(args):
+    examples = dev_sentences(args)
+    if args.variant == "savedmodel":
+        return serve_savedmodel(args, [e.text_a for e in examples])
+    return serve_predict(args, examples)
+
+
+MEASURES = {
+    "train_step": measure_train_step,
+    "epoch": measure_epoch,
+    "inference": measure_inference,
+    "matmul": measure_matmul,
+    "export": measure_export,
+    "serve": measure_serve,
+}
+
+
+def main(args):
+    config = {
+        key: getattr(args, key) for key in (
+            "mode", "adapter_size", "seq", "batch", "threads", "jit_compile",
+            "no_dropout", "steps_per_execution",
+        )
+    }
+    config["inter_op"] = args.inter_op or args.threads
+    if args.measure == "serve":
+        config["variant"] = args.variant
+    result = {
+        "side": "keras_adapters",
+        "measure": args.measure,
+        "config": config,
+        **MEASURES[args.measure](args),
+        "rss_after_import_mb": RSS_AFTER_IMPORT_MB,
+        "versions": versions(),
+    }
+    _common.emit(result)
+
+
+if __name__ == "__main__":
+    main(ARGS)
