@@ -16,6 +16,8 @@ import tensorflow as tf
 
 # Batches are sorted by length inside windows of this many batches.
 BUCKET_POOL_BATCHES = 50
+# Dynamic batch widths are rounded up to a multiple of this (few traces).
+PAD_MULTIPLE = 16
 
 
 @dataclasses.dataclass
@@ -166,7 +168,7 @@ def _batch_features(encoded, pad_multiple, static):
     return gather
 
 
-def training_dataset(encoded, plan, static=False, pad_multiple=16):
+def training_dataset(encoded, plan, static=False, pad_multiple=PAD_MULTIPLE):
     """Batches following `plan` (`[steps, batch]` indices).
 
     Args:
@@ -189,7 +191,9 @@ def training_dataset(encoded, plan, static=False, pad_multiple=16):
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def evaluation_dataset(encoded, batch_size, static=False, pad_multiple=16):
+def evaluation_dataset(
+    encoded, batch_size, static=False, pad_multiple=PAD_MULTIPLE
+):
     """Batches in example order, every example exactly once.
 
     With `static=True` (TPU) the last batch is completed with copies of the

@@ -22,7 +22,8 @@ from keras_adapters.metrics.squad import squad_evaluate
 from keras_adapters.models import AdapterBertQuestionAnswerer
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models.span_decoding import decode_answers
-from keras_adapters.training.pipeline import evaluation_dataset
+from keras_adapters.training.pipeline import PAD_MULTIPLE
+from keras_adapters.training.pipeline import EncodedExamples
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
 
@@ -180,21 +181,33 @@ class SquadRun(TaskRun):
         self.fit(features)
 
     def predict_logits(self, features):
-        """`[windows, 2, max_seq_length]` logits, batch by batch (batches
-        are cut to their longest window; padding gets `PADDING_LOGIT`)."""
+        """`[windows, 2, max_seq_length]` logits, in window order.
+
+        Windows are predicted in groups of one padded width (shortest
+        first, each width a multiple of `PAD_MULTIPLE`; one group of
+        `max_seq_length` on TPU), so every `model.predict` call returns
+        logits of one shape; padding positions get `PADDING_LOGIT`.
+        """
         width = self.config.max_seq_length
-        outputs = []
-        dataset = evaluation_dataset(
-            features, self.config.predict_batch_size,
-            static=self.static_shapes,
+        widths = np.minimum(
+            -(-features.lengths // PAD_MULTIPLE) * PAD_MULTIPLE, width
         )
-        for batch, _, _ in dataset:
-            logits = np.asarray(self.model.predict_on_batch(batch))
-            padding = [(0, 0), (0, 0), (0, width - logits.shape[-1])]
-            outputs.append(
-                np.pad(logits, padding, constant_values=PADDING_LOGIT)
+        if self.static_shapes:
+            widths[:] = width
+        logits = np.full((len(features), 2, width), PADDING_LOGIT, np.float32)
+        for group_width in np.unique(widths):
+            rows = np.flatnonzero(widths == group_width)
+            group = EncodedExamples(
+                token_ids=features.token_ids[rows, :group_width],
+                segment_ids=features.segment_ids[rows, :group_width],
+                lengths=features.lengths[rows],
+                labels=features.labels[rows],
             )
-        return np.concatenate(outputs)[: len(features)]
+            outputs = self.predict_outputs(
+                group, self.config.predict_batch_size
+            )
+            logits[rows, :, : outputs.shape[-1]] = outputs
+        return logits
 
     def predict(self, examples):
         """Writes `predictions.json`, `nbest_predictions.json` (and

@@ -486,16 +486,18 @@ def test_squad_mirrored_on_two_cpus_matches_the_default_strategy(squad_job):
     weights = _adapter_weights(mirrored["output_dir"])
     expected = _adapter_weights(reference["output_dir"])
     # Adam divides each gradient by its own running norm, so the float32
-    # summation-order noise of the small gradients here reaches ~3e-5 on a
-    # few variables after 9 steps (measured), while training moves them by
-    # ~0.1: 1e-4 still rejects any real difference (clipping, batch split).
+    # summation-order noise of the small gradients here reaches ~3e-5 on
+    # weights and logits after 9 steps (measured), while training moves the
+    # weights by ~0.1: 1e-4 still rejects any real difference (clipping,
+    # batch split, data order).
+    tolerance = 1e-4
     assert _max_difference(expected, squad_job["initial"]) > 0.05
-    assert _max_difference(weights, expected) <= 1e-4
+    assert _max_difference(weights, expected) <= tolerance
     steps, losses = _loss_log(mirrored["output_dir"])
     expected_steps, expected_losses = _loss_log(reference["output_dir"])
     assert steps == expected_steps and len(steps) == reference["results"]["global_step"] > 0
-    np.testing.assert_allclose(losses, expected_losses, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(losses, expected_losses, rtol=0, atol=tolerance)
     np.testing.assert_allclose(
-        mirrored["dev_probabilities"], reference["dev_probabilities"], rtol=0, atol=ATOL
+        mirrored["dev_probabilities"], reference["dev_probabilities"], rtol=0, atol=tolerance
     )
     assert mirrored["results"] == pytest.approx(reference["results"])
