@@ -6,10 +6,12 @@ from keras_adapters import layers
 from keras_adapters import metrics
 from keras_adapters import models
 from keras_adapters import optimization
+from keras_adapters.ablation import adapters_removed
 from keras_adapters.artifacts import ArtifactError
 from keras_adapters.artifacts import load_adapters
 from keras_adapters.artifacts import read_artifact_config
 from keras_adapters.artifacts import save_adapters
+from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
 from keras_adapters.saving import load_model
 from keras_adapters.tuning import TuningMode
@@ -21,6 +23,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArtifactError",
+    "adapters_removed",
+    "export_question_answerer",
     "load_adapters",
     "load_model",
     "read_artifact_config",

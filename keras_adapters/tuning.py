@@ -54,7 +54,8 @@ class TuningMode:
         return text
 
 
-def _backbone_of(model):
+def backbone_of(model):
+    """The `AdapterBertBackbone` of a task (or the backbone itself)."""
     backbone = getattr(model, "backbone", model)
     if not hasattr(backbone, "adapter_layers"):
         raise TypeError(
@@ -82,7 +83,7 @@ def parameter_groups(model):
         backbone), `pooler` (the pooler dense) and `rest` (embeddings,
         attention and feedforward weights).
     """
-    backbone = _backbone_of(model)
+    backbone = backbone_of(model)
     owners = {
         "adapters": _variable_ids(backbone.adapter_layers),
         "layer_norms": _variable_ids(backbone.layer_norm_layers),
@@ -101,7 +102,7 @@ def parameter_groups(model):
 
 
 def _trained_ids(model, tuning):
-    backbone = _backbone_of(model)
+    backbone = backbone_of(model)
     groups = parameter_groups(model)
     if tuning.mode == "full":
         return {id(variable) for variable in model.weights}
