@@ -96,7 +96,9 @@ def compare(name, runs):
             return {"name": name, "error": "a side failed in every round"}
         sides[side] = {
             "seconds": statistics.median(seconds_of(r) for r in ok),
-            "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in ok),
+            "peak_rss_mb": round(
+                statistics.median(r["peak_rss_mb"] for r in ok), 1
+            ),
             "rss_after_import_mb": ok[0].get("rss_after_import_mb"),
         }
     ours, theirs = sides["keras_adapters"], sides["adapterhub"]

