@@ -160,6 +160,44 @@ def inference_flops(batch, seq, adapter_size, num_classes=2, dims=MINILM):
                           dims)["forward"]
 
 
+def matmul_rates(args, multiply):
+    """The float32 matmul rate of a library on the square `--matmul_n`
+    product and on the feedforward shape `[batch*seq, d] x [d, f]`.
+
+    Args:
+        args: the measurement flags (`matmul_n`, `batch`, `seq`, `steps`).
+        multiply: `multiply(m, k, n)` returns a no-argument callable that
+            computes one `[m, k] x [k, n]` product to completion.
+
+    Returns:
+        `{"square": ..., "feedforward": ...}`, each with the shape, the
+        median seconds and GFLOP/s.
+    """
+    n = args.matmul_n
+    shapes = {
+        "square": (n, n, n),
+        "feedforward": (
+            args.batch * args.seq, MINILM["hidden"], MINILM["intermediate"]
+        ),
+    }
+    rates = {}
+    for name, (m, k, n) in shapes.items():
+        product = multiply(m, k, n)
+        seconds = []
+        for i in range(2 + max(args.steps, 3)):
+            start = time.perf_counter()
+            product()
+            if i >= 2:  # Two warm-up products.
+                seconds.append(time.perf_counter() - start)
+        median = statistics.median(seconds)
+        rates[name] = {
+            "shape": [m, k, n],
+            "seconds_median": round(median, 5),
+            "gflops_per_second": round(2 * m * k * n / median / 1e9, 2),
+        }
+    return rates
+
+
 def lscpu_model():
     try:
         text = subprocess.run(

@@ -238,32 +238,14 @@ def measure_inference(args):
     return {**info, **result}
 
 
-def matmul_rate(m, k, n, repeats, warmup=2):
-    a = tf.random.normal([m, k], dtype=tf.float32)
-    b = tf.random.normal([k, n], dtype=tf.float32)
-    product = tf.function(tf.matmul)
-    seconds = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        product(a, b).numpy()
-        if i >= warmup:
-            seconds.append(time.perf_counter() - start)
-    median = float(np.median(seconds))
-    return {
-        "shape": [m, k, n],
-        "seconds_median": round(median, 5),
-        "gflops_per_second": round(2 * m * k * n / median / 1e9, 2),
-    }
-
-
 def measure_matmul(args):
-    n = args.matmul_n
-    hidden, inner = _common.MINILM["hidden"], _common.MINILM["intermediate"]
-    return {
-        "square": matmul_rate(n, n, n, max(args.steps, 3)),
-        "feedforward": matmul_rate(args.batch * args.seq, hidden, inner,
-                                   max(args.steps, 3)),
-    }
+    def multiply(m, k, n):
+        a = tf.random.normal([m, k], dtype=tf.float32)
+        b = tf.random.normal([k, n], dtype=tf.float32)
+        product = tf.function(tf.matmul)
+        return lambda: product(a, b).numpy()
+
+    return _common.matmul_rates(args, multiply)
 
 
 def measure_export(args):

@@ -233,32 +233,12 @@ def measure_inference(args):
     return {**info, **result}
 
 
-def matmul_rate(m, k, n, repeats, warmup=2):
-    a = torch.randn(m, k)
-    b = torch.randn(k, n)
-    seconds = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        torch.matmul(a, b)
-        if i >= warmup:
-            seconds.append(time.perf_counter() - start)
-    seconds.sort()
-    median = seconds[len(seconds) // 2]
-    return {
-        "shape": [m, k, n],
-        "seconds_median": round(median, 5),
-        "gflops_per_second": round(2 * m * k * n / median / 1e9, 2),
-    }
-
-
 def measure_matmul(args):
-    n = args.matmul_n
-    hidden, inner = _common.MINILM["hidden"], _common.MINILM["intermediate"]
-    return {
-        "square": matmul_rate(n, n, n, max(args.steps, 3)),
-        "feedforward": matmul_rate(args.batch * args.seq, hidden, inner,
-                                   max(args.steps, 3)),
-    }
+    def multiply(m, k, n):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        return lambda: torch.matmul(a, b)
+
+    return _common.matmul_rates(args, multiply)
 
 
 def measure_serve(args):
