@@ -160,6 +160,28 @@ def inference_flops(batch, seq, adapter_size, num_classes=2, dims=MINILM):
                           dims)["forward"]
 
 
+def timed(call, warmup, repeats):
+    """Wall seconds of each of `repeats` calls of `call` after `warmup`."""
+    seconds = []
+    for i in range(warmup + repeats):
+        start = time.perf_counter()
+        call()
+        if i >= warmup:
+            seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def inference_stats(seconds, args):
+    """`step_stats` of forward passes, with their FLOPs and FLOP/s."""
+    result = step_stats(seconds, args.batch)
+    flops = inference_flops(args.batch, args.seq, args.adapter_size)
+    result["flops_per_batch"] = flops
+    result["achieved_gflops_per_second"] = round(
+        flops / result["step_seconds_median"] / 1e9, 2
+    )
+    return result
+
+
 def matmul_rates(args, multiply):
     """The float32 matmul rate of a library on the square `--matmul_n`
     product and on the feedforward shape `[batch*seq, d] x [d, f]`.
@@ -182,14 +204,9 @@ def matmul_rates(args, multiply):
     }
     rates = {}
     for name, (m, k, n) in shapes.items():
-        product = multiply(m, k, n)
-        seconds = []
-        for i in range(2 + max(args.steps, 3)):
-            start = time.perf_counter()
-            product()
-            if i >= 2:  # Two warm-up products.
-                seconds.append(time.perf_counter() - start)
-        median = statistics.median(seconds)
+        median = statistics.median(
+            timed(multiply(m, k, n), warmup=2, repeats=max(args.steps, 3))
+        )
         rates[name] = {
             "shape": [m, k, n],
             "seconds_median": round(median, 5),

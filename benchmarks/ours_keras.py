@@ -223,19 +223,10 @@ def measure_epoch(args):
 def measure_inference(args):
     model, info = build_classifier(args)
     features, _ = synthetic_batch(args)
-    seconds = []
-    for step in range(args.warmup + args.steps):
-        start = time.perf_counter()
-        model.predict_on_batch(features)
-        if step >= args.warmup:
-            seconds.append(time.perf_counter() - start)
-    result = _common.step_stats(seconds, args.batch)
-    flops = _common.inference_flops(args.batch, args.seq, args.adapter_size)
-    result["flops_per_batch"] = flops
-    result["achieved_gflops_per_second"] = round(
-        flops / result["step_seconds_median"] / 1e9, 2
+    seconds = _common.timed(
+        lambda: model.predict_on_batch(features), args.warmup, args.steps
     )
-    return {**info, **result}
+    return {**info, **_common.inference_stats(seconds, args)}
 
 
 def measure_matmul(args):

@@ -217,20 +217,11 @@ def measure_inference(args):
     model.eval()
     batch = synthetic_batch(args)
     del batch["labels"]
-    seconds = []
     with torch.inference_mode():
-        for step in range(args.warmup + args.steps):
-            start = time.perf_counter()
-            model(**batch)
-            if step >= args.warmup:
-                seconds.append(time.perf_counter() - start)
-    result = _common.step_stats(seconds, args.batch)
-    flops = _common.inference_flops(args.batch, args.seq, args.adapter_size)
-    result["flops_per_batch"] = flops
-    result["achieved_gflops_per_second"] = round(
-        flops / result["step_seconds_median"] / 1e9, 2
-    )
-    return {**info, **result}
+        seconds = _common.timed(
+            lambda: model(**batch), args.warmup, args.steps
+        )
+    return {**info, **_common.inference_stats(seconds, args)}
 
 
 def measure_matmul(args):
