@@ -38,7 +38,8 @@ def export_saved_model(
     the argmax). A regression classifier (`regression=True`) gives `scores`
     (`[None]` float32) only.
 
-    The model runs in inference mode (`training=False`, no dropout).
+    The model runs in inference mode (`training=False`, no dropout), on
+    each batch cut to its longest tokenized input.
 
     `saved_model_cli show --dir DIR --all` works as installed, but
     `saved_model_cli run` fails with "Op type not registered
@@ -103,7 +104,7 @@ def export_saved_model(
     def serve(inputs):
         # `y=None`: called with a bare `(a, b)` tuple, keras-hub
         # preprocessors take it for `(x, y)` and drop the second sentence.
-        x = preprocessor(inputs, y=None)
+        x = _trim_to_longest(preprocessor(inputs, y=None))
         outputs = tf.cast(classifier(x, training=False), tf.float32)
         if regression:
             return {"scores": tf.reshape(outputs, [-1])}
@@ -149,6 +150,20 @@ def export_saved_model(
         preprocessor.sequence_length = previous_length
     _save_signature(concrete, export_dir)
     return export_dir
+
+
+def _trim_to_longest(features):
+    """Cuts every `[batch, sequence]` feature to the batch's longest row.
+
+    The model masks padding, so its outputs do not change; a batch of short
+    sentences then costs what its tokens cost, not `sequence_length`.
+    """
+    lengths = tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), 1)
+    width = tf.maximum(tf.reduce_max(lengths), 1)
+    return {
+        key: value[:, :width] if value.shape.rank == 2 else value
+        for key, value in features.items()
+    }
 
 
 def _save_signature(concrete, export_dir):
@@ -243,8 +258,10 @@ def export_question_answerer(
                 )
             ]
         ):
-            windows = preprocessor(
-                {"question": tf.identity(question), "context": context}
+            windows = _trim_to_longest(
+                preprocessor(
+                    {"question": tf.identity(question), "context": context}
+                )
             )
         inputs = {
             key: windows[key]
