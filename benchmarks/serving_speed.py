@@ -6,7 +6,7 @@ the plain backbone (adapter_size 0):
 
 - `savedmodel`: our raw-string SavedModel
   (`keras_adapters.export.export_saved_model`), `serving_default(sentence=
-  tf.constant([...]))`; tokenizer in the graph, padded to `--seq`.
+  tf.constant([...]))`; tokenizer in the graph, each batch cut to its longest input.
 - `predict_strings`: Keras `classifier.predict` on the raw strings
   (preprocessor in `tf.data`, padded to `--seq`).
 - `predict_tokens`: Keras `predict` on pre-tokenized batches cut to their
