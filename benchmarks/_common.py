@@ -246,6 +246,16 @@ def machine():
     }
 
 
+def keras_versions():
+    """Versions of our side's libraries (read from package metadata)."""
+    from importlib import metadata
+
+    names = ("tensorflow", "keras", "keras-hub", "keras-adapters")
+    found = {name: metadata.version(name) for name in names}
+    found["onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)")
+    return found
+
+
 def command_line():
     return " ".join(["python"] + [os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
 

@@ -69,12 +69,13 @@ def parse_args(argv=None):
 ARGS = parse_args()
 _common.set_thread_env(ARGS.threads, ARGS.inter_op)
 
+# Every library is imported before RSS_AFTER_IMPORT_MB is read.
 import keras  # noqa: E402
-import keras_hub  # noqa: E402
+import keras_hub  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import keras_adapters  # noqa: E402
+import keras_adapters  # noqa: E402,F401
 
 tf.config.threading.set_intra_op_parallelism_threads(ARGS.threads)
 tf.config.threading.set_inter_op_parallelism_threads(
@@ -88,16 +89,6 @@ from keras_adapters.training import pipeline  # noqa: E402
 
 # Libraries imported, nothing built yet: the runtime's own share of the RSS.
 RSS_AFTER_IMPORT_MB = _common.current_rss_mb()
-
-
-def versions():
-    return {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "keras_hub": keras_hub.__version__,
-        "keras_adapters": keras_adapters.__version__,
-        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
-    }
 
 
 def build_classifier(args, with_preprocessor=False):
@@ -347,7 +338,7 @@ def main(args):
         "config": config,
         **MEASURES[args.measure](args),
         "rss_after_import_mb": RSS_AFTER_IMPORT_MB,
-        "versions": versions(),
+        "versions": _common.keras_versions(),
     }
     _common.emit(result)
 

@@ -5,6 +5,7 @@ import sys
 import traceback
 
 from absl import app
+from absl import flags
 
 import keras_adapters
 
@@ -22,7 +23,7 @@ def _raised_by(error, paths):
 def run_script(main, script_path):
     """Runs an absl `main`; a bad input becomes one line and exit code 2.
 
-    `ValueError`s raised by keras_adapters itself (or by the script) are the
+    A flag that does not exist or has a bad value, and `ValueError`s raised by keras_adapters itself (or by the script) are the
     library's checks of files, flags and checkpoints: they are printed as
     `<script>: error: <message>` and the process exits with status 2. Any
     other exception, including a `ValueError` from deep inside TensorFlow
@@ -32,12 +33,21 @@ def run_script(main, script_path):
         main: the absl main function.
         script_path: `__file__` of the script.
     """
+    name = os.path.basename(script_path)
+
+    def fail(message):
+        print(f"{name}: error: {' '.join(str(message).split())}", file=sys.stderr)
+        sys.exit(2)
+
+    def parse_flags(argv):
+        try:
+            return flags.FLAGS(argv)
+        except flags.Error as error:  # An unknown flag or a bad value.
+            fail(error)
+
     try:
-        app.run(main)
+        app.run(main, flags_parser=parse_flags)
     except ValueError as error:
         if not _raised_by(error, (_PACKAGE_DIR, os.path.abspath(script_path))):
             raise
-        message = " ".join(str(error).split())
-        name = os.path.basename(script_path)
-        print(f"{name}: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        fail(error)

@@ -41,6 +41,7 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_integer("top_k_layers", None, "Blocks trained with --tuning=top_k.")
     flags.DEFINE_integer("seed", 12345, "Random seed (data order and initializers).")
     flags.DEFINE_enum("mixed_precision", None, ["bf16", "fp16"], "Mixed precision policy.")
+    flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"], "XLA-compile the training step; auto: on GPU/TPU, off on CPU.")
     flags.DEFINE_string("export_dir", None, "SavedModel folder. Defaults to <output_dir>/export.")
     flags.DEFINE_integer("max_train_examples", 0, "Use only the first N training examples (0: all).")
 

@@ -20,6 +20,8 @@ from keras_adapters.training.strategy import strategy_from_flags
 from keras_adapters.tuning import tuning_summary
 
 DEFAULT_PRESET = "bert_base_en_uncased"
+# --jit_compile -> Keras' `jit_compile` ("auto": XLA on GPU and TPU only).
+JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
 
 
 @dataclasses.dataclass
@@ -57,6 +59,7 @@ class RunConfig:
     train_pooler: bool = False
     seed: int = 12345
     mixed_precision: str = None
+    jit_compile: str = "auto"
     export_dir: str = None
     max_train_examples: int = 0
     verbose: int = 1
@@ -78,6 +81,11 @@ class RunConfig:
             raise ValueError(
                 f"--mixed_precision must be bf16 or fp16, got "
                 f"'{self.mixed_precision}'."
+            )
+        if self.jit_compile not in JIT_COMPILE:
+            raise ValueError(
+                f"--jit_compile must be auto, true or false, got "
+                f"'{self.jit_compile}'."
             )
         self.export_dir = self.export_dir or os.path.join(
             self.output_dir, "export"
@@ -196,6 +204,7 @@ class TaskRun:
                     min(config.iterations_per_loop, config.save_checkpoints_steps)
                     if config.use_tpu else 1
                 ),
+                jit_compile=JIT_COMPILE[config.jit_compile],
             )
             start = checkpoint.restore(self.model)
         self.global_step = start

@@ -234,6 +234,29 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, tiny_preset, capsys):
     assert int(again.model.optimizer.iterations.numpy()) == 16
 
 
+def test_jit_compile_flag_trains_with_xla(tmp_path, tiny_preset):
+    data_dir = str(tmp_path / "data")
+    make_cola(data_dir, np.random.default_rng(3), train=32)
+    runs = {}
+    for jit in ("false", "true"):
+        runs[jit] = ClassifierRun(ClassifierRunConfig(
+            task_name="cola", data_dir=data_dir, output_dir=str(tmp_path / jit), preset=tiny_preset,
+            max_seq_length=16, train_batch_size=8, num_train_epochs=1, do_train=True, verbose=0,
+            adapter_size=4, jit_compile=jit,
+        ))
+        runs[jit].run()
+    assert runs["true"].model.jit_compile is True and runs["false"].model.jit_compile is False
+    losses = {
+        jit: [float(line.split("\t")[1]) for line in open(tmp_path / jit / "train_log.tsv")]
+        for jit in runs
+    }
+    assert len(losses["true"]) == 4
+    # Same data, init and schedule; only the dropout draws differ under XLA.
+    np.testing.assert_allclose(losses["true"], losses["false"], atol=2e-3)
+    with pytest.raises(ValueError, match="--jit_compile must be auto, true or false, got 'yes'"):
+        ClassifierRunConfig(task_name="cola", output_dir=str(tmp_path), jit_compile="yes")
+
+
 def run_script(argv, capsys):
     run_classifier.FLAGS.unparse_flags()
     with mock.patch.object(sys, "argv", ["run_classifier.py"] + argv):
@@ -246,6 +269,7 @@ def run_script(argv, capsys):
     "setup, flags, message",
     [
         (None, ["--task=nope"], "Unknown task 'nope'"),
+        (None, ["--task=cola", "--jit_compile=yes"], "--jit_compile=yes: value should be one of <auto|true|false>"),
         (None, ["--task=cola", "--preset=x", "--bert_config_file=c.json", "--vocab_file=v"], "not both"),
         ("missing", ["--task=cola", "--do_train"], "CoLA train: no file"),
         ("short_row", ["--task=cola", "--do_train"], "train.tsv line 3: expected 4 tab-separated columns, found 3"),
