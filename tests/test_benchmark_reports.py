@@ -1,0 +1,100 @@
+"""The accuracy sweep's run names and its report's selection by dev."""
+
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks")
+)
+import accuracy_report  # noqa: E402
+import glue_accuracy  # noqa: E402
+
+
+def fake_run(mode, rate, seed, scores, trained=1000):
+    return {
+        "task": "CoLA", "mode": mode, "learning_rate": rate, "seed": seed,
+        "epochs": len(scores), "primary_metric": "mcc",
+        "trained_parameters": trained, "total_parameters": 100_000,
+        "train_examples": 8551,
+        "majority_class": {"label": "1", "dev": {"mcc": 0.0}},
+        "per_epoch": [
+            {"epoch": i + 1, "eval_mcc": s, "train_seconds": 60.0 * (i + 1)}
+            for i, s in enumerate(scores)
+        ],
+    }
+
+
+def test_rate_is_chosen_by_the_mean_over_seeds_of_each_best_epoch():
+    runs = [
+        # lr 1e-3: best epochs 0.40 and 0.30 -> 0.35; its final mean 0.30.
+        fake_run("adapters-64", 1e-3, 1, [0.1, 0.4, 0.3]),
+        fake_run("adapters-64", 1e-3, 2, [0.2, 0.25, 0.3]),
+        # lr 3e-3: one lucky seed (0.45) but a mean of 0.30.
+        fake_run("adapters-64", 3e-3, 1, [0.45, 0.1, 0.1]),
+        fake_run("adapters-64", 3e-3, 2, [0.15, 0.1, 0.1]),
+        fake_run("full", 5e-5, 1, [0.5, 0.2], trained=90_000),
+    ]
+    best = accuracy_report.summarize(runs)
+    adapters = best[("CoLA", "adapters-64")]
+    assert adapters["learning_rate"] == 1e-3
+    assert adapters["score"] == pytest.approx(0.35)
+    assert adapters["seed_scores"] == [0.4, 0.3]
+    assert adapters["best_epochs"] == [2, 3]
+    assert adapters["final"] == pytest.approx(0.3)
+    assert sorted(adapters["rates_tried"]) == [1e-3, 3e-3]
+    assert best[("CoLA", "full")]["best_epochs"] == [1]
+    table = accuracy_report.markdown_table(best)
+    rows = [line for line in table.splitlines() if line.startswith("| CoLA")]
+    assert "| adapters-64 | 1,000 (1.00 %) | **35.0** (0.001, ep 2/3 of 3)" in rows[0]
+    assert "| full |" in rows[1] and "majority class ('1')" in rows[2]
+
+
+def test_report_reads_the_sweep_folder_and_draws(tmp_path):
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "accuracy" / "CoLA"
+    folder.mkdir(parents=True)
+    for i, run in enumerate([fake_run("adapters-64", 1e-3, 1, [0.3]),
+                             fake_run("full", 5e-5, 1, [0.4], trained=90_000)]):
+        (folder / f"{i}.json").write_text(json.dumps(run))
+    sys_argv = sys.argv
+    sys.argv = ["accuracy_report.py", f"--in_dir={tmp_path / 'accuracy'}",
+                f"--out_dir={tmp_path}"]
+    try:
+        accuracy_report.main()
+    finally:
+        sys.argv = sys_argv
+    assert "**40.0**" in (tmp_path / "accuracy.md").read_text()
+    assert (tmp_path / "params_vs_score.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "text, flags",
+    [
+        ("adapters-64:1e-3", {"tuning": "adapters", "adapter_size": 64, "train_pooler": False}),
+        ("adapters-8+pooler:3e-3", {"tuning": "adapters", "adapter_size": 8, "train_pooler": True}),
+        ("full:5e-5", {"tuning": "full", "adapter_size": 0, "train_pooler": False}),
+        ("top_k-2:1e-4", {"tuning": "top_k", "top_k_layers": 2, "adapter_size": 0, "train_pooler": False}),
+    ],
+)
+def test_run_names(text, flags):
+    spec = glue_accuracy.RunSpec.parse(text)
+    assert spec.tuning_flags() == flags
+    assert spec.file_name(1, 3.0).endswith("_seed1_ep3")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("adapters-64", "write MODE:LR"),
+        ("adapters-64:fast", "write MODE:LR"),
+        ("adapters:1e-3", "unknown mode 'adapters'"),
+        ("full+head:1e-3", "unknown option '+head'"),
+    ],
+)
+def test_bad_run_names_exit_with_one_line(text, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        glue_accuracy.RunSpec.parse(text)
+    assert message in str(info.value.code)
