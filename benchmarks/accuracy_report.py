@@ -37,6 +37,12 @@ def load_runs(folder):
     return runs
 
 
+def mode_label(run):
+    """The run's mode, with its Adam epsilon when not the original 1e-6."""
+    epsilon = run.get("adam_epsilon", 1e-6)
+    return run["mode"] + ("" if epsilon == 1e-6 else f", eps {epsilon:g}")
+
+
 def epoch_score(run, row):
     return row["eval_" + run["primary_metric"]]
 
@@ -48,7 +54,7 @@ def summarize_rate(seeds):
                    for r in seeds]
     scores = [epoch_score(r, e) for r, e in zip(seeds, best_epochs)]
     return {
-        "task": first["task"], "mode": first["mode"],
+        "task": first["task"], "mode": mode_label(first),
         "learning_rate": first["learning_rate"],
         "metric": first["primary_metric"],
         "score": statistics.mean(scores),
@@ -72,7 +78,7 @@ def summarize(runs):
     """`{(task, mode): summary}` with the learning rate chosen by dev."""
     by_rate = collections.defaultdict(list)
     for run in runs:
-        by_rate[(run["task"], run["mode"], run["learning_rate"])].append(run)
+        by_rate[(run["task"], mode_label(run), run["learning_rate"])].append(run)
     by_mode = collections.defaultdict(list)
     for (task, mode, _), seeds in by_rate.items():
         by_mode[(task, mode)].append(summarize_rate(seeds))
@@ -85,7 +91,9 @@ def summarize(runs):
 
 def ordered(keys, order):
     rank = {name: i for i, name in enumerate(order)}
-    return sorted(keys, key=lambda k: (rank.get(k, len(order)), k))
+    return sorted(
+        keys, key=lambda k: (rank.get(k.split(",")[0], len(order)), k)
+    )
 
 
 def markdown_table(best):

@@ -81,8 +81,9 @@ class RunSpec:
                      "(optionally +pooler).")
         return flags
 
-    def file_name(self, seed, epochs):
-        return f"{self.mode}_lr{self.learning_rate:g}_seed{seed}_ep{epochs:g}"
+    def file_name(self, seed, epochs, adam_epsilon=1e-6):
+        name = f"{self.mode}_lr{self.learning_rate:g}_seed{seed}_ep{epochs:g}"
+        return name if adam_epsilon == 1e-6 else f"{name}_eps{adam_epsilon:g}"
 
 
 def primary_metric(task_name):
@@ -118,7 +119,7 @@ def run_one(args):
     from keras_adapters.tuning import tuning_summary
 
     spec = RunSpec.parse(args.one)
-    keep = os.path.join(args.keep_dir, spec.file_name(args.seed, args.epochs)) \
+    keep = os.path.join(args.keep_dir, spec.file_name(args.seed, args.epochs, args.adam_epsilon)) \
         if args.keep_dir else None
     # A fresh folder: a finished run's checkpoint would make `fit` skip.
     output_dir = tempfile.mkdtemp(prefix="keras_adapters_accuracy_")
@@ -137,6 +138,7 @@ def run_one(args):
         max_train_examples=args.max_train_examples,
         save_checkpoints_steps=10**9,
         jit_compile=args.jit_compile,
+        adam_epsilon=args.adam_epsilon,
         verbose=0,
         **spec.tuning_flags(),
     )
@@ -197,6 +199,7 @@ def run_one(args):
         "epochs": args.epochs,
         "max_seq_length": args.max_seq_length,
         "jit_compile": args.jit_compile,
+        "adam_epsilon": args.adam_epsilon,
         "train_batch_size": args.batch,
         "train_examples": len(train),
         "dev_examples": sum(len(v) for v in dev.values()),
@@ -218,7 +221,7 @@ def run_sweep(args):
     folder = os.path.join(args.out_dir or ACCURACY_DIR, args.task)
     for seed in _common.int_list(args.seeds):
         for spec in specs:
-            path = os.path.join(folder, spec.file_name(seed, args.epochs) + ".json")
+            path = os.path.join(folder, spec.file_name(seed, args.epochs, args.adam_epsilon) + ".json")
             if os.path.exists(path):
                 print(f"skip {path} (exists)", flush=True)
                 continue
@@ -247,6 +250,7 @@ def passthrough_flags(args):
              f"--max_seq_length={args.max_seq_length}", f"--batch={args.batch}",
              f"--max_train_examples={args.max_train_examples}",
              f"--jit_compile={args.jit_compile}",
+             f"--adam_epsilon={args.adam_epsilon:g}",
              f"--glue_dir={args.glue_dir}"]
     for name in ("preset", "keep_dir"):
         if getattr(args, name):
@@ -271,6 +275,9 @@ def main():
                         choices=("auto", "true", "false"),
                         help="XLA for training and prediction (default true: "
                              "1.24x faster steps on this CPU)")
+    parser.add_argument("--adam_epsilon", type=float, default=1e-6,
+                        help="AdamWeightDecay's epsilon (the original 1e-6; "
+                             "runs with another value are named ..._eps<value>)")
     parser.add_argument("--glue_dir", default=_common.DEFAULT_GLUE_DIR)
     parser.add_argument("--preset", default=None,
                         help="BERT folder (default: the MiniLM package)")

@@ -37,6 +37,7 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_integer("adapter_size", 64, "Adapter bottleneck size; 0 for no adapters.")
     flags.DEFINE_float("adapter_init_scale", 1e-3, "Std of the adapter initializer.")
     flags.DEFINE_float("adapter_weight_decay_rate", 0.01, "Decoupled weight decay.")
+    flags.DEFINE_float("adam_epsilon", 1e-6, "Epsilon of AdamWeightDecay, added outside the square root (the original's 1e-6).")
     flags.DEFINE_enum("tuning", "adapters", ["adapters", "full", "layer_norm", "top_k"], "What trains.")
     flags.DEFINE_integer("top_k_layers", None, "Blocks trained with --tuning=top_k.")
     flags.DEFINE_integer("seed", 12345, "Random seed (data order and initializers).")

@@ -54,6 +54,7 @@ class RunConfig:
     adapter_size: int = 64
     adapter_init_scale: float = 1e-3
     adapter_weight_decay_rate: float = 0.01
+    adam_epsilon: float = 1e-6
     tuning: str = "adapters"
     top_k_layers: int = None
     train_pooler: bool = False
@@ -81,6 +82,10 @@ class RunConfig:
             raise ValueError(
                 f"--mixed_precision must be bf16 or fp16, got "
                 f"'{self.mixed_precision}'."
+            )
+        if not self.adam_epsilon > 0:
+            raise ValueError(
+                f"--adam_epsilon must be positive, got {self.adam_epsilon}."
             )
         if self.jit_compile not in JIT_COMPILE:
             raise ValueError(
@@ -199,6 +204,7 @@ class TaskRun:
                 optimizer=AdamWeightDecay(
                     WarmupLinearDecay(config.learning_rate, num_steps, warmup),
                     weight_decay_rate=config.adapter_weight_decay_rate,
+                    epsilon=config.adam_epsilon,
                 ),
                 steps_per_execution=(
                     min(config.iterations_per_loop, config.save_checkpoints_steps)

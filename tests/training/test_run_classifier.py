@@ -246,6 +246,7 @@ def test_jit_compile_flag_trains_with_xla(tmp_path, tiny_preset):
         ))
         runs[jit].run()
     assert runs["true"].model.jit_compile is True and runs["false"].model.jit_compile is False
+    assert runs["true"].model.optimizer.epsilon == 1e-6  # The original's.
     losses = {
         jit: [float(line.split("\t")[1]) for line in open(tmp_path / jit / "train_log.tsv")]
         for jit in runs
@@ -255,6 +256,19 @@ def test_jit_compile_flag_trains_with_xla(tmp_path, tiny_preset):
     np.testing.assert_allclose(losses["true"], losses["false"], atol=2e-3)
     with pytest.raises(ValueError, match="--jit_compile must be auto, true or false, got 'yes'"):
         ClassifierRunConfig(task_name="cola", output_dir=str(tmp_path), jit_compile="yes")
+
+
+def test_adam_epsilon_reaches_the_optimizer(tmp_path, tiny_preset):
+    data_dir = str(tmp_path / "data")
+    make_cola(data_dir, np.random.default_rng(4), train=16)
+    run = ClassifierRun(ClassifierRunConfig(
+        task_name="cola", data_dir=data_dir, output_dir=str(tmp_path / "out"), preset=tiny_preset,
+        max_seq_length=16, train_batch_size=8, num_train_epochs=1, do_train=True, verbose=0,
+        adapter_size=4, adam_epsilon=1e-8,
+    ))
+    run.run()
+    assert run.model.optimizer.epsilon == 1e-8
+    assert int(run.model.optimizer.iterations.numpy()) == 2
 
 
 def run_script(argv, capsys):
@@ -269,6 +283,7 @@ def run_script(argv, capsys):
     "setup, flags, message",
     [
         (None, ["--task=nope"], "Unknown task 'nope'"),
+        (None, ["--task=cola", "--adam_epsilon=0"], "--adam_epsilon must be positive, got 0.0"),
         (None, ["--task=cola", "--jit_compile=yes"], "--jit_compile=yes: value should be one of <auto|true|false>"),
         (None, ["--task=cola", "--preset=x", "--bert_config_file=c.json", "--vocab_file=v"], "not both"),
         ("missing", ["--task=cola", "--do_train"], "CoLA train: no file"),
