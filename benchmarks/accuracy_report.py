@@ -38,9 +38,13 @@ def load_runs(folder):
 
 
 def mode_label(run):
-    """The run's mode, with its Adam epsilon when not the original 1e-6."""
-    epsilon = run.get("adam_epsilon", 1e-6)
-    return run["mode"] + ("" if epsilon == 1e-6 else f", eps {epsilon:g}")
+    """The run's mode, with its optimizer settings when not the original."""
+    label = run["mode"]
+    if run.get("adam_epsilon", 1e-6) != 1e-6:
+        label += f", eps {run['adam_epsilon']:g}"
+    if run.get("optimizer", "adam_weight_decay") != "adam_weight_decay":
+        label += f", {run['optimizer']}"
+    return label
 
 
 def epoch_score(run, row):

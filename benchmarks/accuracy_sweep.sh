@@ -19,5 +19,7 @@ sweep --task CoLA --epochs 5 --runs adapters-64+pooler:1e-3
 # Adapter gradients of MiniLM are ~1e-7 (median), below the original Adam
 # epsilon of 1e-6: the same recipe with epsilon 1e-8.
 sweep --task CoLA --epochs 5 --adam_epsilon 1e-8 --runs adapters-64:1e-3
+# The other tasks, with the original recipe:
+sweep --task SST-2 --epochs 3 --max_train_examples 8000 --runs adapters-64:1e-3,full:5e-5
+sweep --task MRPC --epochs 5 --runs adapters-64:1e-3
 sweep --task MRPC --epochs 3 --runs full:5e-5
-sweep --task SST-2 --epochs 3 --max_train_examples 8000 --runs full:5e-5

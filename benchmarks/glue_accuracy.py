@@ -81,9 +81,14 @@ class RunSpec:
                      "(optionally +pooler).")
         return flags
 
-    def file_name(self, seed, epochs, adam_epsilon=1e-6):
+    def file_name(self, seed, epochs, adam_epsilon=1e-6,
+                  optimizer="adam_weight_decay"):
         name = f"{self.mode}_lr{self.learning_rate:g}_seed{seed}_ep{epochs:g}"
-        return name if adam_epsilon == 1e-6 else f"{name}_eps{adam_epsilon:g}"
+        if adam_epsilon != 1e-6:
+            name += f"_eps{adam_epsilon:g}"
+        if optimizer != "adam_weight_decay":
+            name += f"_{optimizer}"
+        return name
 
 
 def primary_metric(task_name):
@@ -119,8 +124,9 @@ def run_one(args):
     from keras_adapters.tuning import tuning_summary
 
     spec = RunSpec.parse(args.one)
-    keep = os.path.join(args.keep_dir, spec.file_name(args.seed, args.epochs, args.adam_epsilon)) \
-        if args.keep_dir else None
+    name = spec.file_name(args.seed, args.epochs, args.adam_epsilon,
+                          args.optimizer)
+    keep = os.path.join(args.keep_dir, name) if args.keep_dir else None
     # A fresh folder: a finished run's checkpoint would make `fit` skip.
     output_dir = tempfile.mkdtemp(prefix="keras_adapters_accuracy_")
     config = ClassifierRunConfig(
@@ -177,6 +183,18 @@ def run_one(args):
 
             return super()._chief_callbacks() + [ScoreDev()]
 
+        def make_optimizer(self, num_steps, warmup):
+            if args.optimizer == "adam_weight_decay":
+                return super().make_optimizer(num_steps, warmup)
+            # Keras' AdamW (bias-corrected, epsilon 1e-7, decay 0.004 on
+            # every weight) on a linear decay without warm-up.
+            return keras.optimizers.AdamW(
+                keras.optimizers.schedules.PolynomialDecay(
+                    self.config.learning_rate, num_steps, 0.0
+                ),
+                global_clipnorm=1.0,
+            )
+
         def export(self):
             if keep:
                 save_adapters(self.model, os.path.join(keep, "adapters"),
@@ -200,6 +218,7 @@ def run_one(args):
         "max_seq_length": args.max_seq_length,
         "jit_compile": args.jit_compile,
         "adam_epsilon": args.adam_epsilon,
+        "optimizer": args.optimizer,
         "train_batch_size": args.batch,
         "train_examples": len(train),
         "dev_examples": sum(len(v) for v in dev.values()),
@@ -221,7 +240,8 @@ def run_sweep(args):
     folder = os.path.join(args.out_dir or ACCURACY_DIR, args.task)
     for seed in _common.int_list(args.seeds):
         for spec in specs:
-            path = os.path.join(folder, spec.file_name(seed, args.epochs, args.adam_epsilon) + ".json")
+            path = os.path.join(folder, spec.file_name(seed, args.epochs, args.adam_epsilon,
+                                   args.optimizer) + ".json")
             if os.path.exists(path):
                 print(f"skip {path} (exists)", flush=True)
                 continue
@@ -251,6 +271,7 @@ def passthrough_flags(args):
              f"--max_train_examples={args.max_train_examples}",
              f"--jit_compile={args.jit_compile}",
              f"--adam_epsilon={args.adam_epsilon:g}",
+             f"--optimizer={args.optimizer}",
              f"--glue_dir={args.glue_dir}"]
     for name in ("preset", "keep_dir"):
         if getattr(args, name):
@@ -278,6 +299,10 @@ def main():
     parser.add_argument("--adam_epsilon", type=float, default=1e-6,
                         help="AdamWeightDecay's epsilon (the original 1e-6; "
                              "runs with another value are named ..._eps<value>)")
+    parser.add_argument("--optimizer", default="adam_weight_decay",
+                        choices=("adam_weight_decay", "keras_adamw"),
+                        help="the original (default), or Keras' AdamW without "
+                             "warm-up (runs named ..._keras_adamw)")
     parser.add_argument("--glue_dir", default=_common.DEFAULT_GLUE_DIR)
     parser.add_argument("--preset", default=None,
                         help="BERT folder (default: the MiniLM package)")

@@ -38,6 +38,7 @@ def test_rate_is_chosen_by_the_mean_over_seeds_of_each_best_epoch():
         fake_run("full", 5e-5, 1, [0.5, 0.2], trained=90_000),
         # Another optimizer epsilon is another mode, not another seed.
         dict(fake_run("adapters-64", 1e-3, 1, [0.6]), adam_epsilon=1e-8),
+        dict(fake_run("adapters-64", 1e-3, 1, [0.7]), optimizer="keras_adamw"),
     ]
     best = accuracy_report.summarize(runs)
     adapters = best[("CoLA", "adapters-64")]
@@ -49,11 +50,13 @@ def test_rate_is_chosen_by_the_mean_over_seeds_of_each_best_epoch():
     assert sorted(adapters["rates_tried"]) == [1e-3, 3e-3]
     assert best[("CoLA", "full")]["best_epochs"] == [1]
     assert best[("CoLA", "adapters-64, eps 1e-08")]["seed_scores"] == [0.6]
+    assert best[("CoLA", "adapters-64, keras_adamw")]["seed_scores"] == [0.7]
     table = accuracy_report.markdown_table(best)
     rows = [line for line in table.splitlines() if line.startswith("| CoLA")]
     assert "| adapters-64 | 1,000 (1.00 %) | **35.0** (0.001, ep 2/3 of 3)" in rows[0]
     assert "| adapters-64, eps 1e-08 |" in rows[1]
-    assert "| full |" in rows[2] and "majority class ('1')" in rows[3]
+    assert "| adapters-64, keras_adamw |" in rows[2]
+    assert "| full |" in rows[3] and "majority class ('1')" in rows[4]
 
 
 def test_report_reads_the_sweep_folder_and_draws(tmp_path):
@@ -88,6 +91,7 @@ def test_run_names(text, flags):
     assert spec.tuning_flags() == flags
     assert spec.file_name(1, 3.0).endswith("_seed1_ep3")
     assert spec.file_name(1, 3.0, adam_epsilon=1e-8).endswith("_seed1_ep3_eps1e-08")
+    assert spec.file_name(1, 3.0, optimizer="keras_adamw").endswith("_ep3_keras_adamw")
 
 
 @pytest.mark.parametrize(

@@ -182,6 +182,15 @@ class TaskRun:
         self.global_step = step
         return step
 
+    def make_optimizer(self, num_steps, warmup):
+        """The original optimizer: AdamWeightDecay on BERT's schedule."""
+        config = self.config
+        return AdamWeightDecay(
+            WarmupLinearDecay(config.learning_rate, num_steps, warmup),
+            weight_decay_rate=config.adapter_weight_decay_rate,
+            epsilon=config.adam_epsilon,
+        )
+
     def fit(self, encoded):
         """Trains on `encoded` for `num_train_epochs`, resuming from
         `output_dir`, then exports (on the chief).
@@ -201,11 +210,7 @@ class TaskRun:
         checkpoint = self._checkpoint()
         with self.strategy.scope():
             self.model.compile(
-                optimizer=AdamWeightDecay(
-                    WarmupLinearDecay(config.learning_rate, num_steps, warmup),
-                    weight_decay_rate=config.adapter_weight_decay_rate,
-                    epsilon=config.adam_epsilon,
-                ),
+                optimizer=self.make_optimizer(num_steps, warmup),
                 steps_per_execution=(
                     min(config.iterations_per_loop, config.save_checkpoints_steps)
                     if config.use_tpu else 1
