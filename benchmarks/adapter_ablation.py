@@ -51,19 +51,22 @@ def score_spans(model, task, examples):
 
 
 def draw(grid, metric, reference, task, path):
+    """The first-by-last heatmap of the paper's figure 6, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    values = np.ma.masked_invalid(100 * np.asarray(grid, dtype=float))
+    values = 100 * np.asarray(grid, dtype=float)
     figure, axis = plt.subplots(figsize=(4.6, 3.8))
-    image = axis.imshow(values, cmap="viridis", origin="upper")
+    image = axis.imshow(np.ma.masked_invalid(values), cmap="viridis",
+                        origin="upper")
+    middle = np.nanmean(values)
     for (row, column), value in np.ndenumerate(values):
-        if not np.ma.is_masked(value):
-            axis.text(column, row, f"{value:.0f}", ha="center", va="center",
-                      fontsize=7, color="white" if value < values.mean() else "black")
+        if not np.isnan(value):
+            axis.text(column, row, f"{value:.1f}", ha="center", va="center",
+                      fontsize=7, color="white" if value < middle else "black")
     size = len(grid)
     axis.set_xticks(range(size), [str(i) for i in range(size)])
     axis.set_yticks(range(size), [str(i) for i in range(size)])
@@ -86,7 +89,16 @@ def main():
     parser.add_argument("--preset", default=None,
                         help="the base BERT (default: the MiniLM package)")
     parser.add_argument("--out_dir", default=_common.RESULTS_DIR)
+    parser.add_argument("--redraw", action="store_true",
+                        help="only redraw the PNG from the JSON in --out_dir")
     args = parser.parse_args()
+    name = f"adapter_ablation_{args.task}"
+    if args.redraw:
+        with open(os.path.join(args.out_dir, name + ".json")) as handle:
+            saved = json.load(handle)
+        draw(saved["first_last_grid"], saved["metric"], saved["none_removed"],
+             saved["task"], os.path.join(args.out_dir, name + ".png"))
+        return
     _common.set_thread_env(2)
 
     import keras_adapters
@@ -103,7 +115,7 @@ def main():
     scores = score_spans(model, task, examples)
     metric = "mcc" if task.name == "CoLA" else "accuracy"
     layers = len(model.backbone.transformer_layers)
-    grid = [[scores[(r, c)][metric] if c >= r else float("nan")
+    grid = [[scores[(r, c)][metric] if c >= r else None
              for c in range(layers)] for r in range(layers)]
     truth = [task.labels.index(e.label) for e in examples]
     majority = max(set(truth), key=truth.count)
@@ -122,12 +134,11 @@ def main():
         "machine": _common.machine(),
         "versions": _common.keras_versions(),
     }
-    name = f"adapter_ablation_{task.name}"
     _common.write_json(os.path.join(args.out_dir, name + ".json"), result)
     draw(grid, metric, scores[None][metric], task.name,
          os.path.join(args.out_dir, name + ".png"))
     for row in grid:
-        print(" ".join("   -  " if v != v else f"{100 * v:6.1f}" for v in row))
+        print(" ".join("   -  " if v is None else f"{100 * v:6.1f}" for v in row))
 
 
 if __name__ == "__main__":
