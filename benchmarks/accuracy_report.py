@@ -79,17 +79,21 @@ def summarize_rate(seeds):
 
 
 def summarize(runs):
-    """`{(task, mode): summary}` with the learning rate chosen by dev."""
+    """`{(task, mode): summary}` with the learning rate (and epoch budget)
+    chosen by dev; runs that differ only in their seed are averaged."""
     by_rate = collections.defaultdict(list)
     for run in runs:
-        by_rate[(run["task"], mode_label(run), run["learning_rate"])].append(run)
+        key = (run["task"], mode_label(run), run["learning_rate"], run["epochs"])
+        by_rate[key].append(run)
     by_mode = collections.defaultdict(list)
-    for (task, mode, _), seeds in by_rate.items():
+    for (task, mode, _, _), seeds in by_rate.items():
         by_mode[(task, mode)].append(summarize_rate(seeds))
     best = {}
     for key, rates in by_mode.items():
-        best[key] = dict(max(rates, key=lambda r: r["score"]),
-                         rates_tried=[r["learning_rate"] for r in rates])
+        best[key] = dict(
+            max(rates, key=lambda r: r["score"]),
+            tried=sorted((r["learning_rate"], r["epochs"]) for r in rates),
+        )
     return best
 
 
@@ -103,7 +107,7 @@ def ordered(keys, order):
 def markdown_table(best):
     lines = [
         "| task (metric, train rows) | mode | trained params (% of model) | "
-        "best dev (lr, epoch) | seeds | after last epoch | lrs tried | "
+        "best dev (lr, epoch) | seeds | after last epoch | lr x epochs tried | "
         "train min/run |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -121,7 +125,7 @@ def markdown_table(best):
                 f"**{100 * s['score']:.1f}** ({s['learning_rate']:g}, "
                 f"ep {epochs} of {s['epochs']:g}) | {seeds} | "
                 f"{100 * s['final']:.1f} | "
-                f"{', '.join(f'{r:g}' for r in sorted(s['rates_tried']))} | "
+                f"{', '.join(f'{r:g} x {e:g}' for r, e in s['tried'])} | "
                 f"{s['train_minutes']:.1f} |"
             )
         majority = best[(task, modes[0])]["majority"]

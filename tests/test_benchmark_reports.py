@@ -36,6 +36,8 @@ def test_rate_is_chosen_by_the_mean_over_seeds_of_each_best_epoch():
         fake_run("adapters-64", 3e-3, 1, [0.45, 0.1, 0.1]),
         fake_run("adapters-64", 3e-3, 2, [0.15, 0.1, 0.1]),
         fake_run("full", 5e-5, 1, [0.5, 0.2], trained=90_000),
+        # Another epoch budget at the same rate is another run, not a seed.
+        fake_run("full", 5e-5, 1, [0.1, 0.2, 0.3], trained=90_000),
         # Another optimizer epsilon is another mode, not another seed.
         dict(fake_run("adapters-64", 1e-3, 1, [0.6]), adam_epsilon=1e-8),
         dict(fake_run("adapters-64", 1e-3, 1, [0.7]), optimizer="keras_adamw"),
@@ -47,8 +49,10 @@ def test_rate_is_chosen_by_the_mean_over_seeds_of_each_best_epoch():
     assert adapters["seed_scores"] == [0.4, 0.3]
     assert adapters["best_epochs"] == [2, 3]
     assert adapters["final"] == pytest.approx(0.3)
-    assert sorted(adapters["rates_tried"]) == [1e-3, 3e-3]
+    assert adapters["tried"] == [(1e-3, 3), (3e-3, 3)]
     assert best[("CoLA", "full")]["best_epochs"] == [1]
+    assert best[("CoLA", "full")]["seed_scores"] == [0.5]
+    assert best[("CoLA", "full")]["tried"] == [(5e-5, 2), (5e-5, 3)]
     assert best[("CoLA", "adapters-64, eps 1e-08")]["seed_scores"] == [0.6]
     assert best[("CoLA", "adapters-64, keras_adamw")]["seed_scores"] == [0.7]
     table = accuracy_report.markdown_table(best)
