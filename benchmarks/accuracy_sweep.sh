@@ -1,25 +1,31 @@
 #!/bin/sh
-# The GLUE accuracy sweep behind benchmarks/results/accuracy.md, in the
-# order it ran (every command resumes: a finished run's JSON is skipped).
-# Training wall time on 2 cores: each JSON's per_epoch train_seconds and
-# wall_seconds. Then:
+# The GLUE accuracy runs behind benchmarks/results/accuracy.md, in the order
+# they ran on 2 cores (2026-11-26). Every command resumes: a run whose JSON
+# exists is skipped. Training wall time: each JSON's per_epoch train_seconds
+# (runs marked "alongside" shared the cores with another run, so their
+# times are inflated). Then:
 #   python benchmarks/accuracy_report.py
-#   python benchmarks/adapter_ablation.py --artifact "$KEEP/<run>/adapters"
+#   python benchmarks/adapter_ablation.py \
+#       --artifact "$KEEP/adapters-64_lr0.001_seed1_ep3_keras_adamw/adapters"
 set -e
 cd "$(dirname "$0")/.."
 KEEP=${KEEP:-/tmp/keras_adapters_keep}
 sweep() { python benchmarks/glue_accuracy.py --keep_dir "$KEEP" "$@"; }
 
-# The original recipe (frozen pooler), then full fine-tuning:
+# CoLA, the original recipe (frozen pooler, AdamWeightDecay eps 1e-6,
+# warm-up 10 % + linear decay), then full fine-tuning:
 sweep --task CoLA --epochs 5 --runs adapters-64:1e-3
 sweep --task CoLA --epochs 3 --runs full:5e-5
-# MiniLM's pooler was never trained (weights std 0.009, pooled outputs ~0.05):
-# does training it help?
+# MiniLM's pooler was never trained (weights std 0.009): does training it help?
 sweep --task CoLA --epochs 5 --runs adapters-64+pooler:1e-3
-# Adapter gradients of MiniLM are ~1e-7 (median), below the original Adam
+# Adapter gradients of MiniLM are ~1e-7 (median), below the original
 # epsilon of 1e-6: the same recipe with epsilon 1e-8.
 sweep --task CoLA --epochs 5 --adam_epsilon 1e-8 --runs adapters-64:1e-3
-# The other tasks, with the original recipe:
+# Keras' AdamW (bias-corrected), no warm-up (alongside the next runs):
+sweep --task CoLA --epochs 3 --optimizer keras_adamw --runs adapters-64:1e-3
+# A lower rate with the original optimizer (alongside the SST-2 runs):
+sweep --task CoLA --epochs 5 --runs adapters-64:3e-4
+# The other tasks, original recipe (SST-2: first 8,000 training rows):
 sweep --task SST-2 --epochs 3 --max_train_examples 8000 --runs adapters-64:1e-3,full:5e-5
 sweep --task MRPC --epochs 5 --runs adapters-64:1e-3
 sweep --task MRPC --epochs 3 --runs full:5e-5
