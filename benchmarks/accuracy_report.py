@@ -114,7 +114,7 @@ def markdown_table(best):
     tasks = ordered({t for t, _ in best}, TASK_ORDER)
     for task in tasks:
         modes = ordered({m for t, m in best if t == task}, MODE_ORDER)
-        for mode in modes:
+        for index, mode in enumerate(modes):
             s = best[(task, mode)]
             share = 100 * s["trained_parameters"] / s["total_parameters"]
             seeds = " / ".join(f"{100 * v:.1f}" for v in s["seed_scores"])
@@ -150,7 +150,7 @@ def plot(best, path):
                                 squeeze=False)
     for axis, task in zip(axes[0], tasks):
         modes = ordered({m for t, m in best if t == task}, MODE_ORDER)
-        for mode in modes:
+        for index, mode in enumerate(modes):
             s = best[(task, mode)]
             marker = "o" if mode.startswith("adapters") else "s"
             axis.scatter(s["trained_parameters"], 100 * s["score"],
@@ -160,15 +160,17 @@ def plot(best, path):
                             100 * min(s["seed_scores"]),
                             100 * max(s["seed_scores"]), linewidth=1)
             axis.annotate(mode, (s["trained_parameters"], 100 * s["score"]),
-                          textcoords="offset points", xytext=(4, 4),
+                          textcoords="offset points",
+                          xytext=(5, 10 * (index % 3) - 10),
                           fontsize=7)
         majority = best[(task, modes[0])]["majority"].get("dev", {})
         metric = best[(task, modes[0])]["metric"]
         if metric in majority:
             axis.axhline(100 * majority[metric], color="grey", linestyle=":",
                          linewidth=1, label="majority class")
-            axis.legend(fontsize=7, loc="lower right")
+            axis.legend(fontsize=7, loc="center right")
         axis.set_xscale("log")
+        axis.set_xlim(3e4, 1e8)
         axis.set_xlabel("trained parameters per task (log)")
         axis.set_ylabel(f"dev {metric} x 100")
         axis.set_title(f"{task} (MiniLM-L6)", fontsize=10)
