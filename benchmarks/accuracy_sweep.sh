@@ -27,5 +27,7 @@ sweep --task CoLA --epochs 3 --optimizer keras_adamw --runs adapters-64:1e-3
 sweep --task CoLA --epochs 5 --runs adapters-64:3e-4
 # The other tasks, original recipe (SST-2: first 8,000 training rows):
 sweep --task SST-2 --epochs 3 --max_train_examples 8000 --runs adapters-64:1e-3,full:5e-5
-sweep --task MRPC --epochs 5 --runs adapters-64:1e-3
+# MRPC at 1e-3 (5 epochs) sat at the majority class after 2 epochs (F1 81.2,
+# accuracy 68.4) and was stopped; 3e-4, as on CoLA, alongside full:
+sweep --task MRPC --epochs 3 --runs adapters-64:3e-4
 sweep --task MRPC --epochs 3 --runs full:5e-5
