@@ -12,7 +12,6 @@ from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
 
 import keras_adapters
-from keras_adapters.training import classifier_run
 from keras_adapters.training import task_run
 from keras_adapters.training.callbacks import StepCheckpoint
 from keras_adapters.training.classifier_run import ClassifierRun

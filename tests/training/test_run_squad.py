@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
