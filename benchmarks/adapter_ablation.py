@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
+from glue_accuracy import primary_metric  # noqa: E402
 
 
 def score_spans(model, task, examples):
@@ -113,7 +114,7 @@ def main():
     )
     start = time.perf_counter()
     scores = score_spans(model, task, examples)
-    metric = "mcc" if task.name == "CoLA" else "accuracy"
+    metric = primary_metric(task.name)
     layers = len(model.backbone.transformer_layers)
     grid = [[scores[(r, c)][metric] if c >= r else None
              for c in range(layers)] for r in range(layers)]
