@@ -31,3 +31,11 @@ sweep --task SST-2 --epochs 3 --max_train_examples 8000 --runs adapters-64:1e-3,
 # accuracy 68.4) and was stopped; 3e-4, as on CoLA, alongside full:
 sweep --task MRPC --epochs 3 --runs adapters-64:3e-4
 sweep --task MRPC --epochs 3 --runs full:5e-5
+# Second session (2026-11-26, each run alone on the cores): the adapter
+# runs at 3e-4 were still rising at their last epoch, so 10 epochs (the
+# paper trains small tasks up to 20); then the other tuning modes and sizes.
+sweep --task CoLA --epochs 10 --runs adapters-64:3e-4
+sweep --task MRPC --epochs 10 --runs adapters-64:3e-4
+sweep --task CoLA --epochs 5 --runs layer_norm:1e-3,top_k-2:5e-5
+sweep --task CoLA --epochs 5 --runs adapters-8:3e-4,adapters-256:3e-4
+sweep --task CoLA --epochs 3 --runs full:1e-4
