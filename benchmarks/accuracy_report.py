@@ -51,18 +51,29 @@ def epoch_score(run, row):
     return row["eval_" + run["primary_metric"]]
 
 
+def epoch_accuracy(run, row):
+    """The epoch's dev accuracy where it is not already the primary metric
+    (MRPC reports F1 and accuracy), else None."""
+    if run["primary_metric"] == "accuracy":
+        return None
+    return row.get("eval_accuracy")
+
+
 def summarize_rate(seeds):
     """One learning rate's runs (its seeds) in one summary."""
     first = seeds[0]
     best_epochs = [max(r["per_epoch"], key=lambda e: epoch_score(r, e))
                    for r in seeds]
     scores = [epoch_score(r, e) for r, e in zip(seeds, best_epochs)]
+    accuracies = [epoch_accuracy(r, e) for r, e in zip(seeds, best_epochs)]
     return {
         "task": first["task"], "mode": mode_label(first),
         "learning_rate": first["learning_rate"],
         "metric": first["primary_metric"],
         "score": statistics.mean(scores),
         "seed_scores": scores,
+        "accuracy": (statistics.mean(accuracies)
+                     if None not in accuracies else None),
         "best_epochs": [e["epoch"] for e in best_epochs],
         "epochs": first["epochs"],
         "final": statistics.mean(
@@ -119,10 +130,12 @@ def markdown_table(best):
             share = 100 * s["trained_parameters"] / s["total_parameters"]
             seeds = " / ".join(f"{100 * v:.1f}" for v in s["seed_scores"])
             epochs = "/".join(str(e) for e in s["best_epochs"])
+            accuracy = ("" if s["accuracy"] is None
+                        else f"acc {100 * s['accuracy']:.1f}; ")
             lines.append(
                 f"| {task} ({s['metric']}, {s['train_examples']:,}) | {mode} | "
                 f"{s['trained_parameters']:,} ({share:.2f} %) | "
-                f"**{100 * s['score']:.1f}** ({s['learning_rate']:g}, "
+                f"**{100 * s['score']:.1f}** ({accuracy}{s['learning_rate']:g}, "
                 f"ep {epochs} of {s['epochs']:g}) | {seeds} | "
                 f"{100 * s['final']:.1f} | "
                 f"{', '.join(f'{r:g} x {e:g}' for r, e in s['tried'])} | "
@@ -130,11 +143,13 @@ def markdown_table(best):
             )
         majority = best[(task, modes[0])]["majority"]
         metric = best[(task, modes[0])]["metric"]
-        value = majority.get("dev", {}).get(metric)
-        if value is not None:
+        dev = majority.get("dev", {})
+        if metric in dev:
+            accuracy = ("" if metric == "accuracy" or "accuracy" not in dev
+                        else f" (acc {100 * dev['accuracy']:.1f})")
             lines.append(
                 f"| {task} | majority class ('{majority['label']}') | 0 | "
-                f"{100 * value:.1f} | | | | |"
+                f"{100 * dev[metric]:.1f}{accuracy} | | | | |"
             )
     return "\n".join(lines)
 

@@ -63,6 +63,25 @@ def test_rate_is_chosen_by_the_mean_over_seeds_of_each_best_epoch():
     assert "| full |" in rows[3] and "majority class ('1')" in rows[4]
 
 
+def test_f1_tasks_show_the_accuracy_of_the_chosen_epoch():
+    run = dict(fake_run("adapters-64", 3e-4, 1, [0.0] * 3), task="MRPC",
+               primary_metric="f1",
+               majority_class={"label": "1",
+                               "dev": {"f1": 0.812, "accuracy": 0.684}})
+    run["per_epoch"] = [
+        {"epoch": 1, "eval_f1": 0.82, "eval_accuracy": 0.71, "train_seconds": 60.0},
+        {"epoch": 2, "eval_f1": 0.86, "eval_accuracy": 0.80, "train_seconds": 120.0},
+        {"epoch": 3, "eval_f1": 0.85, "eval_accuracy": 0.81, "train_seconds": 180.0},
+    ]
+    table = accuracy_report.markdown_table(accuracy_report.summarize([run]))
+    assert "**86.0** (acc 80.0; 0.0003, ep 2 of 3)" in table
+    assert "| MRPC | majority class ('1') | 0 | 81.2 (acc 68.4) |" in table
+    # Where accuracy is the primary metric it is not repeated.
+    cola = accuracy_report.markdown_table(
+        accuracy_report.summarize([fake_run("full", 5e-5, 1, [0.3])]))
+    assert "acc" not in cola.split("\n", 2)[2]
+
+
 def test_report_reads_the_sweep_folder_and_draws(tmp_path):
     pytest.importorskip("matplotlib")
     folder = tmp_path / "accuracy" / "CoLA"
