@@ -185,7 +185,7 @@ def plot(best, path):
                          linewidth=1, label="majority class")
             axis.legend(fontsize=7, loc="center right")
         axis.set_xscale("log")
-        axis.set_xlim(3e4, 1e8)
+        axis.set_xlim(4e3, 1e8)
         axis.set_xlabel("trained parameters per task (log)")
         axis.set_ylabel(f"dev {metric} x 100")
         axis.set_title(f"{task} (MiniLM-L6)", fontsize=10)
