@@ -22,6 +22,7 @@ shape there). Rounds alternate the variants and sizes; medians over rounds
 are reported. `--steps` and `--warmup` are not used here.
 
     python benchmarks/serving_speed.py
+    python benchmarks/serving_speed.py --variants savedmodel --rounds 3 --out_dir DIR
 
 Writes benchmarks/results/serving_speed.json (`--quick`: a smoke test on 64
 sentences, results under /tmp/keras_adapters_bench).
@@ -104,6 +105,8 @@ def main():
     parser.add_argument("--max_examples", type=int, default=None,
                         help="dev sentences (default all 1,043)")
     parser.add_argument("--no_peer", action="store_true")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="comma-separated subset of " + ", ".join(VARIANTS))
     parser.add_argument("--export_root", default=None,
                         help="where the SavedModels go (default a temp dir)")
     args = _common.apply_quick(parser.parse_args())
@@ -112,13 +115,19 @@ def main():
         args.max_examples = args.max_examples or 64
     args.seq = _common.int_list(args.seq)[0]
     args.preset = args.preset or _common.minilm_folder()
-    variants = [v for v in VARIANTS if not (args.no_peer and v == "adapterhub")]
-    if not args.no_peer:
+    variants = args.variants.split(",")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        sys.exit(f"serving_speed: unknown --variants {', '.join(unknown)}; "
+                 f"choose from {', '.join(VARIANTS)}.")
+    if args.no_peer:
+        variants = [v for v in variants if v != "adapterhub"]
+    if "adapterhub" in variants:
         peer_env.ensure()
     root = args.export_root or tempfile.mkdtemp(prefix="serving_speed_")
     export_dirs = {size: os.path.join(root, f"m{size}") for size in SIZES}
     exports = [run(args, "savedmodel", size, export_dirs, measure="export")
-               for size in SIZES]
+               for size in SIZES if "savedmodel" in variants]
     runs = []
     for _ in range(args.rounds):
         for size in SIZES:
