@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -130,3 +131,16 @@ def test_bad_run_names_exit_with_one_line(text, message, capsys):
     with pytest.raises(SystemExit) as info:
         glue_accuracy.RunSpec.parse(text)
     assert message in str(info.value.code)
+
+
+def test_serving_speed_rejects_an_unknown_variant_in_one_line():
+    script = os.path.join(os.path.dirname(accuracy_report.__file__), "serving_speed.py")
+    result = subprocess.run(
+        [sys.executable, script, "--variants", "savedmodel,bogus"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "serving_speed: unknown --variants bogus; choose from savedmodel, "
+        "adapterhub, predict_tokens, predict_strings."
+    )
