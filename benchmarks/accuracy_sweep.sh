@@ -40,3 +40,5 @@ sweep --task CoLA --epochs 5 --runs layer_norm:1e-3,top_k-2:5e-5
 sweep --task CoLA --epochs 5 --runs adapters-8:3e-4,adapters-256:3e-4
 # Full fine-tuning at the top of its grid (after the SQuAD runs):
 sweep --task CoLA --epochs 3 --runs full:1e-4
+# LayerNorm-only on MRPC (3 epochs; the session ended before longer runs):
+sweep --task MRPC --epochs 3 --runs layer_norm:1e-3
