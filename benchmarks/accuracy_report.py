@@ -51,12 +51,12 @@ def epoch_score(run, row):
     return row["eval_" + run["primary_metric"]]
 
 
-def epoch_accuracy(run, row):
-    """The epoch's dev accuracy where it is not already the primary metric
-    (MRPC reports F1 and accuracy), else None."""
-    if run["primary_metric"] == "accuracy":
+def accuracy_beside(metric, values, prefix=""):
+    """`values[prefix + "accuracy"]` where accuracy is not already the
+    primary `metric` (MRPC reports F1 and accuracy), else None."""
+    if metric == "accuracy":
         return None
-    return row.get("eval_accuracy")
+    return values.get(prefix + "accuracy")
 
 
 def summarize_rate(seeds):
@@ -65,7 +65,8 @@ def summarize_rate(seeds):
     best_epochs = [max(r["per_epoch"], key=lambda e: epoch_score(r, e))
                    for r in seeds]
     scores = [epoch_score(r, e) for r, e in zip(seeds, best_epochs)]
-    accuracies = [epoch_accuracy(r, e) for r, e in zip(seeds, best_epochs)]
+    accuracies = [accuracy_beside(r["primary_metric"], e, "eval_")
+                  for r, e in zip(seeds, best_epochs)]
     return {
         "task": first["task"], "mode": mode_label(first),
         "learning_rate": first["learning_rate"],
@@ -145,8 +146,8 @@ def markdown_table(best):
         metric = best[(task, modes[0])]["metric"]
         dev = majority.get("dev", {})
         if metric in dev:
-            accuracy = ("" if metric == "accuracy" or "accuracy" not in dev
-                        else f" (acc {100 * dev['accuracy']:.1f})")
+            value = accuracy_beside(metric, dev)
+            accuracy = "" if value is None else f" (acc {100 * value:.1f})"
             lines.append(
                 f"| {task} | majority class ('{majority['label']}') | 0 | "
                 f"{100 * dev[metric]:.1f}{accuracy} | | | | |"
