@@ -96,6 +96,61 @@ def step_stats(seconds, batch_size):
     }
 
 
+# Op names of matrix products on either side (TensorFlow op types, ATen ops).
+MATRIX_PRODUCT_OPS = frozenset({
+    "MatMul", "_FusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum",
+    "aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm",
+})
+# PyTorch's fused attention (matrix products and softmax in one kernel).
+FUSED_ATTENTION_PREFIX = "aten::_scaled_dot_product"
+
+
+def op_category(op):
+    """`"matrix products"`, `"fused attention"` or `"other"` for an op type."""
+    if op in MATRIX_PRODUCT_OPS:
+        return "matrix products"
+    if op.startswith(FUSED_ATTENTION_PREFIX):
+        return "fused attention"
+    return "other"
+
+
+def profile_summary(op_seconds, op_calls, steps, wall_seconds, top=12):
+    """Per-step profile of `steps` training steps, by category and op type.
+
+    Args:
+        op_seconds: dict, op type -> seconds spent in it (self time) over
+            the profiled steps.
+        op_calls: dict, op type -> number of calls over the profiled steps.
+        steps: number of profiled steps.
+        wall_seconds: wall time of the profiled steps (profiler on).
+        top: how many op types to list.
+
+    Returns:
+        A dict of per-step seconds: `"wall"`, `"ops"` (the sum over op types,
+        above the wall time where ops run in parallel), `"by_category"`, and
+        `"top_ops"` (`[op, seconds, calls]`, slowest first).
+    """
+    by_category = {}
+    for op, seconds in op_seconds.items():
+        category = op_category(op)
+        by_category[category] = by_category.get(category, 0.0) + seconds
+    slowest = sorted(op_seconds, key=op_seconds.get, reverse=True)[:top]
+    return {
+        "profiled_steps": steps,
+        "wall_seconds_per_step": round(wall_seconds / steps, 4),
+        "op_seconds_per_step": round(sum(op_seconds.values()) / steps, 4),
+        "op_calls_per_step": round(sum(op_calls.values()) / steps, 1),
+        "by_category": {
+            name: round(seconds / steps, 4)
+            for name, seconds in sorted(by_category.items())
+        },
+        "top_ops": [
+            [op, round(op_seconds[op] / steps, 4), round(op_calls[op] / steps, 1)]
+            for op in slowest
+        ],
+    }
+
+
 def matmul_flops(tokens, n_in, n_out):
     return 2 * tokens * n_in * n_out
 

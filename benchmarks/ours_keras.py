@@ -15,6 +15,9 @@ Measures:
   epoch       one CoLA training epoch, length-bucketed batches cut to their
               longest example (the `run_classifier.py` pipeline).
   inference   `predict_on_batch` on one synthetic full-length batch.
+  profile     time per op type of --steps training steps after --warmup,
+              from the TensorFlow profiler's trace (without XLA, whose
+              fused clusters hide the ops).
   matmul      float32 `tf.matmul` rate (n x n x n, and the feedforward
               shape of the configuration).
   export      writes the raw-string SavedModel to --export_dir.
@@ -25,10 +28,14 @@ Measures:
 """
 
 import argparse
+import collections
+import glob
 import importlib
 import math
 import os
+import re
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -38,7 +45,8 @@ import _common  # noqa: E402
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--measure", required=True, choices=(
-        "train_step", "epoch", "inference", "matmul", "export", "serve"))
+        "train_step", "epoch", "inference", "matmul", "export", "serve",
+        "profile"))
     parser.add_argument("--mode", default="adapters",
                         choices=("adapters", "full", "layer_norm"))
     parser.add_argument("--adapter_size", type=int, default=64)
@@ -172,6 +180,49 @@ def measure_train_step(args):
         flops["total"] / result["step_seconds_median"] / 1e9, 2
     )
     return {**info, **result}
+
+
+# Trace events of graph ops are named "<op name>:<op type>".
+GRAPH_OP_EVENT = re.compile(r"^[^\s:]+:(_?[A-Z]\w*)$")
+FUNCTION_CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
+
+
+def traced_op_times(logdir):
+    """Seconds and calls per op type in the profiler trace under `logdir`."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    (path,) = glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb"))
+    space = xplane_pb2.XSpace()
+    with open(path, "rb") as handle:
+        space.ParseFromString(handle.read())
+    seconds, calls = collections.Counter(), collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                match = GRAPH_OP_EVENT.match(plane.event_metadata[event.metadata_id].name)
+                if match and match.group(1) not in FUNCTION_CALL_OPS:
+                    seconds[match.group(1)] += event.duration_ps * 1e-12
+                    calls[match.group(1)] += 1
+    return seconds, calls
+
+
+def measure_profile(args):
+    if args.jit_compile:
+        sys.exit("ours_keras: --measure=profile runs without --jit_compile "
+                 "(XLA's fused clusters hide the ops).")
+    model, info = build_classifier(args)
+    data = tf.data.Dataset.from_tensors(synthetic_batch(args)).repeat()
+    model.fit(data, steps_per_epoch=args.warmup, epochs=1, verbose=0)
+    logdir = tempfile.mkdtemp(prefix="keras_adapters_profile_")
+    tf.profiler.experimental.start(logdir)
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
+    wall = time.perf_counter() - start
+    tf.profiler.experimental.stop()
+    seconds, calls = traced_op_times(logdir)
+    return {**info, **_common.profile_summary(seconds, calls, args.steps, wall)}
 
 
 def measure_epoch(args):
@@ -319,6 +370,7 @@ MEASURES = {
     "matmul": measure_matmul,
     "export": measure_export,
     "serve": measure_serve,
+    "profile": measure_profile,
 }
 
 

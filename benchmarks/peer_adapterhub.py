@@ -22,6 +22,8 @@ Measures:
   epoch       one CoLA epoch: shuffled batches padded to their longest
               example (`DataCollatorWithPadding`), no length grouping.
   inference   forward of the synthetic batch under `torch.inference_mode`.
+  profile     self time per ATen op of --steps training steps after
+              --warmup, from `torch.profiler`.
   matmul      float32 `torch.matmul` rate.
   serve       CoLA dev sentences, tokenizer (padding to the batch's
               longest) plus forward, in file order.
@@ -39,7 +41,7 @@ import _common  # noqa: E402
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--measure", required=True, choices=(
-        "train_step", "epoch", "inference", "matmul", "serve"))
+        "train_step", "epoch", "inference", "matmul", "serve", "profile"))
     parser.add_argument("--mode", default="adapters",
                         choices=("adapters", "full"))
     parser.add_argument("--adapter_size", type=int, default=64)
@@ -161,6 +163,25 @@ def measure_train_step(args):
     return {**info, **result}
 
 
+def measure_profile(args):
+    model, trained, info = build_model(args)
+    model.train()
+    optimizer = optimizer_for(trained)
+    batch = synthetic_batch(args)
+    for _ in range(args.warmup):
+        train_step(model, optimizer, batch)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            train_step(model, optimizer, batch)
+        wall = time.perf_counter() - start
+    seconds, calls = {}, {}
+    for op in profile.key_averages():
+        seconds[op.key] = op.self_cpu_time_total * 1e-6
+        calls[op.key] = op.count
+    return {**info, **_common.profile_summary(seconds, calls, args.steps, wall)}
+
+
 def tokenizer_for(args):
     preset = args.preset or _common.minilm_folder()
     return transformers.AutoTokenizer.from_pretrained(preset)
@@ -273,6 +294,7 @@ MEASURES = {
     "inference": measure_inference,
     "matmul": measure_matmul,
     "serve": measure_serve,
+    "profile": measure_profile,
 }
 
 

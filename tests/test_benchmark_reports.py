@@ -1,4 +1,5 @@
-"""The accuracy sweep's run names and its report's selection by dev."""
+"""The benchmark scripts: the accuracy sweep's run names, its report's
+selection by dev, and the training-step profile."""
 
 import json
 import os
@@ -143,4 +144,50 @@ def test_serving_speed_rejects_an_unknown_variant_in_one_line():
     assert result.stderr.strip() == (
         "serving_speed: unknown --variants bogus; choose from savedmodel, "
         "adapterhub, predict_tokens, predict_strings."
+    )
+
+
+def test_profile_summary_splits_op_time_by_category():
+    import _common
+
+    seconds = {"MatMul": 4.0, "BatchMatMulV2": 2.0, "Mul": 1.0,
+               "aten::_scaled_dot_product_flash_attention_for_cpu": 0.5}
+    calls = {"MatMul": 20, "BatchMatMulV2": 10, "Mul": 100,
+             "aten::_scaled_dot_product_flash_attention_for_cpu": 2}
+    summary = _common.profile_summary(seconds, calls, steps=2, wall_seconds=8.0, top=2)
+    assert summary["wall_seconds_per_step"] == 4.0
+    assert summary["op_seconds_per_step"] == 3.75
+    assert summary["op_calls_per_step"] == 66.0
+    assert summary["by_category"] == {
+        "fused attention": 0.25, "matrix products": 3.0, "other": 0.5,
+    }
+    assert summary["top_ops"] == [["MatMul", 2.0, 10.0], ["BatchMatMulV2", 1.0, 5.0]]
+
+
+def test_profile_of_a_real_training_step_finds_its_matrix_products(minilm_path):
+    script = os.path.join(os.path.dirname(accuracy_report.__file__), "ours_keras.py")
+    result = subprocess.run(
+        [sys.executable, script, "--measure=profile", "--seq=8", "--batch=2",
+         "--steps=1", "--warmup=1", "--threads=1", f"--preset={minilm_path}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    (line,) = [l for l in result.stdout.splitlines() if l.startswith("RESULT ")]
+    profile = json.loads(line[len("RESULT "):])
+    ops = {op for op, _, _ in profile["top_ops"]}
+    assert {"MatMul", "BatchMatMulV2"} <= ops
+    # 6 blocks: Q, K, V, output, two attention products, forward and back.
+    assert dict((op, calls) for op, _, calls in profile["top_ops"])["BatchMatMulV2"] == 84
+    assert 0 < profile["by_category"]["matrix products"] < profile["op_seconds_per_step"]
+
+
+def test_profile_refuses_xla_in_one_line():
+    script = os.path.join(os.path.dirname(accuracy_report.__file__), "ours_keras.py")
+    result = subprocess.run(
+        [sys.executable, script, "--measure=profile", "--jit_compile"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "ours_keras: --measure=profile runs without --jit_compile "
+        "(XLA's fused clusters hide the ops)."
     )
