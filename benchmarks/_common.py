@@ -96,9 +96,10 @@ def step_stats(seconds, batch_size):
     }
 
 
-# Op names of matrix products on either side (TensorFlow op types, ATen ops).
+# Op names of matrix products on either side (TensorFlow op types, XLA's
+# `dot`, ATen ops).
 MATRIX_PRODUCT_OPS = frozenset({
-    "MatMul", "_FusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum",
+    "MatMul", "_FusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "dot",
     "aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm",
 })
 # PyTorch's fused attention (matrix products and softmax in one kernel).

@@ -16,8 +16,8 @@ Measures:
               longest example (the `run_classifier.py` pipeline).
   inference   `predict_on_batch` on one synthetic full-length batch.
   profile     time per op type of --steps training steps after --warmup,
-              from the TensorFlow profiler's trace (without XLA, whose
-              fused clusters hide the ops).
+              from the TensorFlow profiler's trace (with --jit_compile:
+              per kind of XLA instruction, fusions and dots).
   matmul      float32 `tf.matmul` rate (n x n x n, and the feedforward
               shape of the configuration).
   export      writes the raw-string SavedModel to --export_dir.
@@ -182,13 +182,30 @@ def measure_train_step(args):
     return {**info, **result}
 
 
-# Trace events of graph ops are named "<op name>:<op type>".
+# Trace events of graph ops are named "<op name>:<op type>"; an XLA thunk
+# "<HLO instruction>.<n>" is followed by an event "end: <same name>".
 GRAPH_OP_EVENT = re.compile(r"^[^\s:]+:(_?[A-Z]\w*)$")
 FUNCTION_CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
+XLA_THUNK_END = "end: "
+INPUT_PIPELINE_THREADS = "tf_data"
+
+
+def op_of(name, thunks):
+    """The op type of a trace event's name, or None for bookkeeping."""
+    if name in thunks:
+        return re.sub(r"(_\d+)?(\.\d+)?$", "", name)  # "MatMul_1.12" -> "MatMul"
+    match = GRAPH_OP_EVENT.match(name)
+    if match and match.group(1) not in FUNCTION_CALL_OPS:
+        return match.group(1)
+    return None
 
 
 def traced_op_times(logdir):
-    """Seconds and calls per op type in the profiler trace under `logdir`."""
+    """Self seconds and calls per op type (graph op type, or XLA instruction
+    kind) in the profiler trace under `logdir`, on every thread but the
+    input pipeline's (graph ops run on the executor's, XLA's on Eigen's);
+    the time of an op nested in another (an XLA `call`) counts only for the
+    inner one."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     (path,) = glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb"))
@@ -197,21 +214,30 @@ def traced_op_times(logdir):
         space.ParseFromString(handle.read())
     seconds, calls = collections.Counter(), collections.Counter()
     for plane in space.planes:
+        names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        thunks = {name[len(XLA_THUNK_END):] for name in names.values()
+                  if name.startswith(XLA_THUNK_END)}
         for line in plane.lines:
-            if not line.name.startswith("tf_Compute"):
+            if line.name.startswith(INPUT_PIPELINE_THREADS):
                 continue
-            for event in line.events:
-                match = GRAPH_OP_EVENT.match(plane.event_metadata[event.metadata_id].name)
-                if match and match.group(1) not in FUNCTION_CALL_OPS:
-                    seconds[match.group(1)] += event.duration_ps * 1e-12
-                    calls[match.group(1)] += 1
+            ops = sorted(
+                (event.offset_ps, -event.duration_ps, op)
+                for event in line.events
+                for op in [op_of(names[event.metadata_id], thunks)] if op
+            )
+            open_ops = []  # [end_ps, op] of the ops enclosing the current one
+            for start, minus_duration, op in ops:
+                while open_ops and open_ops[-1][0] <= start:
+                    open_ops.pop()
+                if open_ops:
+                    seconds[open_ops[-1][1]] += minus_duration * 1e-12
+                seconds[op] -= minus_duration * 1e-12
+                calls[op] += 1
+                open_ops.append([start - minus_duration, op])
     return seconds, calls
 
 
 def measure_profile(args):
-    if args.jit_compile:
-        sys.exit("ours_keras: --measure=profile runs without --jit_compile "
-                 "(XLA's fused clusters hide the ops).")
     model, info = build_classifier(args)
     data = tf.data.Dataset.from_tensors(synthetic_batch(args)).repeat()
     model.fit(data, steps_per_epoch=args.warmup, epochs=1, verbose=0)

@@ -2,11 +2,11 @@
 
 Profiles `--steps` adapter training steps (m = 64, batch 32, after
 `--warmup` untimed ones) on each side in a fresh process: ours with the
-TensorFlow profiler (without XLA, whose fused clusters hide the ops), theirs
-with `torch.profiler`. Both sum the time of each op type (TensorFlow op
-types, ATen ops) and split it into matrix products, PyTorch's fused
-attention kernel and everything else (element-wise work, reductions, copies,
-the optimizer). The profilers add their own cost per op, so the per-step
+TensorFlow profiler, with XLA (kinds of XLA instruction: dots, fusions,
+copies) and without (TensorFlow op types), theirs with `torch.profiler` (ATen
+ops). Each sums the self time of every op type and splits it into matrix
+products, PyTorch's fused attention kernel and everything else (element-wise
+work, reductions, copies, the optimizer). The profilers add their own cost per op, so the per-step
 wall time here is above the unprofiled one of `compare_adapterhub.py`.
 
     python benchmarks/step_profile.py [--seq 128,64]
@@ -24,18 +24,19 @@ import _common  # noqa: E402
 import peer_env  # noqa: E402
 
 SIDES = {
-    "keras_adapters": (sys.executable, "ours_keras.py"),
-    "adapterhub": (_common.PEER_PYTHON, "peer_adapterhub.py"),
+    "keras_adapters, XLA": (sys.executable, "ours_keras.py", {"jit_compile": True}),
+    "keras_adapters, no XLA": (sys.executable, "ours_keras.py", {}),
+    "adapterhub": (_common.PEER_PYTHON, "peer_adapterhub.py", {}),
 }
 CATEGORIES = ("matrix products", "fused attention", "other")
 
 
 def profile_side(side, seq, args):
-    python, script = SIDES[side]
+    python, script, options = SIDES[side]
     argv = [python, os.path.join(_common.HERE, script)] + _common.child_flags({
         "measure": "profile", "seq": seq, "batch": args.batch,
         "steps": args.steps, "warmup": args.warmup, "threads": args.threads,
-        "preset": args.preset, "adapter_size": 64,
+        "preset": args.preset, "adapter_size": 64, **options,
     })
     print(f"-> {side}: seq {seq}", flush=True)
     result = _common.run_child(argv)
