@@ -42,3 +42,12 @@ sweep --task CoLA --epochs 5 --runs adapters-8:3e-4,adapters-256:3e-4
 sweep --task CoLA --epochs 3 --runs full:1e-4
 # LayerNorm-only on MRPC (3 epochs; the session ended before longer runs):
 sweep --task MRPC --epochs 3 --runs layer_norm:1e-3
+# Third session (2026-11-26): the other tuning modes on the other tasks, a
+# second seed on CoLA, and the top of the adapters' grid. Each run alone on
+# the cores, except that the MRPC and SST-2 LayerNorm runs shared them with
+# a few minutes of tests (their minutes are slightly inflated).
+sweep --task MRPC --epochs 3 --runs top_k-2:5e-5
+sweep --task SST-2 --epochs 3 --max_train_examples 8000 --runs layer_norm:1e-3,top_k-2:5e-5
+sweep --task CoLA --epochs 10 --seeds 2 --runs adapters-64:3e-4
+sweep --task CoLA --epochs 3 --seeds 2 --runs full:5e-5
+sweep --task CoLA --epochs 5 --runs adapters-64:3e-3
