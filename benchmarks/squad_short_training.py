@@ -72,6 +72,8 @@ def main():
     parser.add_argument("--max_query_length", type=int, default=32)
     parser.add_argument("--train_batch_size", type=int, default=16)
     args = parser.parse_args()
+    if (args.tuning == "top_k") != (args.top_k_layers is not None):
+        parser.error("--top_k_layers goes with --tuning top_k, and --tuning top_k needs it.")
     preset = args.preset or _common.minilm_folder()
     work = tempfile.mkdtemp(prefix="squad_short_")
     train_all, heldout_all = (os.path.join(work, n) for n in ("train_all.json", "heldout_all.json"))

@@ -191,3 +191,15 @@ def test_profile_under_xla_reads_its_dots_and_fusions(minilm_path):
     assert any(op.endswith("_fusion") for op in ops)
     assert 0 < profile["by_category"]["matrix products"] < profile["op_seconds_per_step"]
     assert profile["op_seconds_per_step"] < 2 * profile["wall_seconds_per_step"]
+
+
+def test_squad_short_training_rejects_top_k_without_its_layer_count():
+    script = os.path.join(os.path.dirname(accuracy_report.__file__), "squad_short_training.py")
+    result = subprocess.run(
+        [sys.executable, script, "--tuning", "top_k"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "error: --top_k_layers goes with --tuning top_k, and --tuning top_k needs it."
+    )
