@@ -15,6 +15,14 @@ import accuracy_report  # noqa: E402
 import glue_accuracy  # noqa: E402
 
 
+def run_benchmark(script, *flags):
+    """Runs `benchmarks/<script>` with `flags` in a fresh interpreter."""
+    path = os.path.join(os.path.dirname(accuracy_report.__file__), script)
+    return subprocess.run(
+        [sys.executable, path, *flags], capture_output=True, text=True, timeout=300
+    )
+
+
 def fake_run(mode, rate, seed, scores, trained=1000):
     return {
         "task": "CoLA", "mode": mode, "learning_rate": rate, "seed": seed,
@@ -135,11 +143,7 @@ def test_bad_run_names_exit_with_one_line(text, message, capsys):
 
 
 def test_serving_speed_rejects_an_unknown_variant_in_one_line():
-    script = os.path.join(os.path.dirname(accuracy_report.__file__), "serving_speed.py")
-    result = subprocess.run(
-        [sys.executable, script, "--variants", "savedmodel,bogus"],
-        capture_output=True, text=True, timeout=120,
-    )
+    result = run_benchmark("serving_speed.py", "--variants", "savedmodel,bogus")
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "serving_speed: unknown --variants bogus; choose from savedmodel, "
@@ -165,11 +169,9 @@ def test_profile_summary_splits_op_time_by_category():
 
 
 def profile_of_a_real_training_step(minilm_path, *flags):
-    script = os.path.join(os.path.dirname(accuracy_report.__file__), "ours_keras.py")
-    result = subprocess.run(
-        [sys.executable, script, "--measure=profile", "--seq=8", "--batch=2",
-         "--steps=1", "--warmup=1", "--threads=1", f"--preset={minilm_path}", *flags],
-        capture_output=True, text=True, timeout=300,
+    result = run_benchmark(
+        "ours_keras.py", "--measure=profile", "--seq=8", "--batch=2", "--steps=1",
+        "--warmup=1", "--threads=1", f"--preset={minilm_path}", *flags,
     )
     (line,) = [l for l in result.stdout.splitlines() if l.startswith("RESULT ")]
     return json.loads(line[len("RESULT "):])
@@ -194,11 +196,7 @@ def test_profile_under_xla_reads_its_dots_and_fusions(minilm_path):
 
 
 def test_squad_short_training_rejects_top_k_without_its_layer_count():
-    script = os.path.join(os.path.dirname(accuracy_report.__file__), "squad_short_training.py")
-    result = subprocess.run(
-        [sys.executable, script, "--tuning", "top_k"],
-        capture_output=True, text=True, timeout=120,
-    )
+    result = run_benchmark("squad_short_training.py", "--tuning", "top_k")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
         "error: --top_k_layers goes with --tuning top_k, and --tuning top_k needs it."
