@@ -127,9 +127,11 @@ def profile_summary(op_seconds, op_calls, steps, wall_seconds, top=12):
         top: how many op types to list.
 
     Returns:
-        A dict of per-step seconds: `"wall"`, `"ops"` (the sum over op types,
-        above the wall time where ops run in parallel), `"by_category"`, and
-        `"top_ops"` (`[op, seconds, calls]`, slowest first).
+        A dict with `"profiled_steps"` and per-step figures:
+        `"wall_seconds_per_step"`, `"op_seconds_per_step"` (the sum over op
+        types, above the wall time where ops run in parallel),
+        `"op_calls_per_step"`, `"by_category"` (seconds) and `"top_ops"`
+        (`[op, seconds, calls]`, slowest first).
     """
     by_category = {}
     for op, seconds in op_seconds.items():

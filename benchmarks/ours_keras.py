@@ -241,13 +241,13 @@ def measure_profile(args):
     model, info = build_classifier(args)
     data = tf.data.Dataset.from_tensors(synthetic_batch(args)).repeat()
     model.fit(data, steps_per_epoch=args.warmup, epochs=1, verbose=0)
-    logdir = tempfile.mkdtemp(prefix="keras_adapters_profile_")
-    tf.profiler.experimental.start(logdir)
-    start = time.perf_counter()
-    model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
-    wall = time.perf_counter() - start
-    tf.profiler.experimental.stop()
-    seconds, calls = traced_op_times(logdir)
+    with tempfile.TemporaryDirectory(prefix="keras_adapters_profile_") as logdir:
+        tf.profiler.experimental.start(logdir)
+        start = time.perf_counter()
+        model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
+        wall = time.perf_counter() - start
+        tf.profiler.experimental.stop()
+        seconds, calls = traced_op_times(logdir)
     return {**info, **_common.profile_summary(seconds, calls, args.steps, wall)}
 
 
