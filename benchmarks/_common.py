@@ -106,9 +106,23 @@ MATRIX_PRODUCT_OPS = frozenset({
 FUSED_ATTENTION_PREFIX = "aten::_scaled_dot_product"
 
 
+# oneDNN (on by default on AVX-512 CPUs) renames the TensorFlow ops it
+# rewrites: `_MklMatMul`, `_MklNativeBatchMatMulV2`, `_MklFusedMatMul`.
+ONEDNN_PREFIXES = ("_MklNative", "_Mkl")
+
+
+def graph_op_type(op):
+    """`op` without oneDNN's rename: `_MklBatchMatMulV2` -> `BatchMatMulV2`."""
+    for prefix in ONEDNN_PREFIXES:
+        if op.startswith(prefix):
+            rest = op[len(prefix):]
+            return "_" + rest if rest.startswith("Fused") else rest
+    return op
+
+
 def op_category(op):
     """`"matrix products"`, `"fused attention"` or `"other"` for an op type."""
-    if op in MATRIX_PRODUCT_OPS:
+    if graph_op_type(op) in MATRIX_PRODUCT_OPS:
         return "matrix products"
     if op.startswith(FUSED_ATTENTION_PREFIX):
         return "fused attention"
