@@ -257,12 +257,37 @@ def _column_positions(header, names, where):
     return [None if name is None else header.index(name) for name in names]
 
 
+def _check_utf8(row, where):
+    """Fails on the first byte of `row` that was not valid UTF-8.
+
+    Args:
+        row: the fields of one line, decoded with `errors="surrogateescape"`.
+        where: the file and line, for the message.
+
+    Raises:
+        ValueError: with the byte and its 1-based (character) column.
+    """
+    line = "\t".join(row)  # Quoting is off: exactly the line's text.
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as error:
+        byte = ord(line[error.start]) - 0xDC00
+        raise ValueError(
+            f"{where}: not valid UTF-8 (byte {byte:#04x} at column "
+            f"{error.start + 1}); save the file as UTF-8"
+        ) from None
+
+
 def _read_tsv(task, path, split):
     """Parses one TSV file into `InputExample`s; see `read_examples`."""
     columns = _COLUMNS[task.name]
     is_test = split in task.test_splits
     where = f"{task.name} {os.path.basename(path)}"
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    # Undecodable bytes become lone surrogates, found row by row below, so
+    # the error names their line instead of a position in a read buffer.
+    with open(
+        path, encoding="utf-8-sig", errors="surrogateescape", newline=""
+    ) as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         if task.name == "CoLA" and not is_test:
             header = list(_COLA_COLUMNS)
@@ -270,6 +295,7 @@ def _read_tsv(task, path, split):
             header = next(reader, None)
             if header is None:
                 raise ValueError(f"{where}: empty file, expected a header")
+            _check_utf8(header, f"{where} line 1")
         names = (columns.text_a, columns.text_b)
         names += (columns.test_id, None) if is_test else (None, columns.label)
         a_at, b_at, guid_at, label_at = _column_positions(
@@ -278,6 +304,7 @@ def _read_tsv(task, path, split):
         examples = []
         for row in reader:
             at = f"{where} line {reader.line_num}"
+            _check_utf8(row, at)
             if len(row) != len(header):
                 raise ValueError(
                     f"{at}: expected {len(header)} tab-separated columns, "
@@ -321,7 +348,8 @@ def read_examples(task, data_dir, split):
 
     Raises:
         ValueError: for an unknown split, a missing file, or a malformed
-            header or row; the message names the file and the line.
+            header or row (including bytes that are not UTF-8); the
+            message names the file and the line.
 
     Example:
 

@@ -484,3 +484,27 @@ def test_real_file_details():
     assert ax[0] == InputExample(
         "0", "The cat sat on the mat.", "The cat did not sit on the mat.", None, 2
     )
+
+
+def test_invalid_utf8_names_the_line_and_column(tmp_path):
+    row = "gj04\t1\t\tThe café was fine.\n".encode()
+    # Far past the decoder's first chunk, after a non-ASCII character.
+    bad = "gj04\t1\t\tcafé ".encode() + b"\xff.\n"
+    (tmp_path / "train.tsv").write_bytes(row * 699 + bad + row)
+    assert error_of(read_examples, "cola", tmp_path, "train") == (
+        "CoLA train.tsv line 700: not valid UTF-8 (byte 0xff at column 14); "
+        "save the file as UTF-8"
+    )
+    # Without the bad row every row is read, text intact.
+    (tmp_path / "train.tsv").write_bytes(row * 700)
+    examples = read_examples("cola", tmp_path, "train")
+    assert len(examples) == 700 and examples[-1].line == 700
+    assert {e.text_a for e in examples} == {"The café was fine."}
+    # In the header, after a byte order mark (not counted as a column).
+    (tmp_path / "dev.tsv").write_bytes(
+        b"\xef\xbb\xbfQu\xe9lity\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+    )
+    assert error_of(read_examples, "mrpc", tmp_path, "dev") == (
+        "MRPC dev.tsv line 1: not valid UTF-8 (byte 0xe9 at column 3); "
+        "save the file as UTF-8"
+    )
