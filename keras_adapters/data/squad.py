@@ -132,6 +132,14 @@ def _get(node, key, kind, fail, place):
     return value
 
 
+def _get_text(node, key, fail, place):
+    """Returns the string `node[key]`, failing when it is only white space."""
+    text = _get(node, key, str, fail, place)
+    if not text.strip():
+        fail(place, f"field '{key}' is empty ({_FIELD_HINTS[key]})")
+    return text
+
+
 def _check_object(node, fail, place):
     if not isinstance(node, dict):
         fail(place, f"should be an object, got {_json_type(node)}")
@@ -240,11 +248,11 @@ def read_squad_examples(path, is_training, version_2_with_negative=False):
     Raises:
         SquadFormatError: a `ValueError` for a missing file, invalid JSON
             (with its line and column), a missing field or a field of the
-            wrong type, a repeated question id, `is_impossible` without
-            `version_2_with_negative`, or, in training, an answerable
-            question without exactly one answer. The one-line message
-            names the file, the article, paragraph and question, and the
-            fix.
+            wrong type, an empty context or question, a repeated question
+            id, `is_impossible` without `version_2_with_negative`, or, in
+            training, an answerable question without exactly one answer.
+            The one-line message names the file, the article, paragraph
+            and question, and the fix.
 
     Example:
 
@@ -277,7 +285,7 @@ def read_squad_examples(path, is_training, version_2_with_negative=False):
         for j, paragraph in enumerate(paragraphs):
             paragraph_place = f"{place} paragraphs[{j}]"
             _check_object(paragraph, fail, paragraph_place)
-            context = _get(paragraph, "context", str, fail, paragraph_place)
+            context = _get_text(paragraph, "context", fail, paragraph_place)
             questions = _get(paragraph, "qas", list, fail, paragraph_place)
             for k, qa in enumerate(questions):
                 qa_place = f"{paragraph_place} qas[{k}]"
@@ -323,7 +331,7 @@ def _read_question(
     qa, qas_id, context, is_training, version_2_with_negative, fail, place
 ):
     """Builds the `SquadExample` of one `qas` entry; see the reader."""
-    question = _get(qa, "question", str, fail, place)
+    question = _get_text(qa, "question", fail, place)
     is_impossible = False
     if "is_impossible" in qa:
         is_impossible = _get(qa, "is_impossible", bool, fail, place)

@@ -419,3 +419,20 @@ def test_training_needs_exactly_one_answer(tmp_path, answers):
     # Evaluation keeps them as given.
     (example,) = read_squad_examples(path, is_training=False).examples
     assert [a.text for a in example.answers] == [t for t, _ in answers]
+
+
+@pytest.mark.parametrize("text", ["", " \t\n"])
+def test_empty_question_or_context(tmp_path, text):
+    path = write(tmp_path, squad(question("q", question=text)))
+    for is_training in (False, True):
+        assert error_of(path, is_training) == (
+            f"{path}: data[0] (title 'Super_Bowl_50') paragraphs[0] qas[0] "
+            "(id 'q'): field 'question' is empty (each question needs its "
+            "'question' text)"
+        )
+    path = write(tmp_path, squad(question("q", answers=[]), context=text))
+    for is_training in (False, True):
+        assert error_of(path, is_training) == (
+            f"{path}: data[0] (title 'Super_Bowl_50') paragraphs[0]: field "
+            "'context' is empty (each paragraph needs its 'context' text)"
+        )
