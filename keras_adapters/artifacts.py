@@ -9,15 +9,18 @@ An artifact is a folder with two files:
   mode, the label list, the SHA-256 of the weights file and a fingerprint
   of the base weights it was trained on.
 
-Loading checks the fingerprint and the weights checksum before writing any
-variable, so an artifact on the wrong base model, or a truncated file, is a
-one-line error and never a half-loaded model. Nothing in an artifact is
-executed: the JSON holds plain values and safetensors holds raw arrays.
+Loading checks the config's values, the weights checksum and the stored
+arrays' sizes before building anything, and the fingerprint before writing
+any variable, so an artifact on the wrong base model, or a truncated or
+edited file, is a one-line error and never a half-loaded (or huge) model.
+Nothing in an artifact is executed: the JSON holds plain values and
+safetensors holds raw arrays.
 """
 
 import hashlib
 import json
 import os
+import reprlib
 
 import numpy as np
 import safetensors.numpy
@@ -37,16 +40,93 @@ CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_weights.safetensors"
 FORMAT = "keras_adapters.adapter_artifact"
 FORMAT_VERSION = 1
-# The task classes an artifact can hold, with their constructor arguments.
+
+
+def _is_integer(value, minimum=1):
+    """Whether `value` is a JSON integer (not a boolean) >= `minimum`."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= minimum
+    )
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_file_name(value):
+    """Whether `value` names a file directly inside the artifact folder."""
+    return (
+        isinstance(value, str)
+        and value not in ("", ".", "..")
+        and os.path.basename(value) == value
+    )
+
+
+def _of_type(*types):
+    return lambda value: isinstance(value, types)
+
+
+# Checks of config values: a predicate and what it expects, for messages.
+_POSITIVE = (_is_integer, "a positive integer")
+_NUMBER = (_is_number, "a number")
+_BOOLEAN = (_of_type(bool), "true or false")
+_ACTIVATION = (_of_type(str, dict), "an activation")
+_STRING = (_of_type(str), "a string")
+# The task classes an artifact can hold, with the check of each of their
+# constructor arguments.
 TASKS = {
     "AdapterBertTextClassifier": (
         AdapterBertTextClassifier,
-        ("num_classes", "activation", "dropout", "regression"),
+        {
+            "num_classes": _POSITIVE,
+            "activation": _ACTIVATION,
+            "dropout": _NUMBER,
+            "regression": _BOOLEAN,
+        },
     ),
-    "AdapterBertQuestionAnswerer": (AdapterBertQuestionAnswerer, ()),
+    "AdapterBertQuestionAnswerer": (AdapterBertQuestionAnswerer, {}),
 }
-# Preprocessor settings an artifact keeps (the tokenizer comes from the base).
-_PREPROCESSOR_KEYS = ("sequence_length", "doc_stride", "max_query_length")
+# The task of artifacts written before `task.class` was recorded.
+_DEFAULT_TASK = "AdapterBertTextClassifier"
+# The other values `load_adapters` reads, by config section.
+_CONFIG_KEYS = {
+    "adapter": {
+        "adapter_size": (
+            lambda value: _is_integer(value, minimum=0),
+            "an integer >= 0",
+        ),
+        "adapter_init_scale": _NUMBER,
+        "adapter_activation": _ACTIVATION,
+    },
+    "tuning": {
+        "mode": _STRING,
+        "top_k": (
+            lambda value: value is None or _is_integer(value),
+            "null or a positive integer",
+        ),
+        "train_pooler": _BOOLEAN,
+    },
+    "base_model": {
+        "config": (_of_type(dict), "an object"),
+        "fingerprint": _STRING,
+    },
+    "weights": {"file": (_is_file_name, "a file name"), "sha256": _STRING},
+}
+# Preprocessor settings an artifact keeps (the tokenizer comes from the
+# base); each is optional.
+_PREPROCESSOR_KEYS = {
+    "sequence_length": _POSITIVE,
+    "doc_stride": _POSITIVE,
+    "max_query_length": _POSITIVE,
+}
+# The config sizes that set the length of stored arrays, with the end of
+# those arrays' paths.
+_STORED_SIZES = {
+    "adapter.adapter_size": "_adapter/down_bias",
+    "task.num_classes": "logits/bias",
+}
 
 
 class ArtifactError(ValueError):
@@ -182,11 +262,17 @@ def save_adapters(model, directory, labels=None):
 def read_artifact_config(directory):
     """Reads and validates `adapter_config.json` of an artifact folder.
 
+    Args:
+        directory: an artifact folder written by `save_adapters`.
+
     Returns:
         The config dict (see the module docstring).
 
     Raises:
-        ArtifactError: missing folder or file, invalid JSON, other format.
+        ArtifactError: missing folder or file, invalid JSON, other format,
+            an unknown task class, or a missing or invalid value (the
+            message names the file and the dotted key, e.g.
+            `'adapter.adapter_size'`).
     """
     path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(path):
@@ -210,7 +296,60 @@ def read_artifact_config(directory):
             f"{path} has format version {config.get('format_version')}; "
             f"this keras_adapters reads version {FORMAT_VERSION}."
         )
+    _check_section(config, path, "task", {"class": _STRING}, required=False)
+    task_name = config["task"].get("class", _DEFAULT_TASK)
+    if task_name not in TASKS:
+        raise ArtifactError(
+            f"The artifact in '{directory}' holds a {task_name}, which this "
+            "keras_adapters does not know; upgrade keras_adapters."
+        )
+    _check_section(config, path, "task", TASKS[task_name][1])
+    for section, checks in _CONFIG_KEYS.items():
+        _check_section(config, path, section, checks)
+    if "preprocessor" in config:
+        _check_section(
+            config, path, "preprocessor", _PREPROCESSOR_KEYS, required=False
+        )
     return config
+
+
+def _check_section(config, path, section, checks, required=True):
+    """Checks the values of one section of an artifact config.
+
+    Args:
+        config: the config dict.
+        path: the config file, for messages.
+        section: the section's key, e.g. `"adapter"`.
+        checks: dict from each key of the section to `(check, expected)`:
+            a predicate on the value and what it expects, for the message.
+        required: whether every key of `checks` must be present.
+
+    Raises:
+        ArtifactError: a missing section or key, or an invalid value.
+    """
+    fix = "write it again with keras_adapters.save_adapters."
+
+    def check(key, value, is_valid, expected):
+        if not is_valid(value):
+            raise ArtifactError(
+                f"{path}: '{key}' is {reprlib.repr(value)}, not {expected}; "
+                f"the artifact is corrupted, {fix}"
+            )
+
+    def missing(key):
+        return ArtifactError(
+            f"{path} has no '{key}'; the artifact is incomplete, {fix}"
+        )
+
+    if section not in config:
+        raise missing(section)
+    values = config[section]
+    check(section, values, _of_type(dict), "an object")
+    for key, (is_valid, expected) in checks.items():
+        if key in values:
+            check(f"{section}.{key}", values[key], is_valid, expected)
+        elif required:
+            raise missing(f"{section}.{key}")
 
 
 def _read_weights(directory, config):
@@ -222,7 +361,50 @@ def _read_weights(directory, config):
             f"{path} does not match the checksum in {CONFIG_FILE}: the file "
             "is truncated or corrupted. Copy the artifact again."
         )
-    return safetensors.numpy.load_file(path)
+    try:
+        return safetensors.numpy.load_file(path)
+    except safetensors.SafetensorError as error:
+        reason = (str(error).strip().splitlines() or [""])[0]
+        raise ArtifactError(
+            f"{path} is not a readable safetensors file ({reason}); the "
+            "artifact is corrupted. Copy it again."
+        ) from None
+
+
+def _check_stored_sizes(directory, config, weights):
+    """Checks the sizes in the config against the stored arrays.
+
+    Runs before any model is built, so that an edited size can neither
+    allocate a huge model nor fail deep inside Keras.
+
+    Args:
+        directory: the artifact folder, for messages.
+        config: its validated config.
+        weights: its `{path: array}` weights.
+
+    Raises:
+        ArtifactError: a size that differs from the stored arrays' length.
+    """
+    for key, suffix in _STORED_SIZES.items():
+        section, name = key.split(".")
+        if name not in config[section]:
+            continue
+        size = config[section][name]
+        stored = sorted(
+            {
+                value.size
+                for path, value in weights.items()
+                if path.endswith(suffix)
+            }
+        )
+        if stored != ([size] if size else []):
+            raise ArtifactError(
+                f"{os.path.join(directory, CONFIG_FILE)}: '{key}' is {size}, "
+                f"but {os.path.join(directory, config['weights']['file'])} "
+                f"stores size {', '.join(map(str, stored)) or 'none'}; the "
+                "artifact is corrupted, write it again with "
+                "keras_adapters.save_adapters."
+            )
 
 
 def _backbone_for(config, base, load_weights=True):
@@ -267,8 +449,9 @@ def load_adapters(directory, base, preprocessor="auto"):
         preprocessor settings.
 
     Raises:
-        ArtifactError: a missing or corrupted file, or a base model with
-            another architecture or other weights than the one trained on.
+        ArtifactError: a missing, incomplete or corrupted file (checked
+            before any model is built), or a base model with another
+            architecture or other weights than the one trained on.
 
     Example:
 
@@ -278,6 +461,7 @@ def load_adapters(directory, base, preprocessor="auto"):
     """
     config = read_artifact_config(directory)
     weights = _read_weights(directory, config)
+    _check_stored_sizes(directory, config, weights)
     backbone = _backbone_for(config, base)
     expected = config["base_model"]["config"]
     actual = _base_config(backbone)
@@ -293,13 +477,7 @@ def load_adapters(directory, base, preprocessor="auto"):
             + "). Load them onto the base model they were trained on."
         )
     task = dict(config["task"])
-    task_name = task.pop("class", "AdapterBertTextClassifier")
-    if task_name not in TASKS:
-        raise ArtifactError(
-            f"The artifact in '{directory}' holds a {task_name}, which this "
-            "keras_adapters does not know; upgrade keras_adapters."
-        )
-    task_cls = TASKS[task_name][0]
+    task_cls = TASKS[task.pop("class", _DEFAULT_TASK)][0]
     if preprocessor == "auto":
         preprocessor = None
         if isinstance(base, str):

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 
@@ -97,6 +98,141 @@ def test_corrupted_or_missing_files_are_clear_errors(tmp_path, base_preset):
         keras_adapters.load_adapters(folder, base_preset)
     with pytest.raises(ArtifactError, match="not an adapter artifact"):
         keras_adapters.load_adapters(str(tmp_path / "nothing"), base_preset)
+
+
+_DELETE = object()
+
+
+def edit_artifact(folder, key, value=_DELETE):
+    """Sets (or deletes) a dotted `key` of the artifact's config."""
+    path = os.path.join(folder, "adapter_config.json")
+    with open(path) as handle:
+        config = json.load(handle)
+    *sections, last = key.split(".")
+    node = config
+    for section in sections:
+        node = node[section]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    with open(path, "w") as handle:
+        json.dump(config, handle)
+    return path
+
+
+def artifact_error(folder, base):
+    with pytest.raises(ArtifactError) as info:
+        keras_adapters.load_adapters(folder, base)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.fixture
+def artifact(tmp_path, base_preset):
+    folder = str(tmp_path / "artifact")
+    keras_adapters.save_adapters(trained_classifier(base_preset), folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "task", "task.num_classes", "adapter.adapter_size",
+        "tuning.mode", "base_model.fingerprint", "weights", "weights.sha256",
+    ],
+)
+def test_missing_config_keys(artifact, base_preset, key):
+    path = edit_artifact(artifact, key)
+    expected = (
+        f"{path} has no '{key}'; the artifact is incomplete, write it again "
+        "with keras_adapters.save_adapters."
+    )
+    with pytest.raises(ArtifactError) as info:
+        keras_adapters.read_artifact_config(artifact)
+    assert str(info.value) == expected
+    assert artifact_error(artifact, base_preset) == expected
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("adapter.adapter_size", -1, "an integer >= 0"),
+        ("adapter.adapter_size", "4", "an integer >= 0"),
+        ("adapter.adapter_size", True, "an integer >= 0"),
+        ("preprocessor.sequence_length", 0, "a positive integer"),
+        ("preprocessor.sequence_length", -128, "a positive integer"),
+        ("preprocessor.sequence_length", 128.0, "a positive integer"),
+        ("preprocessor.doc_stride", None, "a positive integer"),
+        ("preprocessor", [], "an object"),
+        ("task.num_classes", 0, "a positive integer"),
+        ("tuning.top_k", "2", "null or a positive integer"),
+        ("weights", "x", "an object"),
+        ("weights.file", "../elsewhere.safetensors", "a file name"),
+        ("weights.sha256", None, "a string"),
+    ],
+)
+def test_invalid_config_values(artifact, base_preset, key, value, expected):
+    path = edit_artifact(artifact, key, value)
+    message = artifact_error(artifact, base_preset)
+    assert message == (
+        f"{path}: '{key}' is {value!r}, not {expected}; the artifact is "
+        "corrupted, write it again with keras_adapters.save_adapters."
+    )
+
+
+def test_artifacts_written_before_task_class_hold_classifiers(
+    artifact, base_preset
+):
+    edit_artifact(artifact, "task.class")
+    edit_artifact(artifact, "preprocessor")
+    model = keras_adapters.load_adapters(artifact, base_preset)
+    assert isinstance(model, AdapterBertTextClassifier)
+
+
+def test_unknown_task_class(artifact, base_preset):
+    edit_artifact(artifact, "task.class", "AdapterBertSummarizer")
+    with pytest.raises(ArtifactError, match="holds a AdapterBertSummarizer"):
+        keras_adapters.read_artifact_config(artifact)
+
+
+@pytest.mark.parametrize(
+    "key, value, stored",
+    [
+        ("adapter.adapter_size", 10**7, "4"),
+        ("adapter.adapter_size", 8, "4"),
+        ("adapter.adapter_size", 0, "4"),
+        ("task.num_classes", 10**7, "3"),
+    ],
+)
+def test_sizes_are_checked_against_the_weights_before_building(
+    artifact, base_preset, monkeypatch, key, value, stored
+):
+    path = edit_artifact(artifact, key, value)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was built")
+
+    monkeypatch.setattr(AdapterBertBackbone, "__init__", no_model)
+    weights = os.path.join(artifact, "adapter_weights.safetensors")
+    assert artifact_error(artifact, base_preset) == (
+        f"{path}: '{key}' is {value}, but {weights} stores size {stored}; "
+        "the artifact is corrupted, write it again with "
+        "keras_adapters.save_adapters."
+    )
+
+
+@pytest.mark.parametrize("size", [5, -100])
+def test_truncated_weights_with_a_matching_checksum(artifact, base_preset, size):
+    weights = os.path.join(artifact, "adapter_weights.safetensors")
+    with open(weights, "r+b") as handle:
+        handle.truncate(size if size > 0 else os.path.getsize(weights) + size)
+    with open(weights, "rb") as handle:
+        edit_artifact(artifact, "weights.sha256", hashlib.sha256(handle.read()).hexdigest())
+    message = artifact_error(artifact, base_preset)
+    assert message.startswith(f"{weights} is not a readable safetensors file (")
+    assert message.endswith("); the artifact is corrupted. Copy it again.")
 
 
 @pytest.mark.integration
