@@ -206,7 +206,9 @@ def export_question_answerer(
     character offset of the answer in the context, `-1` for no answer),
     `score` (float32 start + end logit of the answer) and `null_score_diff`
     (float32, the `[CLS]` score minus the best span's: SQuAD 2.0's no-answer
-    odds).
+    odds). Each batch runs cut to its longest window, whatever its width
+    (narrower than `max_answer_length` included); an empty batch gives
+    empty outputs.
 
     Args:
         model: an `AdapterBertQuestionAnswerer` with a preprocessor.

@@ -12,10 +12,16 @@ import pytest
 import tensorflow as tf
 from keras_hub.models import BertTokenizer
 
+from keras_adapters.data import SquadExample
+from keras_adapters.data.squad_features import convert_examples_to_features
+from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
 from keras_adapters.models import AdapterBertBackbone
+from keras_adapters.models import AdapterBertQuestionAnswerer
+from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
+from keras_adapters.models.span_decoding import decode_answers
 from tests.conftest import TINY_CONFIG
 from tests.conftest import TINY_VOCAB
 
@@ -32,6 +38,17 @@ SENTENCES = [
 FIRSTS = ["the plot", "i hated it", "we really loved the film and the music"]
 SECONDS = ["was great .", "not fun", "but the acting was bad and too slow"]
 LABELS = ["negative", "neutral", "positive"]
+
+# The README's question: its window is 14 tokens wide, far narrower than
+# the longest answer (max_answer_length=30 tokens).
+README_QUESTION = "Who wrote it?"
+README_CONTEXT = "Ann Smith wrote it in 1895."
+QA_VOCAB = TINY_VOCAB + ["who", "wrote", "ann", "smith", "in", "1895", "?"]
+# Contexts of 60 words: three 48-token windows each (stride 16).
+LONG_CONTEXTS = [
+    " ".join(np.random.default_rng(seed).choice(QA_VOCAB[5:], 60))
+    for seed in range(2)
+]
 
 # Loads SavedModels with nothing but tensorflow and tensorflow_text, runs
 # their `serving_default` on raw strings and prints the outputs as JSON.
@@ -373,3 +390,109 @@ def test_minilm_export_serves_the_same_predictions(minilm_path, tmp_path):
     assert outputs["labels"][1] == [
         ["neg", "pos"][i] for i in expected.argmax(-1)
     ]
+
+
+@pytest.fixture(scope="module")
+def question_answerer(tmp_path_factory):
+    """A tiny question answerer with wide random weights (48-token windows)
+    and its export, loaded back with `tf.saved_model.load`."""
+    keras.utils.set_random_seed(1234)
+    config = dict(TINY_CONFIG, vocabulary_size=len(QA_VOCAB))
+    config["max_sequence_length"] = 48
+    backbone = AdapterBertBackbone(**config, adapter_size=4, dropout=0.0)
+    preprocessor = AdapterBertQuestionAnswererPreprocessor(
+        BertTokenizer(vocabulary=QA_VOCAB, lowercase=True),
+        sequence_length=48,
+        doc_stride=16,
+        max_query_length=8,
+    )
+    model = AdapterBertQuestionAnswerer(backbone, preprocessor=preprocessor)
+    rng = np.random.default_rng(3)
+    for weight in model.weights:
+        if len(weight.shape) >= 2:
+            weight.assign(rng.normal(0.0, 0.5, weight.shape))
+    export_dir = export_question_answerer(
+        model, str(tmp_path_factory.mktemp("qa") / "export")
+    )
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    return model, serve
+
+
+def answer(serve, questions, contexts):
+    """The export's outputs on raw strings, as NumPy."""
+    outputs = serve(
+        question=tf.constant(questions, tf.string),
+        context=tf.constant(contexts, tf.string),
+    )
+    return {key: value.numpy() for key, value in outputs.items()}
+
+
+def nbest_top1(model, questions, contexts):
+    """`(text, score)` of each question's best n-best answer (Keras model
+    on full-width windows, NumPy decoding)."""
+    examples = [
+        SquadExample(str(i), question, context, [])
+        for i, (question, context) in enumerate(zip(questions, contexts))
+    ]
+    features = convert_examples_to_features(
+        examples, model.preprocessor, with_answers=False
+    )
+    width = features.token_ids.shape[1]
+    logits = model.predict(
+        {
+            "token_ids": features.token_ids,
+            "segment_ids": features.segment_ids,
+            "padding_mask": np.arange(width) < features.lengths[:, None],
+        },
+        verbose=0,
+    )
+    nbest = decode_answers(examples, features, logits).nbest
+    return [
+        (nbest[e.qas_id][0]["text"], nbest[e.qas_id][0]["start_logit"]
+         + nbest[e.qas_id][0]["end_logit"])
+        for e in examples
+    ]
+
+
+def test_question_answerer_export_answers_the_readme_example(
+    question_answerer,
+):
+    model, serve = question_answerer
+    served = answer(serve, [README_QUESTION], [README_CONTEXT])
+    [(text, score)] = nbest_top1(model, [README_QUESTION], [README_CONTEXT])
+    assert text and text in README_CONTEXT
+    assert served["answer"].astype(str).tolist() == [text]
+    start = int(served["answer_start"][0])
+    assert README_CONTEXT[start : start + len(text)] == text
+    assert served["score"][0] == pytest.approx(score, abs=1e-4)
+
+
+def test_question_answerer_export_answers_an_empty_batch(question_answerer):
+    _, serve = question_answerer
+    served = answer(serve, [], [])
+    assert {key: (v.shape, v.dtype) for key, v in served.items()} == {
+        "answer": ((0,), object),
+        "answer_start": ((0,), np.int32),
+        "score": ((0,), np.float32),
+        "null_score_diff": ((0,), np.float32),
+    }
+
+
+def test_question_answerer_export_answers_a_mixed_length_batch(
+    question_answerer,
+):
+    model, serve = question_answerer
+    contexts = [README_CONTEXT, LONG_CONTEXTS[0], "Ann wrote it.",
+                LONG_CONTEXTS[1]]
+    questions = [README_QUESTION, "who wrote the film ?", "Who?",
+                 "the best music ?"]
+    served = answer(serve, questions, contexts)
+    assert served["answer"].astype(str).tolist() == [
+        text for text, _ in nbest_top1(model, questions, contexts)
+    ]
+    for row, (question, context) in enumerate(zip(questions, contexts)):
+        alone = answer(serve, [question], [context])
+        assert served["answer"][row] == alone["answer"][0]
+        assert served["answer_start"][row] == alone["answer_start"][0]
+        for key in ("score", "null_score_diff"):
+            assert served[key][row] == pytest.approx(alone[key][0], abs=1e-4)

@@ -172,10 +172,14 @@ def best_answer_spans(logits, windows, num_examples, n_best_size=20,
     `decode_answers`, with the same filters).
 
     Args:
-        logits: `[windows, 2, sequence]` float32.
+        logits: `[windows, 2, sequence]` float32. The sequence may be cut
+            to any width covering each window, narrower than
+            `max_answer_length` included.
         windows: the preprocessor's windows (`context_index`,
-            `max_context`, `token_start`, `token_end`, `example_index`).
-        num_examples: scalar int tensor, the number of examples.
+            `max_context`, `token_start`, `token_end`, `example_index`),
+            cut to the same width.
+        num_examples: scalar int tensor, the number of examples (`0` for
+            an empty batch, which gives empty outputs).
         n_best_size: int. Starts and ends considered per window.
         max_answer_length: int, in tokens.
 
@@ -195,13 +199,11 @@ def best_answer_spans(logits, windows, num_examples, n_best_size=20,
         in_context & windows["max_context"] & (start_logits >= start_cut)
     )
     valid_end = in_context & (end_logits >= end_cut)
-    # end >= start and end - start < max_answer_length.
-    band = tf.cast(
-        tf.linalg.band_part(
-            tf.ones([length, length]), 0, max_answer_length - 1
-        ),
-        tf.bool,
-    )
+    # end >= start and end - start < max_answer_length, at any width (a
+    # batch cut to short windows can be narrower than the longest answer).
+    positions = tf.range(length)
+    span = positions[None, :] - positions[:, None]
+    band = (span >= 0) & (span < max_answer_length)
     valid = valid_start[:, :, None] & valid_end[:, None, :] & band
     scores = tf.where(
         valid,
@@ -215,8 +217,15 @@ def best_answer_spans(logits, windows, num_examples, n_best_size=20,
     per_example = tf.RaggedTensor.from_value_rowids(
         window_score, example, nrows=num_examples
     )
+    # At least one column, so that an empty batch has an axis to reduce.
+    padded_shape = tf.stack(
+        [
+            tf.cast(num_examples, tf.int32),
+            tf.maximum(per_example.bounding_shape(1, out_type=tf.int32), 1),
+        ]
+    )
     pick = tf.cast(per_example.row_starts(), tf.int32) + tf.argmax(
-        per_example.to_tensor(default_value=-np.inf),
+        per_example.to_tensor(default_value=-np.inf, shape=padded_shape),
         axis=1,
         output_type=tf.int32,
     )

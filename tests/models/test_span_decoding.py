@@ -49,6 +49,50 @@ def features_of(windows, example_index):
     )
 
 
+def in_graph_windows(windows, features):
+    """The preprocessor's tensors that `best_answer_spans` reads."""
+    return {
+        "context_index": tf.constant(np.stack([w["context_index"] for w in windows])),
+        "max_context": tf.constant(features.max_context),
+        "token_start": tf.constant(features.token_start),
+        "token_end": tf.constant(features.token_end),
+        "example_index": tf.constant(features.example_index),
+    }
+
+
+def random_windows(rng, num_examples, max_words, width):
+    """1 to 3 windows per example, each over 1 to `max_words` words."""
+    windows, owners = [], []
+    for owner in range(num_examples):
+        for _ in range(rng.integers(1, 4)):
+            count = int(rng.integers(1, max_words + 1))
+            first = int(rng.integers(0, 10 - count + 1))
+            marks = rng.random(count) < 0.7
+            windows.append(window_features(range(first, first + count), max_context=marks, width=width))
+            owners.append(owner)
+    return windows, features_of(windows, owners)
+
+
+def random_logits(rng, features, width):
+    """Wide random logits, with the span head's padding value on padding."""
+    logits = rng.normal(size=(len(features.lengths), 2, width)).astype(np.float32) * 3
+    padding = np.arange(width)[None, :] >= features.lengths[:, None]
+    logits[:, 0][padding] = -1e4
+    logits[:, 1][padding] = -1e4
+    return logits
+
+
+def assert_top1_matches(decoded, examples, begin, end, score):
+    """The in-graph spans are the n-best decoding's first answers."""
+    for i, qas_id in enumerate(e.qas_id for e in examples):
+        best = decoded.nbest[qas_id][0]
+        if best["text"] == "empty":
+            assert not np.isfinite(score[i])
+            continue
+        assert CONTEXT.encode()[int(begin[i]) : int(end[i])].decode() == best["text"]
+        assert float(score[i]) == pytest.approx(best["start_logit"] + best["end_logit"], abs=1e-5)
+
+
 def example(qas_id="q1", impossible=False):
     answers = [] if impossible else [SquadAnswer("1895", 31)]
     return SquadExample(qas_id, "When?", CONTEXT, answers, is_impossible=impossible)
@@ -123,36 +167,59 @@ def test_version_2_null_answer_and_threshold():
 
 def test_in_graph_top1_matches_the_nbest_decoding():
     rng = np.random.default_rng(7)
-    windows, owners = [], []
-    for owner in range(6):
-        for _ in range(rng.integers(1, 4)):
-            count = int(rng.integers(1, 10))
-            first = int(rng.integers(0, 10 - count + 1))
-            marks = rng.random(count) < 0.7
-            windows.append(window_features(range(first, first + count), max_context=marks))
-            owners.append(owner)
-    features = features_of(windows, owners)
+    windows, features = random_windows(rng, 6, max_words=9, width=16)
     examples = [example(f"q{i}") for i in range(6)]
     for trial in range(5):
-        logits = rng.normal(size=(len(windows), 2, 16)).astype(np.float32) * 3
-        padding = np.arange(16)[None, :] >= features.lengths[:, None]
-        logits[:, 0][padding] = -1e4
-        logits[:, 1][padding] = -1e4
+        logits = random_logits(rng, features, 16)
         decoded = decode_answers(examples, features, logits, n_best_size=5, max_answer_length=4)
-        in_graph = {
-            "context_index": tf.constant(np.stack([w["context_index"] for w in windows])),
-            "max_context": tf.constant(features.max_context),
-            "token_start": tf.constant(features.token_start),
-            "token_end": tf.constant(features.token_end),
-            "example_index": tf.constant(features.example_index),
-        }
         begin, end, score, _ = best_answer_spans(
-            tf.constant(logits), in_graph, tf.constant(6), n_best_size=5, max_answer_length=4
+            tf.constant(logits), in_graph_windows(windows, features), tf.constant(6), n_best_size=5, max_answer_length=4
         )
-        for i, qas_id in enumerate(e.qas_id for e in examples):
-            best = decoded.nbest[qas_id][0]
-            if best["text"] == "empty":
-                assert not np.isfinite(score[i])
-                continue
-            assert CONTEXT.encode()[int(begin[i]) : int(end[i])].decode() == best["text"]
-            assert float(score[i]) == pytest.approx(best["start_logit"] + best["end_logit"], abs=1e-5)
+        assert_top1_matches(decoded, examples, begin, end, score)
+
+
+def test_in_graph_top1_of_windows_narrower_than_the_longest_answer():
+    # 8-token windows ([CLS] q q [SEP] 1-3 words [SEP]), as the export cuts
+    # a batch of short contexts, with the default max_answer_length=30.
+    rng = np.random.default_rng(11)
+    windows, features = random_windows(rng, 5, max_words=3, width=8)
+    examples = [example(f"q{i}") for i in range(5)]
+    logits = random_logits(rng, features, 8)
+    decoded = decode_answers(examples, features, logits)
+    narrow = best_answer_spans(tf.constant(logits), in_graph_windows(windows, features), tf.constant(5))
+    assert_top1_matches(decoded, examples, *narrow[:3])
+    # The same windows padded to 40 tokens, wider than the longest answer.
+    extra = (0, 32)
+    wide_windows = [
+        dict(
+            window,
+            token_start=np.pad(window["token_start"], extra, constant_values=-1),
+            token_end=np.pad(window["token_end"], extra, constant_values=-1),
+            context_index=np.pad(window["context_index"], extra, constant_values=-1),
+            max_context=np.pad(window["max_context"], extra),
+        )
+        for window in windows
+    ]
+    wide_features = features_of(wide_windows, features.example_index)
+    wide_logits = np.pad(logits, [(0, 0), (0, 0), extra], constant_values=-1e4)
+    wide = best_answer_spans(tf.constant(wide_logits), in_graph_windows(wide_windows, wide_features), tf.constant(5))
+    for narrow_output, wide_output in zip(narrow, wide):
+        np.testing.assert_array_equal(narrow_output, wide_output)
+
+
+def test_in_graph_top1_of_an_empty_batch_is_empty():
+    # The export's empty batch: no window, cut to one token.
+    windows = {
+        "context_index": tf.zeros([0, 1], tf.int32),
+        "max_context": tf.zeros([0, 1], tf.bool),
+        "token_start": tf.zeros([0, 1], tf.int32),
+        "token_end": tf.zeros([0, 1], tf.int32),
+        "example_index": tf.zeros([0], tf.int32),
+    }
+    begin, end, score, null = best_answer_spans(tf.zeros([0, 2, 1]), windows, tf.constant(0))
+    assert [(t.shape, t.dtype) for t in (begin, end, score, null)] == [
+        ((0,), tf.int32),
+        ((0,), tf.int32),
+        ((0,), tf.float32),
+        ((0,), tf.float32),
+    ]
