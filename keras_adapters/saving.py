@@ -1,6 +1,8 @@
 """Loading `.keras` files safely, with one-line errors for bad files."""
 
+import json
 import os
+import re
 import zipfile
 
 import keras
@@ -8,6 +10,36 @@ import keras
 # Importing the package registers every keras_adapters class, so that
 # `safe_mode` deserialization finds them without executing any code.
 import keras_adapters.models  # noqa: F401
+
+# How Keras reports an object of the file that no registered (or
+# importable) class or function matches.
+_UNREGISTERED = re.compile(
+    r"Could not (?:locate|deserialize) (class|function) '([^']+)'"
+)
+
+
+def _modules_of(node, class_name):
+    """The `module` of each object named `class_name` in a saved config."""
+    if isinstance(node, dict):
+        if node.get("class_name") == class_name:
+            yield node.get("module")
+        node = list(node.values())
+    if isinstance(node, list):
+        for child in node:
+            yield from _modules_of(child, class_name)
+
+
+def _unregistered_error(filepath, kind, name):
+    """The one-line error for a `kind` ("class") `name` Keras cannot find."""
+    with zipfile.ZipFile(filepath) as archive:
+        config = json.loads(archive.read("config.json"))
+    module = next(_modules_of(config, name), None)
+    origin = f" of module '{module}'" if module else ""
+    return ValueError(
+        f"'{filepath}' uses {kind} '{name}'{origin}, which is not "
+        "registered; install and import the package that defines it (with "
+        "@keras.saving.register_keras_serializable) before loading."
+    )
 
 
 def load_model(filepath):
@@ -23,8 +55,9 @@ def load_model(filepath):
         The model, with its tuning mode re-applied from its config.
 
     Raises:
-        ValueError: a missing, truncated or corrupted file, or one that would
-            need to execute code.
+        ValueError: a missing, truncated or corrupted file, one that would
+            need to execute code, or one that uses a class that is not
+            registered.
 
     Example:
 
@@ -55,3 +88,8 @@ def load_model(filepath):
                 "keras_adapters never executes code from a file."
             ) from None
         raise
+    except TypeError as error:
+        match = _UNREGISTERED.search(str(error))
+        if match is None:
+            raise
+        raise _unregistered_error(filepath, *match.groups()) from None
