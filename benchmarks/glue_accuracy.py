@@ -195,10 +195,11 @@ def run_one(args):
                 global_clipnorm=1.0,
             )
 
-        def export(self):
-            if keep:
-                save_adapters(self.model, os.path.join(keep, "adapters"),
-                              labels=list(self.config.task.labels))
+        def outputs(self):
+            if not keep:
+                return {}
+            return {os.path.join(keep, "adapters"): lambda path: save_adapters(
+                self.model, path, labels=list(self.config.task.labels))}
 
     dev = {s: load_examples(config, s) for s in config.task.eval_splits}
     train = load_examples(config, "train")

@@ -1,32 +1,28 @@
 """Callbacks for resumable training."""
 
-import json
-import os
-
 import keras
+import numpy as np
+
+from keras_adapters.errors import KerasAdaptersError
+
+
+class NonFiniteLossError(KerasAdaptersError):
+    """Raised when the training loss stops being a finite number."""
 
 
 class StepCheckpoint(keras.callbacks.Callback):
-    """Saves model and optimizer every `save_steps` optimizer steps.
-
-    The checkpoint is `model.weights.h5` (model and optimizer variables)
-    plus `state.json` (`{"step": ...}`), both replaced atomically, so a
-    run killed at any moment leaves the previous complete checkpoint.
-    `restore()` puts a fresh model back at that step.
+    """Checkpoints every `save_steps` optimizer steps and at the end.
 
     Args:
-        directory: folder for the checkpoint.
+        folder: a `CheckpointFolder`.
         save_steps: int. Save when the optimizer step count reaches a
             multiple of it, and at the end of training.
         enabled: bool. Only the chief writes in multi-worker training.
     """
 
-    WEIGHTS = "model.weights.h5"
-    STATE = "state.json"
-
-    def __init__(self, directory, save_steps, enabled=True):
+    def __init__(self, folder, save_steps, enabled=True):
         super().__init__()
-        self.directory = directory
+        self.folder = folder
         self.save_steps = int(save_steps)
         self.enabled = enabled
         self._last_saved = None
@@ -34,41 +30,38 @@ class StepCheckpoint(keras.callbacks.Callback):
     def _step(self):
         return int(self.model.optimizer.iterations.numpy())
 
+    def on_train_begin(self, logs=None):
+        self._last_saved = self._step()
+
     def on_train_batch_end(self, batch, logs=None):
         step = self._step()
-        if step // self.save_steps != (self._last_saved or 0) // self.save_steps:
+        if step // self.save_steps != self._last_saved // self.save_steps:
             self.save(step)
 
     def on_train_end(self, logs=None):
-        self.save(self._step())
+        if self._step() != self._last_saved:
+            self.save(self._step())
 
     def save(self, step):
         """Writes the checkpoint of `step`."""
         self._last_saved = step
-        if not self.enabled:
-            return
-        os.makedirs(self.directory, exist_ok=True)
-        weights = os.path.join(self.directory, self.WEIGHTS)
-        self.model.save_weights(weights + ".tmp.weights.h5")
-        os.replace(weights + ".tmp.weights.h5", weights)
-        state = os.path.join(self.directory, self.STATE)
-        with open(state + ".tmp", "w") as handle:
-            json.dump({"step": step}, handle)
-        os.replace(state + ".tmp", state)
+        if self.enabled:
+            self.folder.save(self.model, step)
 
-    def restore(self, model):
-        """Loads the latest checkpoint into `model`; returns its step (0 if
-        there is none)."""
-        state = os.path.join(self.directory, self.STATE)
-        if not os.path.isfile(state):
-            return 0
-        with open(state) as handle:
-            step = int(json.load(handle)["step"])
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(self.directory, self.WEIGHTS))
-        self._last_saved = step
-        return step
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training with a one-line error at the first NaN or infinite
+    loss, before any checkpoint or export holds the broken weights."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            step = int(self.model.optimizer.iterations.numpy())
+            raise NonFiniteLossError(
+                f"The training loss became {float(loss)} at step {step}; "
+                "nothing of this step was saved. Lower learning_rate, or "
+                "check the input data and the checkpoint it resumed from."
+            )
 
 
 class StopAtStep(keras.callbacks.Callback):

@@ -17,11 +17,16 @@ from keras_adapters.data.glue import get_task
 from keras_adapters.data.glue import read_examples
 from keras_adapters.data.glue import read_tfds_examples
 from keras_adapters.export import export_saved_model
+from keras_adapters.metrics.glue import accuracy
 from keras_adapters.metrics.glue import glue_metrics
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.training.pipeline import encode_examples
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
+from keras_adapters.training.task_run import write_text
+
+# [CLS] a [SEP]; a pair adds b [SEP]: one token of each segment at least.
+_MIN_SEQ_LENGTH = {False: 3, True: 5}
 
 @dataclasses.dataclass
 class ClassifierRunConfig(RunConfig):
@@ -31,6 +36,8 @@ class ClassifierRunConfig(RunConfig):
     data_dir: str = None
     do_eval: bool = False
     eval_batch_size: int = 8
+
+    POSITIVE = RunConfig.POSITIVE + ("eval_batch_size",)
 
     def __post_init__(self):
         if not self.task_name:
@@ -43,10 +50,20 @@ class ClassifierRunConfig(RunConfig):
         if not (self.do_train or self.do_eval or self.do_predict):
             self.do_train = self.do_eval = True
         self.check_common_flags()
+        shortest = _MIN_SEQ_LENGTH[self.task.is_pair]
+        if self.max_seq_length < shortest:
+            raise ValueError(
+                f"--max_seq_length={self.max_seq_length} leaves no room for "
+                f"the text: {self.task.name} needs at least {shortest} "
+                "([CLS], one token of each sentence, [SEP] after each)."
+            )
         if self.data_dir is None and os.environ.get("GLUE_DIR"):
             self.data_dir = os.path.join(
                 os.environ["GLUE_DIR"], self.task.folder
             )
+
+    def checkpoint_settings(self):
+        return dict(super().checkpoint_settings(), task=self.task.name)
 
 
 def load_examples(config, split):
@@ -181,19 +198,27 @@ class ClassifierRun(TaskRun):
             )
             predictions = outputs if task.is_regression else outputs.argmax(1)
             metrics = glue_metrics(task, encoded.labels, predictions)
+            if not task.is_regression:
+                # The original's metric, which scripts grep for.
+                metrics.setdefault(
+                    "accuracy", accuracy(encoded.labels, predictions)
+                )
             metrics["loss"] = _loss(task, outputs, encoded.labels)
             prefix = "eval" if len(splits) == 1 else (
                 "eval_" + split.replace("dev_", "")
             )
             results.update({f"{prefix}_{k}": v for k, v in metrics.items()})
         results["global_step"] = step
+        if not step:
+            results["note"] = "untrained model: no checkpoint was found"
         if self.chief:
-            path = os.path.join(self.config.output_dir, "eval_results.txt")
-            with open(path, "w") as handle:
-                for key in sorted(results):
-                    handle.write(f"{key} = {results[key]}\n")
-            with open(path[: -len(".txt")] + ".json", "w") as handle:
-                json.dump(results, handle, indent=2, sort_keys=True)
+            path = os.path.join(self.config.output_dir, "eval_results")
+            write_text(path + ".txt", "".join(
+                f"{key} = {results[key]}\n" for key in sorted(results)
+            ))
+            write_text(path + ".json", json.dumps(
+                results, indent=2, sort_keys=True
+            ))
             for key in sorted(results):
                 print(f"  {key} = {results[key]}")
         return results
@@ -217,35 +242,37 @@ class ClassifierRun(TaskRun):
             )
             if task.name != self.config.task.name:
                 suffix = "_" + task.name.lower()
-            results = os.path.join(
-                self.config.output_dir, f"test_results{suffix}.tsv"
+            output_dir = self.config.output_dir
+            write_text(
+                os.path.join(output_dir, f"test_results{suffix}.tsv"),
+                "".join(
+                    "\t".join(str(float(p)) for p in row) + "\n"
+                    for row in np.atleast_2d(outputs.T).T
+                ),
             )
-            with open(results, "w") as handle:
-                for row in np.atleast_2d(outputs.T).T:
-                    handle.write("\t".join(str(float(p)) for p in row) + "\n")
-            submission = os.path.join(
-                self.config.output_dir, task.submission_files[split]
+            rows = [
+                f"{example.guid}\t"
+                + (
+                    f"{float(output):.3f}" if task.is_regression
+                    else task.labels[int(np.argmax(output))]
+                )
+                + "\n"
+                for example, output in zip(examples, outputs)
+            ]
+            write_text(
+                os.path.join(output_dir, task.submission_files[split]),
+                "index\tprediction\n" + "".join(rows),
             )
-            with open(submission, "w") as handle:
-                handle.write("index\tprediction\n")
-                for example, output in zip(examples, outputs):
-                    value = (
-                        f"{float(output):.3f}" if task.is_regression
-                        else task.labels[int(np.argmax(output))]
-                    )
-                    handle.write(f"{example.guid}\t{value}\n")
 
-    def export(self):
-        """Writes the adapter-only artifact and the raw-string SavedModel."""
+    def outputs(self):
+        """The adapter-only artifact and the raw-string SavedModel."""
         task = self.config.task
-        save_adapters(
-            self.model,
-            os.path.join(self.config.output_dir, "adapters"),
-            labels=None if task.is_regression else list(task.labels),
-        )
-        export_saved_model(
-            self.model,
-            self.config.export_dir,
-            labels=None if task.is_regression else list(task.labels),
-            pair=task.is_pair,
-        )
+        labels = None if task.is_regression else list(task.labels)
+        return {
+            os.path.join(self.config.output_dir, "adapters"): (
+                lambda path: save_adapters(self.model, path, labels=labels)
+            ),
+            self.config.export_dir: lambda path: export_saved_model(
+                self.model, path, labels=labels, pair=task.is_pair
+            ),
+        }

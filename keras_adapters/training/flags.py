@@ -2,6 +2,9 @@
 
 from absl import flags
 
+from keras_adapters.tuning import DEFAULT_LEARNING_RATES
+from keras_adapters.tuning import TUNING_MODES
+
 
 def define_shared_flags(max_seq_length):
     """Defines the flags of run_classifier.py and run_squad.py in common:
@@ -21,7 +24,12 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_bool("do_predict", False, "Predict.")
     flags.DEFINE_integer("train_batch_size", 32, "Training batch size.")
     flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
-    flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamWeightDecay.")
+    flags.DEFINE_float(
+        "learning_rate", None,
+        "Peak learning rate of AdamWeightDecay. Default: the --tuning mode's "
+        + ", ".join(f"{mode} {rate:g}" for mode, rate in DEFAULT_LEARNING_RATES.items())
+        + ".",
+    )
     flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs.")
     flags.DEFINE_float("warmup_proportion", 0.1, "Share of training with linear warmup.")
     flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
@@ -38,7 +46,7 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_float("adapter_init_scale", 1e-3, "Std of the adapter initializer.")
     flags.DEFINE_float("adapter_weight_decay_rate", 0.01, "Decoupled weight decay.")
     flags.DEFINE_float("adam_epsilon", 1e-6, "Epsilon of AdamWeightDecay, added outside the square root (the original's 1e-6).")
-    flags.DEFINE_enum("tuning", "adapters", ["adapters", "full", "layer_norm", "top_k"], "What trains.")
+    flags.DEFINE_enum("tuning", "adapters", TUNING_MODES, "What trains.")
     flags.DEFINE_integer("top_k_layers", None, "Blocks trained with --tuning=top_k.")
     flags.DEFINE_integer("seed", 12345, "Random seed (data order and initializers).")
     flags.DEFINE_enum("mixed_precision", None, ["bf16", "fp16"], "Mixed precision policy.")

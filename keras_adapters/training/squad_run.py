@@ -26,6 +26,8 @@ from keras_adapters.training.pipeline import PAD_MULTIPLE
 from keras_adapters.training.pipeline import EncodedExamples
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
+from keras_adapters.training.task_run import TrainingDataError
+from keras_adapters.training.task_run import write_text
 
 
 @dataclasses.dataclass
@@ -42,6 +44,10 @@ class SquadRunConfig(RunConfig):
     verbose_logging: bool = False
     version_2_with_negative: bool = False
     null_score_diff_threshold: float = 0.0
+
+    POSITIVE = RunConfig.POSITIVE + (
+        "n_best_size", "max_answer_length", "doc_stride", "max_query_length",
+    )
 
     def __post_init__(self):
         if self.output_dir is None:
@@ -65,11 +71,6 @@ class SquadRunConfig(RunConfig):
                 "a window needs room for the context. Raise max_seq_length "
                 "or lower max_query_length."
             )
-        for flag in ("n_best_size", "max_answer_length", "doc_stride"):
-            if getattr(self, flag) < 1:
-                raise ValueError(
-                    f"--{flag} must be positive, got {getattr(self, flag)}."
-                )
         self.check_common_flags()
 
     def preprocessor_kwargs(self):
@@ -112,8 +113,7 @@ def build_question_answerer(config):
 
 
 def _write_json(path, value):
-    with open(path, "w") as handle:
-        json.dump(value, handle, indent=2, ensure_ascii=False)
+    write_text(path, json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class SquadRun(TaskRun):
@@ -154,6 +154,12 @@ class SquadRun(TaskRun):
             for name, read in reads.items():
                 for qas_id, reason in read.skipped:
                     print(f"Skipped {name} question {qas_id}: {reason}")
+        if config.do_train and not reads["train"].examples:
+            raise TrainingDataError(
+                f"--train_file={config.train_file} has no question to train "
+                f"on ({len(reads['train'].skipped)} skipped; "
+                "--verbose_logging lists why)."
+            )
         self.setup()
         if config.do_train:
             self.train(reads["train"].examples)
@@ -247,17 +253,21 @@ class SquadRun(TaskRun):
             print(f"  {key} = {results[key]}")
         return results
 
-    def export(self):
-        """Writes the adapter-only artifact and the raw-string SavedModel."""
+    def outputs(self):
+        """The adapter-only artifact and the raw-string SavedModel."""
         config = self.config
-        save_adapters(self.model, os.path.join(config.output_dir, "adapters"))
-        export_question_answerer(
-            self.model,
-            config.export_dir,
-            n_best_size=config.n_best_size,
-            max_answer_length=config.max_answer_length,
-            null_score_diff_threshold=(
-                config.null_score_diff_threshold
-                if config.version_2_with_negative else None
+        return {
+            os.path.join(config.output_dir, "adapters"): (
+                lambda path: save_adapters(self.model, path)
             ),
-        )
+            config.export_dir: lambda path: export_question_answerer(
+                self.model,
+                path,
+                n_best_size=config.n_best_size,
+                max_answer_length=config.max_answer_length,
+                null_score_diff_threshold=(
+                    config.null_score_diff_threshold
+                    if config.version_2_with_negative else None
+                ),
+            ),
+        }

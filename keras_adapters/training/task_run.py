@@ -3,20 +3,25 @@
 import dataclasses
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.optimization import AdamWeightDecay
 from keras_adapters.optimization import WarmupLinearDecay
 from keras_adapters.training.callbacks import StepCheckpoint
 from keras_adapters.training.callbacks import StepLossLog
 from keras_adapters.training.callbacks import StopAtStep
+from keras_adapters.training.callbacks import StopOnNonFiniteLoss
+from keras_adapters.training.checkpoints import CheckpointFolder
 from keras_adapters.training.pipeline import evaluation_dataset
 from keras_adapters.training.pipeline import plan_batches
 from keras_adapters.training.pipeline import training_dataset
 from keras_adapters.training.strategy import is_chief
 from keras_adapters.training.strategy import strategy_from_flags
+from keras_adapters.tuning import DEFAULT_LEARNING_RATES
 from keras_adapters.tuning import tuning_summary
 
 DEFAULT_PRESET = "bert_base_en_uncased"
@@ -40,7 +45,7 @@ class RunConfig:
     do_predict: bool = False
     train_batch_size: int = 32
     predict_batch_size: int = 8
-    learning_rate: float = 5e-5
+    learning_rate: float = None
     num_train_epochs: float = 3.0
     warmup_proportion: float = 0.1
     save_checkpoints_steps: int = 1000
@@ -65,8 +70,16 @@ class RunConfig:
     max_train_examples: int = 0
     verbose: int = 1
 
+    # Flags that must be above zero.
+    POSITIVE = (
+        "train_batch_size", "predict_batch_size", "learning_rate",
+        "num_train_epochs", "save_checkpoints_steps", "iterations_per_loop",
+        "adam_epsilon",
+    )
+
     def check_common_flags(self):
-        """Validates the shared flags; fills the model-source defaults."""
+        """Validates the shared flags; fills the model-source, learning
+        rate and export defaults."""
         if self.preset and self.bert_config_file:
             raise ValueError(
                 "Give either --preset or --bert_config_file/--vocab_file/"
@@ -83,17 +96,30 @@ class RunConfig:
                 f"--mixed_precision must be bf16 or fp16, got "
                 f"'{self.mixed_precision}'."
             )
-        if not self.adam_epsilon > 0:
-            raise ValueError(
-                f"--adam_epsilon must be positive, got {self.adam_epsilon}."
-            )
         if self.jit_compile not in JIT_COMPILE:
             raise ValueError(
                 f"--jit_compile must be auto, true or false, got "
                 f"'{self.jit_compile}'."
             )
+        self.learning_rate_is_default = self.learning_rate is None
+        if self.learning_rate_is_default:
+            self.learning_rate = DEFAULT_LEARNING_RATES[self.tuning]
+        for name in self.POSITIVE:
+            if not getattr(self, name) > 0:
+                raise ValueError(
+                    f"--{name} must be positive, got {getattr(self, name)}."
+                )
         self.export_dir = self.export_dir or os.path.join(
             self.output_dir, "export"
+        )
+
+    def checkpoint_settings(self):
+        """The settings a checkpoint must share with the run resuming it."""
+        return dict(
+            adapter_size=self.adapter_size,
+            tuning=self.tuning,
+            top_k_layers=self.top_k_layers if self.tuning == "top_k" else None,
+            train_pooler=self.train_pooler,
         )
 
     def tuning_kwargs(self):
@@ -115,15 +141,28 @@ def check_sequence_length(model, max_seq_length):
         )
 
 
+def write_text(path, text):
+    """Writes `text` to `path` through a temporary file and a rename, so
+    a reader never sees half a file."""
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+
+
 def _features_only(features, labels, weights):
     del labels, weights
     return features
 
 
+class TrainingDataError(KerasAdaptersError):
+    """Raised when the training data make no training step."""
+
+
 class TaskRun:
     """The runtime under a job: strategy, model, resumable `fit`, logits.
 
-    Subclasses implement `build_model()` and `export()` and call `setup()`
+    Subclasses implement `build_model()` and `outputs()` and call `setup()`
     first in their `run()`.
 
     Args:
@@ -140,8 +179,12 @@ class TaskRun:
         """The task model in its tuning mode (inside the strategy scope)."""
         raise NotImplementedError
 
-    def export(self):
-        """Writes what a trained run leaves behind for serving."""
+    def outputs(self):
+        """What a trained run leaves behind for serving.
+
+        Returns:
+            `{path: write}`, where `write(path)` creates the folder `path`.
+        """
         raise NotImplementedError
 
     def setup(self):
@@ -157,28 +200,46 @@ class TaskRun:
             config.use_tpu, config.tpu_name, config.tpu_zone,
             config.gcp_project, config.master,
         )
-        os.makedirs(config.output_dir, exist_ok=True)
+        try:
+            os.makedirs(config.output_dir, exist_ok=True)
+        except OSError as error:
+            raise ValueError(
+                f"--output_dir={config.output_dir} cannot be created "
+                f"({error.strerror}); choose a writable folder."
+            ) from None
+        if self.chief and config.verbose and config.do_train:
+            default = " (the default of --tuning=" + config.tuning + ")"
+            print(
+                f"Learning rate {config.learning_rate:g}"
+                + (default if config.learning_rate_is_default else "")
+                + "."
+            )
         with self.strategy.scope():
             self.model = self.build_model()
         check_sequence_length(self.model, config.max_seq_length)
         if self.chief and config.verbose:
             tuning_summary(self.model)
 
-    def _checkpoint(self):
-        return StepCheckpoint(
+    def _checkpoints(self):
+        return CheckpointFolder(
             os.path.join(self.config.output_dir, "checkpoint"),
-            self.config.save_checkpoints_steps,
-            enabled=self.chief,
+            self.config.checkpoint_settings(),
         )
 
     def restore_trained(self):
         """Without `--do_train`, evaluates what `output_dir` trained (as the
-        original's Estimator does); returns the restored step (0: none)."""
+        original's Estimator does); returns the restored step (0: none,
+        said in the log)."""
         with self.strategy.scope():
-            self.model.compile(optimizer=AdamWeightDecay(0.0))
-            step = self._checkpoint().restore(self.model)
+            self.model.compile(optimizer=self.make_optimizer(1, 0))
+            step = self._checkpoints().restore(self.model)
         if step:
             print(f"Restored the model trained for {step} steps.")
+        else:
+            print(
+                f"No checkpoint in {self.config.output_dir}: these results "
+                "are those of the untrained model (train it with --do_train)."
+            )
         self.global_step = step
         return step
 
@@ -191,57 +252,96 @@ class TaskRun:
             epsilon=config.adam_epsilon,
         )
 
+    def num_train_steps(self, num_examples):
+        """The original's step count: whole batches over every epoch."""
+        config = self.config
+        num_steps = int(
+            num_examples / config.train_batch_size * config.num_train_epochs
+        )
+        if num_steps < 1:
+            raise TrainingDataError(
+                f"{num_examples} training examples over "
+                f"{config.num_train_epochs:g} epochs make no full batch of "
+                f"{config.train_batch_size}: give more training data or "
+                "epochs, or a smaller --train_batch_size."
+            )
+        return num_steps
+
+    def _compile_for_training(self, num_steps):
+        config = self.config
+        self.model.compile(
+            optimizer=self.make_optimizer(
+                num_steps, int(num_steps * config.warmup_proportion)
+            ),
+            steps_per_execution=(
+                min(config.iterations_per_loop, config.save_checkpoints_steps)
+                if config.use_tpu else 1
+            ),
+            jit_compile=JIT_COMPILE[config.jit_compile],
+        )
+
     def fit(self, encoded):
         """Trains on `encoded` for `num_train_epochs`, resuming from
-        `output_dir`, then exports (on the chief).
+        `output_dir`, then writes the outputs (on the chief): all of them
+        after training, the missing ones when training had already ended.
 
         Args:
             encoded: `EncodedExamples` (or `SquadFeatures`) with labels.
         """
-        config = self.config
-        batch = config.train_batch_size
-        num_steps = int(len(encoded) / batch * config.num_train_epochs)
-        if num_steps < 1:
-            raise ValueError(
-                f"{len(encoded)} training examples make no full batch of "
-                f"{batch}; lower --train_batch_size."
-            )
-        warmup = int(num_steps * config.warmup_proportion)
-        checkpoint = self._checkpoint()
+        num_steps = self.num_train_steps(len(encoded))
+        checkpoints = self._checkpoints()
         with self.strategy.scope():
-            self.model.compile(
-                optimizer=self.make_optimizer(num_steps, warmup),
-                steps_per_execution=(
-                    min(config.iterations_per_loop, config.save_checkpoints_steps)
-                    if config.use_tpu else 1
-                ),
-                jit_compile=JIT_COMPILE[config.jit_compile],
-            )
-            start = checkpoint.restore(self.model)
+            self._compile_for_training(num_steps)
+            start = checkpoints.restore(self.model)
         self.global_step = start
-        if start >= num_steps:
-            return
+        if start < num_steps:
+            if start:
+                print(f"Resuming at step {start} of {num_steps}.")
+            self._train_steps(encoded, start, num_steps, checkpoints)
+            self.global_step = int(self.model.optimizer.iterations.numpy())
+        if self.chief:
+            self.write_outputs(only_missing=start >= num_steps)
+
+    def _train_steps(self, encoded, start, num_steps, checkpoints):
+        """Runs `model.fit` from step `start` to `num_steps`."""
+        config = self.config
         plan = plan_batches(
-            encoded.lengths, batch, num_steps, config.seed,
+            encoded.lengths, config.train_batch_size, num_steps, config.seed,
             bucketed=not self.static_shapes,
         )[start:]
         dataset = training_dataset(encoded, plan, static=self.static_shapes)
         steps_per_epoch = max(1, math.ceil(num_steps / config.num_train_epochs))
-        if start:
-            print(f"Resuming at step {start} of {num_steps}.")
+        checkpoint = StepCheckpoint(
+            checkpoints, config.save_checkpoints_steps, enabled=self.chief
+        )
         self.model.fit(
             dataset.repeat(),
             initial_epoch=start // steps_per_epoch,
             epochs=math.ceil(num_steps / steps_per_epoch),
             steps_per_epoch=steps_per_epoch,
             shuffle=False,  # The plan is already shuffled.
-            callbacks=[StopAtStep(num_steps)] + self._chief_callbacks()
-            + [checkpoint],
+            callbacks=[StopAtStep(num_steps), StopOnNonFiniteLoss()]
+            + self._chief_callbacks() + [checkpoint],
             verbose=config.verbose,
         )
-        self.global_step = int(self.model.optimizer.iterations.numpy())
-        if self.chief:
-            self.export()
+
+    def write_outputs(self, only_missing=False):
+        """Writes each of `outputs()` under a temporary name, then renames
+        it into place, so a killed run never leaves a half-written one.
+
+        Args:
+            only_missing: bool, keep the outputs that already exist.
+        """
+        for path, write in self.outputs().items():
+            if only_missing and os.path.exists(path):
+                continue
+            partial = path.rstrip(os.sep) + ".partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            write(partial)
+            shutil.rmtree(path, ignore_errors=True)
+            os.replace(partial, path)
+            if only_missing:
+                print(f"Wrote the missing {path}.")
 
     def _chief_callbacks(self):
         """Logging that only the chief writes (one copy per output_dir)."""

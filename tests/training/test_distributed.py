@@ -47,6 +47,7 @@ from keras_adapters.models import AdapterBertQuestionAnswerer
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
+from keras_adapters.training.checkpoints import CheckpointFolder
 from tests.conftest import TINY_CONFIG
 from tests.conftest import TINY_VOCAB
 
@@ -335,8 +336,8 @@ def _assert_chief_wrote_everything(chief_dir, worker_dir):
     results = _eval_results(chief_dir)
     assert int(results["global_step"]) == NUM_STEPS, results
     assert "eval_mcc" in results and "eval_loss" in results
-    with open(os.path.join(chief_dir, "checkpoint", "state.json")) as handle:
-        assert json.load(handle) == {"step": NUM_STEPS}
+    state, damaged = CheckpointFolder(os.path.join(chief_dir, "checkpoint"), {}).latest()
+    assert state.step == NUM_STEPS and not damaged
     for path in ("adapters", "export"):
         assert os.path.isdir(os.path.join(chief_dir, path)), path
     # One line per step: nothing else appended to the chief's log.
