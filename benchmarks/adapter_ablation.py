@@ -32,10 +32,10 @@ def score_spans(model, task, examples):
 
     from keras_adapters import adapters_removed
     from keras_adapters.metrics.glue import glue_metrics
-    from keras_adapters.training.pipeline import encode_examples
+    from keras_adapters.data.encoding import encode_examples
     from keras_adapters.training.pipeline import evaluation_dataset
 
-    encoded = encode_examples(examples, model.preprocessor, task.labels)
+    encoded = encode_examples(examples, model.preprocessor, task)
     features = evaluation_dataset(encoded, 64).map(lambda x, y, w: x)
 
     def metrics():

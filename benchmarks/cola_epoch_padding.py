@@ -17,11 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 import keras_adapters
+from keras_adapters.data.encoding import encode_examples
 from keras_adapters.data.glue import read_examples
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.optimization import AdamWeightDecay
 from keras_adapters.optimization import WarmupLinearDecay
-from keras_adapters.training.pipeline import encode_examples
 from keras_adapters.training.pipeline import plan_batches
 from keras_adapters.training.pipeline import training_dataset
 
@@ -71,7 +71,7 @@ def main():
     examples = read_examples("CoLA", os.path.join(args.glue_dir, "CoLA"), "train")
     preprocessor = AdapterBertTextClassifier.preset_preprocessor(preset)
     preprocessor.sequence_length = args.max_seq_length
-    encoded = encode_examples(examples, preprocessor, ("0", "1"))
+    encoded = encode_examples(examples, preprocessor, "CoLA")
     runs = [
         epoch_time(preset, encoded, args.batch_size, bucketed=True),
         epoch_time(preset, encoded, args.batch_size, bucketed=False),

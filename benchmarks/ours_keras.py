@@ -90,6 +90,7 @@ tf.config.threading.set_inter_op_parallelism_threads(
     ARGS.inter_op or ARGS.threads
 )
 
+from keras_adapters.data.encoding import encode_examples  # noqa: E402
 from keras_adapters.data.glue import read_examples  # noqa: E402
 from keras_adapters.models import AdapterBertTextClassifier  # noqa: E402
 from keras_adapters.optimization import AdamWeightDecay  # noqa: E402
@@ -259,7 +260,7 @@ def measure_epoch(args):
     )[: args.max_examples]
     preprocessor = AdapterBertTextClassifier.preset_preprocessor(preset)
     preprocessor.sequence_length = args.seq
-    encoded = pipeline.encode_examples(examples, preprocessor, ("0", "1"))
+    encoded = encode_examples(examples, preprocessor, "CoLA")
     steps = len(encoded) // args.batch
     plan = pipeline.plan_batches(encoded.lengths, args.batch, steps,
                                  args.seed, bucketed=True)
@@ -370,7 +371,7 @@ def serve_predict(args, examples):
         preset = args.preset or _common.minilm_folder()
         preprocessor = AdapterBertTextClassifier.preset_preprocessor(preset)
         preprocessor.sequence_length = args.seq
-        encoded = pipeline.encode_examples(examples, preprocessor, ("0", "1"))
+        encoded = encode_examples(examples, preprocessor, "CoLA")
         dataset = pipeline.evaluation_dataset(encoded, args.batch)
         features = dataset.map(lambda x, y, w: x).cache()
         padding = "each batch cut to its longest example, rounded up to 16"

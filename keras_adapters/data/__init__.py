@@ -1,6 +1,9 @@
-"""GLUE task definitions and example readers (original TSV and TFDS), and
-the SQuAD v1.1 / v2.0 JSON reader."""
+"""GLUE task definitions and example readers (original TSV and TFDS), the
+SQuAD v1.1 / v2.0 JSON reader, and examples tokenized into arrays."""
 
+from keras_adapters.data.encoding import EncodedExamples
+from keras_adapters.data.encoding import encode_examples
+from keras_adapters.data.encoding import padded_widths
 from keras_adapters.data.glue import GLUE_TASKS
 from keras_adapters.data.glue import GlueTask
 from keras_adapters.data.glue import InputExample
@@ -17,6 +20,9 @@ from keras_adapters.data.squad_features import SquadFeatures
 from keras_adapters.data.squad_features import convert_examples_to_features
 
 __all__ = [
+    "EncodedExamples",
+    "encode_examples",
+    "padded_widths",
     "GLUE_TASKS",
     "GlueTask",
     "InputExample",

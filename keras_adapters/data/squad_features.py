@@ -3,9 +3,10 @@
 import dataclasses
 import logging
 
+import keras
 import numpy as np
 
-from keras_adapters.training.pipeline import EncodedExamples
+from keras_adapters.data.encoding import EncodedExamples
 
 # Questions tokenized per call of the preprocessor.
 _BATCH_SIZE = 256
@@ -104,7 +105,10 @@ def convert_examples_to_features(examples, preprocessor, with_answers):
                 "context": [example.context for example in batch],
             }
         )
-        windows = {key: value.numpy() for key, value in windows.items()}
+        windows = {
+            key: keras.ops.convert_to_numpy(value)
+            for key, value in windows.items()
+        }
         windows["example_index"] += first
         if with_answers:
             spans = [answer_byte_span(example) for example in batch]

@@ -13,6 +13,7 @@ import numpy as np
 
 from keras_adapters.artifacts import save_adapters
 from keras_adapters.checkpoints import classifier_from_tf1_checkpoint
+from keras_adapters.data.encoding import encode_examples
 from keras_adapters.data.glue import get_task
 from keras_adapters.data.glue import read_examples
 from keras_adapters.data.glue import read_tfds_examples
@@ -20,7 +21,6 @@ from keras_adapters.export import export_saved_model
 from keras_adapters.metrics.glue import accuracy
 from keras_adapters.metrics.glue import glue_metrics
 from keras_adapters.models import AdapterBertTextClassifier
-from keras_adapters.training.pipeline import encode_examples
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
 from keras_adapters.training.task_run import write_text
@@ -175,8 +175,9 @@ class ClassifierRun(TaskRun):
             self.predict({"test": read_examples(ax, folder, "test")}, task=ax)
 
     def _encode(self, examples):
-        labels = None if self.config.task.is_regression else self.config.task.labels
-        return encode_examples(examples, self.model.preprocessor, labels)
+        return encode_examples(
+            examples, self.model.preprocessor, self.config.task
+        )
 
     def train(self, examples):
         """Trains for `num_train_epochs`, resuming from `output_dir`."""

@@ -9,90 +9,14 @@ each batch is cut to its own longest example (rounded up to a multiple of
 keeps the static `max_seq_length`.
 """
 
-import dataclasses
-
 import numpy as np
 import tensorflow as tf
 
+from keras_adapters.data.encoding import PAD_MULTIPLE
+from keras_adapters.data.encoding import padded_widths
+
 # Batches are sorted by length inside windows of this many batches.
 BUCKET_POOL_BATCHES = 50
-# Dynamic batch widths are rounded up to a multiple of this (few traces).
-PAD_MULTIPLE = 16
-
-
-@dataclasses.dataclass
-class EncodedExamples:
-    """Examples tokenized to `max_seq_length`.
-
-    Attributes:
-        token_ids: int32 `[n, max_seq_length]`.
-        segment_ids: int32 `[n, max_seq_length]`.
-        lengths: int32 `[n]`, number of real tokens (the padding mask is
-            `position < length`).
-        labels: int32 class ids or float32 scores `[n]` (or `[n, k]`,
-            e.g. span starts and ends); `-1` (or NaN) where an example has
-            no label.
-    """
-
-    token_ids: np.ndarray
-    segment_ids: np.ndarray
-    lengths: np.ndarray
-    labels: np.ndarray
-
-    def __len__(self):
-        return len(self.lengths)
-
-
-def encode_examples(examples, preprocessor, label_list=None, batch_size=256):
-    """Tokenizes `InputExample`s with a BERT classifier preprocessor.
-
-    Args:
-        examples: list of objects with `text_a`, `text_b` and `label`.
-        preprocessor: a keras-hub BERT classifier preprocessor; its
-            `sequence_length` is the `max_seq_length`.
-        label_list: label strings in class-id order, or `None` for
-            regression (float labels).
-        batch_size: tokenization batch size.
-
-    Returns:
-        `EncodedExamples`.
-    """
-    is_pair = bool(examples) and examples[0].text_b is not None
-    texts_a = [example.text_a for example in examples]
-    texts = (texts_a, [example.text_b for example in examples])
-    dataset = tf.data.Dataset.from_tensor_slices(texts if is_pair else texts_a)
-    token_ids, segment_ids, lengths = [], [], []
-    for batch in dataset.batch(batch_size):
-        # `y=None`: keras-hub would otherwise read a pair as (x, y).
-        features = preprocessor(tuple(batch) if is_pair else batch, y=None)
-        token_ids.append(features["token_ids"].numpy())
-        segment_ids.append(features["segment_ids"].numpy())
-        lengths.append(features["padding_mask"].numpy().sum(axis=1))
-    width = preprocessor.sequence_length
-    return EncodedExamples(
-        token_ids=_concat(token_ids, (0, width), np.int32),
-        segment_ids=_concat(segment_ids, (0, width), np.int32),
-        lengths=_concat(lengths, (0,), np.int32),
-        labels=_encode_labels(examples, label_list),
-    )
-
-
-def _concat(arrays, empty_shape, dtype):
-    if not arrays:
-        return np.zeros(empty_shape, dtype)
-    return np.concatenate(arrays).astype(dtype)
-
-
-def _encode_labels(examples, label_list):
-    if label_list is None:
-        return np.array(
-            [np.nan if e.label is None else float(e.label) for e in examples],
-            np.float32,
-        )
-    ids = {label: i for i, label in enumerate(label_list)}
-    return np.array(
-        [-1 if e.label is None else ids[e.label] for e in examples], np.int32
-    )
 
 
 def plan_batches(lengths, batch_size, num_steps, seed, bucketed=True):
@@ -135,29 +59,29 @@ def plan_batches(lengths, batch_size, num_steps, seed, bucketed=True):
     return np.concatenate(batches).astype(np.int32)
 
 
-def _batch_features(encoded, pad_multiple, static):
+def _batch_widths(encoded, batches, pad_multiple, static):
+    """The width each batch (a row of example indices) is cut to."""
+    max_length = encoded.token_ids.shape[1]
+    if static:
+        return np.full(len(batches), max_length, np.int32)
+    longest = [encoded.lengths[batch].max(initial=0) for batch in batches]
+    return padded_widths(longest, max_length, pad_multiple)
+
+
+def _batch_features(encoded):
     token_ids = tf.constant(encoded.token_ids)
     segment_ids = tf.constant(encoded.segment_ids)
     lengths = tf.constant(encoded.lengths)
     labels = tf.constant(encoded.labels)
-    max_length = encoded.token_ids.shape[1]
 
-    def gather(indices, weights):
-        batch_lengths = tf.gather(lengths, indices)
-        if static:
-            width = max_length
-        else:
-            longest = tf.reduce_max(batch_lengths)
-            width = tf.minimum(
-                (longest + pad_multiple - 1) // pad_multiple * pad_multiple,
-                max_length,
-            )
+    def gather(indices, weights, width):
         positions = tf.range(width)[tf.newaxis, :]
         features = {
             "token_ids": tf.gather(token_ids, indices)[:, :width],
             "segment_ids": tf.gather(segment_ids, indices)[:, :width],
             "padding_mask": tf.cast(
-                positions < batch_lengths[:, tf.newaxis], tf.int32
+                positions < tf.gather(lengths, indices)[:, tf.newaxis],
+                tf.int32,
             ),
         }
         # Per-example weights broadcast over multi-part labels (the start
@@ -182,9 +106,10 @@ def training_dataset(encoded, plan, static=False, pad_multiple=PAD_MULTIPLE):
         A `tf.data.Dataset` of `(features, labels, weights)`.
     """
     weights = np.ones(plan.shape, np.float32)
-    dataset = tf.data.Dataset.from_tensor_slices((plan, weights))
+    widths = _batch_widths(encoded, plan, pad_multiple, static)
+    dataset = tf.data.Dataset.from_tensor_slices((plan, weights, widths))
     dataset = dataset.map(
-        _batch_features(encoded, pad_multiple, static),
+        _batch_features(encoded),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
@@ -216,7 +141,17 @@ def evaluation_dataset(
         padding = -count % batch_size
         indices = np.concatenate([indices, np.zeros(padding, np.int32)])
         weights = np.concatenate([weights, np.zeros(padding, np.float32)])
-    dataset = tf.data.Dataset.from_tensor_slices((indices, weights))
-    dataset = dataset.batch(batch_size, drop_remainder=static)
-    dataset = dataset.map(_batch_features(encoded, pad_multiple, static))
+    batches = [
+        indices[start : start + batch_size]
+        for start in range(0, len(indices), batch_size)
+    ]
+    widths = _batch_widths(encoded, batches, pad_multiple, static)
+    dataset = tf.data.Dataset.zip(
+        tf.data.Dataset.from_tensor_slices((indices, weights)).batch(
+            batch_size, drop_remainder=static
+        ),
+        tf.data.Dataset.from_tensor_slices(widths),
+    )
+    gather = _batch_features(encoded)
+    dataset = dataset.map(lambda batch, width: gather(*batch, width))
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -14,6 +14,7 @@ from keras_adapters.artifacts import save_adapters
 from keras_adapters.checkpoints import backbone_from_tf1_checkpoint
 from keras_adapters.checkpoints import tokenizer_from_vocab_file
 from keras_adapters.checkpoints import validate_case_matches_checkpoint
+from keras_adapters.data.encoding import padded_widths
 from keras_adapters.data.squad import read_squad_examples
 from keras_adapters.data.squad_features import convert_examples_to_features
 from keras_adapters.export import export_question_answerer
@@ -22,8 +23,6 @@ from keras_adapters.metrics.squad import squad_evaluate
 from keras_adapters.models import AdapterBertQuestionAnswerer
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models.span_decoding import decode_answers
-from keras_adapters.training.pipeline import PAD_MULTIPLE
-from keras_adapters.training.pipeline import EncodedExamples
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
 from keras_adapters.training.task_run import TrainingDataError
@@ -195,22 +194,14 @@ class SquadRun(TaskRun):
         logits of one shape; padding positions get `PADDING_LOGIT`.
         """
         width = self.config.max_seq_length
-        widths = np.minimum(
-            -(-features.lengths // PAD_MULTIPLE) * PAD_MULTIPLE, width
-        )
+        widths = padded_widths(features.lengths, width)
         if self.static_shapes:
             widths[:] = width
         logits = np.full((len(features), 2, width), PADDING_LOGIT, np.float32)
         for group_width in np.unique(widths):
             rows = np.flatnonzero(widths == group_width)
-            group = EncodedExamples(
-                token_ids=features.token_ids[rows, :group_width],
-                segment_ids=features.segment_ids[rows, :group_width],
-                lengths=features.lengths[rows],
-                labels=features.labels[rows],
-            )
             outputs = self.predict_outputs(
-                group, self.config.predict_batch_size
+                features.rows(rows), self.config.predict_batch_size
             )
             logits[rows, :, : outputs.shape[-1]] = outputs
         return logits

@@ -3,7 +3,7 @@ import collections
 import numpy as np
 import pytest
 
-from keras_adapters.training.pipeline import EncodedExamples
+from keras_adapters.data.encoding import EncodedExamples
 from keras_adapters.training.pipeline import evaluation_dataset
 from keras_adapters.training.pipeline import plan_batches
 from keras_adapters.training.pipeline import training_dataset
@@ -69,10 +69,10 @@ def test_evaluation_keeps_order_and_counts_every_example_once(static):
 
 def test_pairs_are_encoded_as_two_segments(tiny_preprocessor):
     from keras_adapters.data.glue import InputExample
-    from keras_adapters.training.pipeline import encode_examples
+    from keras_adapters.data.encoding import encode_examples
 
     examples = [InputExample("x-0", "the film", "a movie", "1"), InputExample("x-1", "bad", "good", "0")]
-    data = encode_examples(examples, tiny_preprocessor, ("0", "1"))
+    data = encode_examples(examples, tiny_preprocessor, "SST-2")
     # [CLS] the film [SEP] a movie [SEP]
     np.testing.assert_array_equal(data.token_ids[0, :7], [2, 5, 7, 3, 6, 8, 3])
     np.testing.assert_array_equal(data.segment_ids[0, :7], [0, 0, 0, 0, 1, 1, 1])

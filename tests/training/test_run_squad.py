@@ -207,6 +207,11 @@ def test_a_train_file_whose_every_answer_was_skipped_says_so(squad_slice, tmp_pa
         f"--preset={squad_slice['preset']}", "--do_train", f"--train_file={bad}",
         f"--output_dir={tmp_path / 'out'}",
     )
-    assert code == 2 and len(lines) == 1, lines[-20:]
-    assert lines[0].startswith(f"run_squad.py: error: --train_file={bad} has no question to train on (")
-    assert "skipped; --verbose_logging lists why)" in lines[0]
+    # The reader's warning (how many answers it skipped, which first), then
+    # the error.
+    assert code == 2 and len(lines) == 2, lines[-20:]
+    assert "skipped 106 of 106 training questions whose answer does not match" in lines[0]
+    assert lines[1] == (
+        f"run_squad.py: error: --train_file={bad} has no question to train on "
+        "(106 skipped; --verbose_logging lists why)."
+    )
