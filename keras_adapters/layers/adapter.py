@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_hub.src.utils.keras_utils import gelu_approximate
+from keras_adapters.keras_hub_internals import gelu_approximate
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -21,8 +21,8 @@ class Adapter(keras.layers.Layer):
     whatever the dtype policy of the model around it: under `mixed_float16`
     or `mixed_bfloat16` the initial contribution of a fresh adapter (about
     `1e-4` of the input) would otherwise be rounded away in the residual
-    sum. Its output is float32; the encoder adds it to its float16 residual
-    in float32 (Keras type promotion).
+    sum. Its output is float32; `AdapterTransformerEncoder` casts it to the
+    block's compute dtype, the dtype of the residual it is added to.
 
     Args:
         adapter_size: int. The bottleneck width `m`. Defaults to `64`.

@@ -3,11 +3,8 @@
 import keras
 from keras import ops
 from keras_hub.layers import TransformerEncoder
-from keras_hub.src.layers.modeling.transformer_layer_utils import (
-    merge_padding_and_attention_mask,
-)
-from keras_hub.src.utils.keras_utils import gelu_approximate
 
+from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.layers.adapter import Adapter
 
 
@@ -20,6 +17,45 @@ def adapter_config(owner):
             owner.adapter_activation
         ),
     }
+
+
+def validate_adapter_size(adapter_size):
+    """Returns `adapter_size` as an int; raises if it is negative."""
+    if int(adapter_size) < 0:
+        raise ValueError(
+            f"`adapter_size` must be >= 0 (0 means no adapters), got "
+            f"{adapter_size}."
+        )
+    return int(adapter_size)
+
+
+class _AdaptedOutput(keras.layers.Layer):
+    """A sublayer followed by an adapter, in the sublayer's place.
+
+    `AdapterTransformerEncoder` puts one in place of the dropout that ends
+    each of its sublayers, so the adapter reads the sublayer's output after
+    dropout and the parent's residual add follows. The adapter computes in
+    float32; its output is cast to the block's compute dtype, the dtype of
+    the residual it is added to.
+
+    Args:
+        layer: the layer to run first.
+        adapter: the `Adapter` to run on its output.
+        **kwargs: other arguments of `keras.layers.Layer` (`name`, `dtype`).
+
+    Returns:
+        The adapter's output, in the compute dtype of this layer.
+    """
+
+    def __init__(self, layer, adapter, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.adapter = adapter
+        self.supports_masking = True
+
+    def call(self, inputs, training=None):
+        outputs = self.adapter(self.layer(inputs, training=training))
+        return ops.cast(outputs, self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -47,6 +83,11 @@ class AdapterTransformerEncoder(TransformerEncoder):
     a = Dropout(SelfAttention(LayerNorm(x)));  x = x + Adapter_attn(a)
     f = Dropout(FFN(LayerNorm(x)));            x = x + Adapter_ffn(f)
     ```
+
+    The layer runs its parent's `call()`: `build()` puts each adapter after
+    the dropout layer that ends its sublayer. The adapters compute in
+    float32 under any dtype policy; under mixed precision their output is
+    rounded to the block's compute dtype before the residual add.
 
     Args:
         adapter_size: int. Bottleneck width of both adapters. `0` builds no
@@ -79,28 +120,41 @@ class AdapterTransformerEncoder(TransformerEncoder):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(adapter_size) < 0:
-            raise ValueError(
-                f"`adapter_size` must be >= 0 (0 means no adapters), got "
-                f"{adapter_size}."
-            )
-        self.adapter_size = int(adapter_size)
+        self._init_adapter_config(
+            adapter_size, adapter_init_scale, adapter_activation
+        )
+
+    def _init_adapter_config(
+        self, adapter_size, adapter_init_scale, adapter_activation
+    ):
+        self.adapter_size = validate_adapter_size(adapter_size)
         self.adapter_init_scale = float(adapter_init_scale)
         self.adapter_activation = keras.activations.get(adapter_activation)
 
     def build(self, inputs_shape):
         super().build(inputs_shape)
+        self._add_adapters(inputs_shape)
+
+    def _add_adapters(self, inputs_shape):
+        """Builds the adapters and puts each after its sublayer's dropout."""
+        self._self_attention_adapter = None
+        self._feedforward_adapter = None
+        if self.adapter_size == 0:
+            return
         self._self_attention_adapter = self._build_adapter(
             "self_attention_adapter", inputs_shape
         )
         self._feedforward_adapter = self._build_adapter(
             "feedforward_adapter", inputs_shape
         )
-        self.built = True
+        self._self_attention_dropout = self._followed_by(
+            self._self_attention_dropout, self._self_attention_adapter
+        )
+        self._feedforward_dropout = self._followed_by(
+            self._feedforward_dropout, self._feedforward_adapter
+        )
 
     def _build_adapter(self, name, inputs_shape):
-        if self.adapter_size == 0:
-            return None
         adapter = Adapter(
             adapter_size=self.adapter_size,
             init_scale=self.adapter_init_scale,
@@ -109,6 +163,11 @@ class AdapterTransformerEncoder(TransformerEncoder):
         )
         adapter.build(inputs_shape)
         return adapter
+
+    def _followed_by(self, dropout, adapter):
+        return _AdaptedOutput(
+            dropout, adapter, dtype=self.dtype_policy, name=dropout.name
+        )
 
     @property
     def adapters(self):
@@ -127,65 +186,70 @@ class AdapterTransformerEncoder(TransformerEncoder):
         """The two pretrained LayerNormalization layers of this block."""
         return [self._self_attention_layer_norm, self._feedforward_layer_norm]
 
-    def call(
-        self,
-        inputs,
-        padding_mask=None,
-        attention_mask=None,
-        training=None,
-        return_attention_scores=False,
-    ):
-        self_attention_mask = merge_padding_and_attention_mask(
-            inputs, padding_mask, attention_mask
-        )
-
-        # Self-attention sublayer.
-        residual = inputs
-        x = inputs
-        if self.normalize_first:
-            x = self._self_attention_layer_norm(x)
-        attention = self._self_attention_layer(
-            query=x,
-            value=x,
-            attention_mask=self_attention_mask,
-            return_attention_scores=return_attention_scores,
-            training=training,
-        )
-        if return_attention_scores:
-            x, attention_scores = attention
-        else:
-            x = attention
-        x = self._self_attention_dropout(x, training=training)
-        x = self._adapt(self._self_attention_adapter, x, residual)
-        if not self.normalize_first:
-            x = self._self_attention_layer_norm(x)
-
-        # Feedforward sublayer.
-        residual = x
-        if self.normalize_first:
-            x = self._feedforward_layer_norm(x)
-        x = self._feedforward_intermediate_dense(x)
-        x = self._feedforward_output_dense(x)
-        x = self._feedforward_dropout(x, training=training)
-        x = self._adapt(self._feedforward_adapter, x, residual)
-        if not self.normalize_first:
-            x = self._feedforward_layer_norm(x)
-
-        if return_attention_scores:
-            return x, attention_scores
-        return x
-
-    def _adapt(self, adapter, sublayer_output, residual):
-        """Applies `adapter` (if any) and the residual connection."""
-        if adapter is None:
-            return ops.add(sublayer_output, residual)
-        adapted = adapter(sublayer_output)
-        # The adapter returns float32; add in float32 under mixed precision
-        # and hand the block's own compute dtype to what follows.
-        summed = ops.add(adapted, ops.cast(residual, adapted.dtype))
-        return ops.cast(summed, self.compute_dtype)
-
     def get_config(self):
         config = super().get_config()
         config.update(adapter_config(self))
         return config
+
+
+def add_adapters(
+    encoder,
+    adapter_size=64,
+    adapter_init_scale=1e-3,
+    adapter_activation=gelu_approximate,
+):
+    """Turns a built `TransformerEncoder` into an `AdapterTransformerEncoder`.
+
+    The block keeps its sublayers and variables and becomes an
+    `AdapterTransformerEncoder` in place (its class is replaced), with
+    adapters created in its name scope: the result has the variable paths,
+    config and outputs of an `AdapterTransformerEncoder` built with the same
+    arguments. This is how `AdapterBertBackbone` adds adapters to the blocks
+    keras-hub's `BertBackbone` builds and wires, as keras-hub's
+    `Backbone.enable_lora()` adds LoRA weights to built layers.
+
+    Args:
+        encoder: a built `keras_hub.layers.TransformerEncoder` (not an
+            instance of a subclass).
+        adapter_size: int. Bottleneck width, `0` for no adapters. Defaults
+            to `64`.
+        adapter_init_scale: float. Initializer standard deviation of the
+            adapter kernels. Defaults to `1e-3`.
+        adapter_activation: string or callable. Adapter non-linearity.
+            Defaults to tanh-approximated GELU.
+
+    Returns:
+        `encoder`, now an `AdapterTransformerEncoder`.
+
+    Example:
+
+    ```python
+    block = keras_hub.layers.TransformerEncoder(intermediate_dim=64,
+                                                num_heads=2)
+    block.build((None, None, 32))
+    add_adapters(block, adapter_size=8)
+    block.adapters  # [<Adapter name=self_attention_adapter>, ...]
+    ```
+    """
+    if type(encoder) is not TransformerEncoder or not encoder.built:
+        raise ValueError(
+            "`add_adapters` takes a built keras_hub.layers.TransformerEncoder,"
+            f" got {type(encoder).__name__} (built={encoder.built})."
+        )
+    # Checked before the class changes, so a bad value leaves `encoder` as
+    # it was.
+    validate_adapter_size(adapter_size)
+    keras.activations.get(adapter_activation)
+    encoder.__class__ = AdapterTransformerEncoder
+    encoder._init_adapter_config(
+        adapter_size, adapter_init_scale, adapter_activation
+    )
+    # A built layer refuses new sublayers; Keras lifts the same lock to
+    # add state after `build()` (`Layer.quantize()`, `Dense.enable_lora()`).
+    encoder._tracker.unlock()
+    try:
+        with keras.name_scope(encoder.name, caller=encoder):
+            encoder._add_adapters(encoder.get_build_config()["input_shape"])
+    finally:
+        encoder._tracker.lock()
+    return encoder

@@ -4,17 +4,15 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 from keras_hub.models import Preprocessor
-from keras_hub.src.tokenizers.word_piece_tokenizer import (
-    PUNCTUATION_AND_CJK_REGEX,
-)
-from keras_hub.src.tokenizers.word_piece_tokenizer import PUNCTUATION_REGEX
-from keras_hub.src.tokenizers.word_piece_tokenizer import (
+
+from keras_adapters.keras_hub_internals import PUNCTUATION_AND_CJK_REGEX
+from keras_adapters.keras_hub_internals import PUNCTUATION_REGEX
+from keras_adapters.keras_hub_internals import (
     WHITESPACE_AND_PUNCTUATION_REGEX,
 )
-from keras_hub.src.tokenizers.word_piece_tokenizer import (
+from keras_adapters.keras_hub_internals import (
     WHITESPACE_PUNCTUATION_AND_CJK_REGEX,
 )
-
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
 

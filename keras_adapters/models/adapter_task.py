@@ -1,8 +1,7 @@
 """What every task on the adapter BERT backbone shares: presets, modes."""
 
-from keras_hub.src.utils.keras_utils import gelu_approximate
-from keras_hub.src.utils.preset_utils import get_preset_loader
-
+from keras_adapters.keras_hub_internals import gelu_approximate
+from keras_adapters.keras_hub_internals import get_preset_loader
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_backbone import check_adapter_size
 from keras_adapters.models.adapter_bert_backbone import preset_backbone_class

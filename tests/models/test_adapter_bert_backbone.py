@@ -3,9 +3,11 @@ import os
 import keras
 import numpy as np
 import pytest
+from keras_hub.models import Backbone
 from keras_hub.models import BertBackbone
 from keras_hub.models import GPT2Backbone
 
+from keras_adapters.layers import AdapterTransformerEncoder
 from keras_adapters.models import AdapterBertBackbone
 from tests.conftest import TINY_CONFIG
 from tests.conftest import tiny_inputs
@@ -39,6 +41,44 @@ def test_from_keras_hub_preset_copies_every_variable(base_preset):
     adapted = AdapterBertBackbone.from_preset(path, adapter_size=4)
     assert adapted.adapter_size == 4
     assert_complete_transfer(base, adapted)
+
+
+@pytest.mark.parametrize("adapter_size", [0, 4])
+def test_variable_paths_are_bert_paths_plus_adapter_paths(adapter_size):
+    plain = BertBackbone(**TINY_CONFIG)
+    adapted = AdapterBertBackbone(**TINY_CONFIG, adapter_size=adapter_size)
+    paths = [v.path for v in adapted.weights]
+    assert [p for p in paths if "_adapter/" not in p] == [v.path for v in plain.weights]
+    assert sorted(p for p in paths if "_adapter/" in p) == sorted(
+        f"transformer_layer_{i}/{where}_adapter/{name}"
+        for i in range(TINY_CONFIG["num_layers"]) if adapter_size
+        for where in ("self_attention", "feedforward")
+        for name in ("down_kernel", "down_bias", "up_kernel", "up_bias")
+    )
+    assert all(type(block) is AdapterTransformerEncoder for block in adapted.transformer_layers)
+
+
+def test_from_preset_builds_one_model(base_preset, monkeypatch):
+    _, path = base_preset
+    built = []
+    backbone_init = Backbone.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        backbone_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Backbone, "__init__", counting_init)
+    adapted = AdapterBertBackbone.from_preset(path, adapter_size=4)
+    assert built == ["BertBackbone"]
+    assert type(adapted) is AdapterBertBackbone and adapted.adapter_size == 4
+
+
+def test_negative_adapter_size_is_a_clear_error(base_preset):
+    _, path = base_preset
+    with pytest.raises(ValueError, match="adapter_size"):
+        AdapterBertBackbone(**TINY_CONFIG, adapter_size=-1)
+    with pytest.raises(ValueError, match="adapter_size"):
+        AdapterBertBackbone.from_preset(path, adapter_size=-1)
 
 
 def test_near_identity_at_init_and_identity_with_zeroed_up_projections(base_preset):

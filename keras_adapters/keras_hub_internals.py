@@ -1,0 +1,50 @@
+"""The keras-hub internals that keras_adapters relies on, in one place.
+
+Everything else in keras_adapters uses keras-hub's public API only
+(`keras_hub.models.BertBackbone`, `keras_hub.layers.TransformerEncoder`,
+...). The names below are not exported by keras-hub; the rest of the
+package imports them from here, and `tests/test_keras_hub_internals.py`
+checks them against the installed keras-hub, so a keras-hub release that
+moves one fails there first.
+"""
+
+import keras
+import keras_hub
+
+# The preset loader: the only way to learn which backbone class a preset
+# holds without building it, and to load the tokenizer of a plain BERT
+# preset into this package's preprocessor classes (their `from_preset()`
+# would look for a keras-hub preprocessor made for `BertBackbone`).
+from keras_hub.src.utils.preset_utils import get_preset_loader
+
+# The word and punctuation splits of keras-hub's WordPiece tokenizer. The
+# SQuAD preprocessor splits contexts with the same patterns, keeping byte
+# offsets, so that its token ids are exactly the tokenizer's.
+from keras_hub.src.tokenizers.word_piece_tokenizer import (  # isort:skip
+    PUNCTUATION_AND_CJK_REGEX,
+    PUNCTUATION_REGEX,
+    WHITESPACE_AND_PUNCTUATION_REGEX,
+    WHITESPACE_PUNCTUATION_AND_CJK_REGEX,
+)
+
+# BERT's tanh-approximated GELU: the function object keras-hub's BERT
+# blocks use, looked up by the name keras-hub registers it under (the name
+# its saved presets refer to) rather than imported from its module. Adapter
+# configs serialize it as `"keras_hub>gelu_approximate"`, as before.
+gelu_approximate = keras.saving.get_registered_object(
+    "keras_hub>gelu_approximate"
+)
+if gelu_approximate is None:
+    raise ImportError(
+        f"keras-hub {keras_hub.__version__} registers no "
+        "'keras_hub>gelu_approximate', the activation of BERT's blocks."
+    )
+
+__all__ = [
+    "PUNCTUATION_AND_CJK_REGEX",
+    "PUNCTUATION_REGEX",
+    "WHITESPACE_AND_PUNCTUATION_REGEX",
+    "WHITESPACE_PUNCTUATION_AND_CJK_REGEX",
+    "gelu_approximate",
+    "get_preset_loader",
+]

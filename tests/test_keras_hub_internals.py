@@ -1,0 +1,75 @@
+"""What keras_adapters assumes about keras-hub, checked on the installed one.
+
+`keras_adapters.keras_hub_internals` holds the only names keras_adapters
+takes from keras-hub's private modules; `AdapterTransformerEncoder` and
+`AdapterBertBackbone` rely on the sublayers of keras-hub's
+`TransformerEncoder` and on how `BertBackbone` holds its blocks. A
+keras-hub release that changes any of these fails here.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras_hub.layers import TransformerEncoder
+from keras_hub.models import BertBackbone
+from keras_hub.models import BertTokenizer
+
+from keras_adapters import keras_hub_internals
+from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
+from keras_adapters.models import AdapterBertTextClassifierPreprocessor
+from tests.conftest import TINY_CONFIG
+from tests.conftest import TINY_VOCAB
+
+
+def test_gelu_approximate_is_the_activation_of_bert_blocks():
+    gelu = keras_hub_internals.gelu_approximate
+    block = BertBackbone(**TINY_CONFIG).transformer_layers[0]
+    assert block.activation is gelu
+    assert keras.activations.serialize(gelu)["config"] == (
+        "keras_hub>gelu_approximate"
+    )
+    x = np.linspace(-3, 3, 13).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(gelu(x)),
+        keras.ops.convert_to_numpy(keras.activations.gelu(x, approximate=True)),
+    )
+
+
+def test_bert_blocks_are_built_encoders_with_the_wrapped_sublayers():
+    backbone = BertBackbone(**TINY_CONFIG)
+    assert len(backbone.transformer_layers) == TINY_CONFIG["num_layers"]
+    for block in backbone.transformer_layers:
+        # `add_adapters` converts exactly these blocks, in place.
+        assert type(block) is TransformerEncoder and block.built
+        assert block.get_build_config()["input_shape"][-1] == (
+            TINY_CONFIG["hidden_dim"]
+        )
+        # Each adapter goes after the dropout that ends its sublayer.
+        for name in ("_self_attention_dropout", "_feedforward_dropout"):
+            assert isinstance(getattr(block, name), keras.layers.Dropout)
+        for name in ("_self_attention_layer_norm", "_feedforward_layer_norm"):
+            assert isinstance(
+                getattr(block, name), keras.layers.LayerNormalization
+            )
+
+
+def test_preset_loader_reads_the_class_and_the_tokenizer(tmp_path):
+    path = str(tmp_path / "preset")
+    BertBackbone(**TINY_CONFIG).save_to_preset(path)
+    BertTokenizer(vocabulary=TINY_VOCAB).save_to_preset(path)
+    loader = keras_hub_internals.get_preset_loader(path)
+    assert loader.check_backbone_class() is BertBackbone
+    preprocessor = loader.load_preprocessor(
+        AdapterBertTextClassifierPreprocessor, sequence_length=8
+    )
+    assert isinstance(preprocessor, AdapterBertTextClassifierPreprocessor)
+    assert preprocessor.tokenizer.vocabulary_size() == len(TINY_VOCAB)
+
+
+def test_word_piece_split_patterns_give_the_tokenizer_ids():
+    tokenizer = BertTokenizer(vocabulary=TINY_VOCAB)
+    preprocessor = AdapterBertQuestionAnswererPreprocessor(tokenizer=tokenizer)
+    texts = ["The film, i loved it!", "we\t\u597d really.. hated-the plot"]
+    ids, _, _ = preprocessor.tokenize_with_offsets(tf.constant(texts))
+    assert ids.to_list() == list(tokenizer(texts))
+    assert ids.to_list()[1].count(TINY_VOCAB.index(".")) == 2
