@@ -22,6 +22,12 @@ flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set(s).")
 flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
 flags.DEFINE_bool("train_pooler", False, "Also train the pooler in partial tuning modes.")
 
+flags.register_multi_flags_validator(
+    ["task", "task_name"],
+    lambda values: not (values["task"] and values["task_name"])
+    or values["task"].lower() == values["task_name"].lower(),
+    message="--task and --task_name disagree; give one.",
+)
 # --help lists the shared flags too, not only this file's.
 flags.adopt_module_key_flags(shared_flags)
 
@@ -32,8 +38,6 @@ def main(argv):
     from keras_adapters.training.classifier_run import ClassifierRunConfig
     from keras_adapters.training.flags import config_from_flags
 
-    if FLAGS.task and FLAGS.task_name and FLAGS.task.lower() != FLAGS.task_name.lower():
-        raise ValueError("--task and --task_name disagree; give one.")
     config = config_from_flags(
         ClassifierRunConfig, task_name=FLAGS.task or FLAGS.task_name
     )

@@ -28,6 +28,8 @@ import tensorflow as tf
 
 import keras_adapters
 from keras_adapters.data import split_squad_articles
+from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.tuning import TuningMode
 from keras_adapters.training.squad_run import SquadRun
 from keras_adapters.training.squad_run import SquadRunConfig
 
@@ -72,8 +74,10 @@ def main():
     parser.add_argument("--max_query_length", type=int, default=32)
     parser.add_argument("--train_batch_size", type=int, default=16)
     args = parser.parse_args()
-    if (args.tuning == "top_k") != (args.top_k_layers is not None):
-        parser.error("--top_k_layers goes with --tuning top_k, and --tuning top_k needs it.")
+    try:  # --top_k_layers is TuningMode's `top_k`.
+        TuningMode(args.tuning, args.top_k_layers)
+    except KerasAdaptersError as error:
+        parser.error(str(error))
     preset = args.preset or _common.minilm_folder()
     work = tempfile.mkdtemp(prefix="squad_short_")
     train_all, heldout_all = (os.path.join(work, n) for n in ("train_all.json", "heldout_all.json"))

@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArtifactError",
+    "KerasAdaptersError",
     "adapters_removed",
     "export_question_answerer",
     "load_adapters",

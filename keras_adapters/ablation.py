@@ -3,6 +3,7 @@ the adapters of chosen layers taken out, no retraining."""
 
 import contextlib
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.tuning import backbone_of
 
 
@@ -35,12 +36,12 @@ def adapters_removed(model, layers):
     layers = sorted(set(int(layer) for layer in layers))
     for layer in layers:
         if not 0 <= layer < len(blocks):
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"Layer {layer} does not exist: the model has "
                 f"{len(blocks)} Transformer blocks (0 to {len(blocks) - 1})."
             )
         if not blocks[layer].adapters:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"Block {layer} has no adapters (adapter_size=0); there is "
                 "nothing to remove."
             )

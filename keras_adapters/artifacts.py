@@ -25,6 +25,7 @@ import reprlib
 import numpy as np
 import safetensors.numpy
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.layers.adapter_transformer_encoder import adapter_config
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_question_answerer import (
@@ -88,8 +89,6 @@ TASKS = {
     ),
     "AdapterBertQuestionAnswerer": (AdapterBertQuestionAnswerer, {}),
 }
-# The task of artifacts written before `task.class` was recorded.
-_DEFAULT_TASK = "AdapterBertTextClassifier"
 # The other values `load_adapters` reads, by config section.
 _CONFIG_KEYS = {
     "adapter": {
@@ -129,7 +128,7 @@ _STORED_SIZES = {
 }
 
 
-class ArtifactError(ValueError):
+class ArtifactError(KerasAdaptersError):
     """Raised for a missing, corrupted or incompatible adapter artifact."""
 
 
@@ -208,7 +207,7 @@ def save_adapters(model, directory, labels=None):
         )
     if labels is not None and not getattr(model, "regression", True):
         if len(labels) != model.num_classes:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"{len(labels)} labels given for a model with "
                 f"{model.num_classes} classes; give one name per class."
             )
@@ -296,8 +295,8 @@ def read_artifact_config(directory):
             f"{path} has format version {config.get('format_version')}; "
             f"this keras_adapters reads version {FORMAT_VERSION}."
         )
-    _check_section(config, path, "task", {"class": _STRING}, required=False)
-    task_name = config["task"].get("class", _DEFAULT_TASK)
+    _check_section(config, path, "task", {"class": _STRING})
+    task_name = config["task"]["class"]
     if task_name not in TASKS:
         raise ArtifactError(
             f"The artifact in '{directory}' holds a {task_name}, which this "
@@ -407,7 +406,7 @@ def _check_stored_sizes(directory, config, weights):
             )
 
 
-def _backbone_for(config, base, load_weights=True):
+def _backbone_for(config, base):
     adapter = config["adapter"]
     if isinstance(base, str):
         return AdapterBertBackbone.from_preset(
@@ -415,7 +414,6 @@ def _backbone_for(config, base, load_weights=True):
             adapter_size=adapter["adapter_size"],
             adapter_init_scale=adapter["adapter_init_scale"],
             adapter_activation=adapter["adapter_activation"],
-            load_weights=load_weights,
         )
     if not isinstance(base, AdapterBertBackbone):
         raise TypeError(
@@ -477,7 +475,7 @@ def load_adapters(directory, base, preprocessor="auto"):
             + "). Load them onto the base model they were trained on."
         )
     task = dict(config["task"])
-    task_cls = TASKS[task.pop("class", _DEFAULT_TASK)][0]
+    task_cls = TASKS[task.pop("class")][0]
     if preprocessor == "auto":
         preprocessor = None
         if isinstance(base, str):

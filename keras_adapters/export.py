@@ -5,6 +5,7 @@ import numbers
 import keras
 import tensorflow as tf
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models.span_decoding import best_answer_spans
 
 # The signature's input names, for single sentences and for sentence pairs.
@@ -177,7 +178,7 @@ def _save_signature(concrete, export_dir):
     module = tf.Module()
     module.model_variables = list(concrete.variables)
     if not module.model_variables:
-        raise ValueError(
+        raise KerasAdaptersError(
             "The traced model reads no variables; nothing to export."
         )
     tf.saved_model.save(
@@ -240,12 +241,12 @@ def export_question_answerer(
     """
     preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is None:
-        raise ValueError(
+        raise KerasAdaptersError(
             "export needs the model's preprocessor to read raw strings; "
             "build the model with `preprocessor=...` (from_preset sets one)."
         )
     if keras.config.backend() != "tensorflow":
-        raise ValueError(
+        raise KerasAdaptersError(
             "SavedModel export needs the TensorFlow backend; got "
             f"KERAS_BACKEND={keras.config.backend()!r}."
         )
@@ -304,26 +305,26 @@ def export_question_answerer(
 def _check_arguments(classifier, labels, sequence_length, pair, regression):
     """Validates `export_saved_model`'s arguments; returns the preprocessor."""
     if keras.config.backend() != "tensorflow":
-        raise ValueError(
+        raise KerasAdaptersError(
             "SavedModel export needs the TensorFlow backend; got "
             f"KERAS_BACKEND={keras.config.backend()!r}."
         )
     if not isinstance(pair, bool):
-        raise ValueError(f"`pair` must be True or False, got {pair!r}.")
+        raise KerasAdaptersError(f"`pair` must be True or False, got {pair!r}.")
     preprocessor = getattr(classifier, "preprocessor", None)
     if preprocessor is None:
-        raise ValueError(
+        raise KerasAdaptersError(
             "export needs a preprocessor to tokenize raw strings; build the "
             "classifier with `preprocessor=...` (from_preset sets one)."
         )
     if regression and labels is not None:
-        raise ValueError(
+        raise KerasAdaptersError(
             "A regression classifier has no classes; drop `labels`."
         )
     num_classes = getattr(classifier, "num_classes", None)
     if labels is not None:
         if isinstance(labels, (str, bytes)) or len(labels) != num_classes:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"`labels` must name each of the {num_classes} classes; got "
                 f"{labels!r}."
             )
@@ -341,7 +342,7 @@ def _check_arguments(classifier, labels, sequence_length, pair, regression):
             or sequence_length < minimum
             or (limit is not None and sequence_length > limit)
         ):
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"`sequence_length` must be an int in [{minimum}, the "
                 f"backbone's max_sequence_length={limit}]; got "
                 f"{sequence_length!r}."

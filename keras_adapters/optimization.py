@@ -10,6 +10,8 @@ import re
 import keras
 from keras import ops
 
+from keras_adapters.errors import KerasAdaptersError
+
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 
@@ -78,7 +80,9 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.exclude_from_weight_decay = tuple(exclude_from_weight_decay or ())
+        # Not `exclude_from_weight_decay`: that name is a method of
+        # `keras.optimizers.Optimizer`, which this attribute would shadow.
+        self.weight_decay_exclusions = tuple(exclude_from_weight_decay or ())
 
     def build(self, var_list):
         if self.built:
@@ -97,7 +101,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             return False
         return not any(
             re.search(pattern, variable.path)
-            for pattern in self.exclude_from_weight_decay
+            for pattern in self.weight_decay_exclusions
         )
 
     def update_step(self, gradient, variable, learning_rate):
@@ -130,7 +134,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
                 "beta_2": self.beta_2,
                 "epsilon": self.epsilon,
                 "exclude_from_weight_decay": list(
-                    self.exclude_from_weight_decay
+                    self.weight_decay_exclusions
                 ),
             }
         )
@@ -167,11 +171,11 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, num_train_steps, num_warmup_steps):
         if int(num_train_steps) <= 0:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"`num_train_steps` must be positive, got {num_train_steps}."
             )
         if not 0 <= int(num_warmup_steps) <= int(num_train_steps):
-            raise ValueError(
+            raise KerasAdaptersError(
                 "`num_warmup_steps` must be between 0 and num_train_steps "
                 f"({num_train_steps}), got {num_warmup_steps}."
             )

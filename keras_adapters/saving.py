@@ -10,6 +10,7 @@ import keras
 # Importing the package registers every keras_adapters class, so that
 # `safe_mode` deserialization finds them without executing any code.
 import keras_adapters.models  # noqa: F401
+from keras_adapters.errors import KerasAdaptersError
 
 # How Keras reports an object of the file that no registered (or
 # importable) class or function matches.
@@ -68,14 +69,14 @@ def load_model(filepath):
     """
     filepath = os.fspath(filepath)
     if not os.path.isfile(filepath):
-        raise ValueError(f"No such model file: '{filepath}'.")
+        raise KerasAdaptersError(f"No such model file: '{filepath}'.")
     try:
         with zipfile.ZipFile(filepath) as archive:
             broken = archive.testzip()
     except zipfile.BadZipFile:
         broken = "the archive"
     if broken is not None:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"'{filepath}' is truncated or corrupted ({broken} is unreadable); "
             "save the model again."
         )
@@ -83,7 +84,7 @@ def load_model(filepath):
         return keras.saving.load_model(filepath, safe_mode=True)
     except ValueError as error:
         if "safe_mode" in str(error) or "Lambda" in str(error):
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"'{filepath}' contains serialized code (e.g. a Lambda layer); "
                 "keras_adapters never executes code from a file."
             ) from None

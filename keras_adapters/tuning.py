@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from keras_adapters.errors import KerasAdaptersError
+
 TUNING_MODES = ("adapters", "full", "layer_norm", "top_k")
 GROUPS = ("adapters", "layer_norms", "head", "pooler", "rest")
 # The peak learning rate each mode trains well with: 3e-4 for adapters (the
@@ -38,17 +40,18 @@ class TuningMode:
 
     def __post_init__(self):
         if self.mode not in TUNING_MODES:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"Unknown tuning mode '{self.mode}'. Choose one of "
                 f"{', '.join(TUNING_MODES)}."
             )
         if (self.mode == "top_k") != (self.top_k is not None):
-            raise ValueError(
-                "`top_k` is required with tuning mode 'top_k' and only "
-                f"allowed with it (mode '{self.mode}', top_k={self.top_k})."
+            raise KerasAdaptersError(
+                "Tuning mode 'top_k' needs `top_k` (how many top blocks "
+                "train) and no other mode takes it; got mode "
+                f"'{self.mode}' with `top_k`={self.top_k}."
             )
         if self.mode == "full" and self.train_pooler:
-            raise ValueError(
+            raise KerasAdaptersError(
                 "`train_pooler` only applies to partial tuning modes; the "
                 "pooler already trains in mode 'full'."
             )
@@ -118,7 +121,7 @@ def _trained_ids(model, tuning):
         trained |= {id(variable) for variable in groups["pooler"]}
     if tuning.mode == "adapters":
         if not backbone.adapter_layers:
-            raise ValueError(
+            raise KerasAdaptersError(
                 "Tuning mode 'adapters' needs adapters, but the backbone has "
                 "adapter_size=0. Build it with adapter_size > 0 or choose "
                 "mode 'full', 'layer_norm' or 'top_k'."
@@ -130,7 +133,7 @@ def _trained_ids(model, tuning):
     elif tuning.mode == "top_k":
         num_layers = len(backbone.transformer_layers)
         if not 1 <= tuning.top_k <= num_layers:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"`top_k` must be between 1 and the number of blocks "
                 f"({num_layers}), got {tuning.top_k}."
             )

@@ -139,7 +139,7 @@ def artifact(tmp_path, base_preset):
 @pytest.mark.parametrize(
     "key",
     [
-        "task", "task.num_classes", "adapter.adapter_size",
+        "task", "task.class", "task.num_classes", "adapter.adapter_size",
         "tuning.mode", "base_model.fingerprint", "weights", "weights.sha256",
     ],
 )
@@ -180,15 +180,6 @@ def test_invalid_config_values(artifact, base_preset, key, value, expected):
         f"{path}: '{key}' is {value!r}, not {expected}; the artifact is "
         "corrupted, write it again with keras_adapters.save_adapters."
     )
-
-
-def test_artifacts_written_before_task_class_hold_classifiers(
-    artifact, base_preset
-):
-    edit_artifact(artifact, "task.class")
-    edit_artifact(artifact, "preprocessor")
-    model = keras_adapters.load_adapters(artifact, base_preset)
-    assert isinstance(model, AdapterBertTextClassifier)
 
 
 def test_unknown_task_class(artifact, base_preset):

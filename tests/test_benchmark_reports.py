@@ -176,6 +176,7 @@ def profile_of_a_real_training_step(minilm_path, *flags):
     return json.loads(line[len("RESULT "):])
 
 
+@pytest.mark.integration
 def test_profile_of_a_real_training_step_finds_its_matrix_products(minilm_path):
     profile = profile_of_a_real_training_step(minilm_path)
     ops = {_common.graph_op_type(op) for op, _, _ in profile["top_ops"]}
@@ -200,18 +201,19 @@ def test_onednn_op_names_count_as_the_ops_they_replace(op, expected):
     assert (_common.op_category(op) == "matrix products") == (expected != "Mul")
 
 
+@pytest.mark.integration
 def test_profile_under_xla_reads_its_dots_and_fusions(minilm_path):
     profile = profile_of_a_real_training_step(minilm_path, "--jit_compile")
     ops = {op for op, _, _ in profile["top_ops"]}
     assert "BatchMatMulV2" not in ops  # one XLA cluster, no graph ops
     assert any(op.endswith("_fusion") for op in ops)
     assert 0 < profile["by_category"]["matrix products"] < profile["op_seconds_per_step"]
-    assert profile["op_seconds_per_step"] < 2 * profile["wall_seconds_per_step"]
 
 
 def test_squad_short_training_rejects_top_k_without_its_layer_count():
     result = run_benchmark("squad_short_training.py", "--tuning", "top_k")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
-        "error: --top_k_layers goes with --tuning top_k, and --tuning top_k needs it."
+        "error: Tuning mode 'top_k' needs `top_k` (how many top blocks train) and no "
+        "other mode takes it; got mode 'top_k' with `top_k`=None."
     )

@@ -78,7 +78,9 @@ def test_both_serialize():
     restored = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
     assert isinstance(restored, AdamWeightDecay)
     assert restored.weight_decay_rate == 0.02
-    assert restored.exclude_from_weight_decay == ("bias",)
+    assert restored.weight_decay_exclusions == ("bias",)
+    # Keras' own method of that name is not shadowed.
+    assert callable(restored.exclude_from_weight_decay)
     assert restored.global_clipnorm == 1.0 and restored.epsilon == 1e-6
     assert isinstance(restored._learning_rate, WarmupLinearDecay)
     assert restored._learning_rate.get_config() == schedule.get_config()

@@ -63,8 +63,8 @@ def test_summary_groups_and_text(classifier):
     "kwargs, message",
     [
         (dict(mode="everything"), "Unknown tuning mode 'everything'"),
-        (dict(mode="top_k"), "`top_k` is required"),
-        (dict(mode="adapters", top_k=2), "only allowed"),
+        (dict(mode="top_k"), "Tuning mode 'top_k' needs `top_k`"),
+        (dict(mode="adapters", top_k=2), "got mode 'adapters' with `top_k`=2"),
         (dict(mode="top_k", top_k=3), "between 1 and the number of blocks"),
         (dict(mode="full", train_pooler=True), "already trains"),
     ],

@@ -3,7 +3,9 @@
 from keras_adapters.checkpoints.bert_config import read_bert_config
 from keras_adapters.checkpoints.bert_config import write_bert_config
 from keras_adapters.checkpoints.tf1_checkpoint import CheckpointReport
-from keras_adapters.checkpoints.tf1_checkpoint import backbone_from_tf1_checkpoint
+from keras_adapters.checkpoints.tf1_checkpoint import (
+    backbone_from_tf1_checkpoint,
+)
 from keras_adapters.checkpoints.tf1_checkpoint import checkpoint_adapter_size
 from keras_adapters.checkpoints.tf1_checkpoint import checkpoint_num_labels
 from keras_adapters.checkpoints.tf1_checkpoint import (

@@ -3,6 +3,8 @@
 import json
 import os
 
+from keras_adapters.errors import KerasAdaptersError
+
 _REQUIRED = (
     "vocab_size",
     "hidden_size",
@@ -28,26 +30,26 @@ def read_bert_config(bert_config_file):
             activation other than BERT's GELU.
     """
     if not os.path.isfile(bert_config_file):
-        raise ValueError(
-            f"No such file: --bert_config_file={bert_config_file}. Point it "
+        raise KerasAdaptersError(
+            f"No such file: `bert_config_file`={bert_config_file}. Point it "
             "at the bert_config.json next to the checkpoint."
         )
     try:
         with open(bert_config_file) as handle:
             config = json.load(handle)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{bert_config_file} is not valid JSON ({error})."
         ) from None
     missing = [key for key in _REQUIRED if key not in config]
     if missing:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{bert_config_file} lacks {', '.join(missing)}: not a BERT "
             "config file."
         )
     activation = config.get("hidden_act", "gelu")
     if activation != "gelu":
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{bert_config_file} uses hidden_act='{activation}'; only BERT's "
             "'gelu' (tanh approximation) is supported."
         )

@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 
+from keras_adapters.errors import KerasAdaptersError
+
 _BLOCK_PATH = re.compile(r"^transformer_layer_(\d+)/(.+)$")
 
 # Keras path inside a block -> (TF1 name inside `bert/encoder/layer_i/`,
@@ -143,7 +145,7 @@ def original_names(model):
     for variable in model.weights:
         mapped = original_name(variable.path, variable.shape)
         if mapped is None:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"Variable '{variable.path}' has no name in the original "
                 "BERT checkpoint format (only the backbone, adapters and the "
                 "classifier head do)."

@@ -14,13 +14,14 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_adapters.checkpoints.bert_config import read_bert_config
-from keras_adapters.checkpoints.bert_config import write_bert_config
-from keras_adapters.checkpoints.original_names import is_ignored
-from keras_adapters.checkpoints.original_names import original_names
-from keras_adapters.models.adapter_bert_backbone import DEFAULT_ADAPTER_SIZE
-from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
-from keras_adapters.models.adapter_bert_backbone import is_adapter_path
+from keras_adapters.checkpoints.bert_config import read_bert_config, write_bert_config
+from keras_adapters.checkpoints.original_names import is_ignored, original_names
+from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.models.adapter_bert_backbone import (
+    DEFAULT_ADAPTER_SIZE,
+    AdapterBertBackbone,
+    is_adapter_path,
+)
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
 )
@@ -71,10 +72,10 @@ def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
         actual, case, wanted = "True", "a cased", "False"
     else:
         return
-    raise ValueError(
-        f"--do_lower_case={actual} does not match --init_checkpoint="
+    raise KerasAdaptersError(
+        f"`do_lower_case`={actual} does not match `init_checkpoint`="
         f"{init_checkpoint}: '{model_name}' is {case} model, so pass "
-        f"--do_lower_case={wanted} to tokenize as it was pretrained."
+        f"`do_lower_case`={wanted} to tokenize as it was pretrained."
     )
 
 
@@ -90,8 +91,8 @@ def tokenizer_from_vocab_file(vocab_file, do_lower_case=True):
         An `AdapterBertTokenizer`.
     """
     if not os.path.isfile(vocab_file):
-        raise ValueError(
-            f"No such file: --vocab_file={vocab_file}. Point it at the "
+        raise KerasAdaptersError(
+            f"No such file: `vocab_file`={vocab_file}. Point it at the "
             "vocab.txt that came with the checkpoint."
         )
     return AdapterBertTokenizer(vocabulary=vocab_file, lowercase=do_lower_case)
@@ -102,8 +103,8 @@ def _open_checkpoint(init_checkpoint):
         return tf.train.load_checkpoint(init_checkpoint)
     except (tf.errors.OpError, ValueError) as error:
         reason = str(error).strip().splitlines()[0]
-        raise ValueError(
-            f"Cannot read --init_checkpoint={init_checkpoint} ({reason}). "
+        raise KerasAdaptersError(
+            f"Cannot read `init_checkpoint`={init_checkpoint} ({reason}). "
             "Give the checkpoint prefix, e.g. .../bert_model.ckpt, whose "
             ".index and .data-* files exist."
         ) from None
@@ -191,9 +192,9 @@ def load_tf1_checkpoint(model, init_checkpoint):
     ]
     unknown = set(shapes) - homes - set(skipped)
     if unknown:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{len(unknown)} variable(s) of {init_checkpoint} have no place "
-            f"in the model: {_listing(unknown)}. Does --bert_config_file "
+            f"in the model: {_listing(unknown)}. Does `bert_config_file` "
             "describe this checkpoint?"
         )
     mismatched = [
@@ -202,10 +203,10 @@ def load_tf1_checkpoint(model, init_checkpoint):
         if mapped.name in shapes and shapes[mapped.name] != mapped.tf1_shape
     ]
     if mismatched:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{len(mismatched)} variable shape(s) of {init_checkpoint} differ "
             f"from the model (checkpoint vs model): {_listing(mismatched)}. "
-            "Does --bert_config_file describe this checkpoint?"
+            "Does `bert_config_file` describe this checkpoint?"
         )
     head_paths = {variable.path for variable in parameter_groups(model)["head"]}
 
@@ -218,10 +219,10 @@ def load_tf1_checkpoint(model, init_checkpoint):
         if mapped.name not in shapes and not may_be_fresh(path)
     ]
     if missing:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{len(missing)} model variable(s) are missing from "
             f"{init_checkpoint}: {_listing(missing)}. Is this a BERT "
-            "checkpoint for --bert_config_file?"
+            "checkpoint for `bert_config_file`?"
         )
     values = {
         path: mapped.to_keras(reader.get_tensor(mapped.name))
@@ -290,10 +291,10 @@ def _resolve_adapter_size(init_checkpoint, adapter_size):
     if trained is None:
         return DEFAULT_ADAPTER_SIZE if adapter_size is None else adapter_size
     if adapter_size is not None and adapter_size != trained:
-        raise ValueError(
-            f"--init_checkpoint={init_checkpoint} holds adapters of size "
-            f"{trained}, but --adapter_size={adapter_size}. Drop the flag or "
-            f"pass --adapter_size={trained}."
+        raise KerasAdaptersError(
+            f"`init_checkpoint`={init_checkpoint} holds adapters of size "
+            f"{trained}, but `adapter_size`={adapter_size}. Drop the argument or "
+            f"pass `adapter_size`={trained}."
         )
     return trained
 
@@ -337,12 +338,12 @@ def classifier_from_tf1_checkpoint(
     if num_classes is None:
         num_classes = trained_classes
     if num_classes is None and not kwargs.get("regression"):
-        raise ValueError(
+        raise KerasAdaptersError(
             "The checkpoint has no classifier head; pass num_classes."
         )
     if trained_classes is not None and trained_classes != num_classes:
-        raise ValueError(
-            f"--init_checkpoint={init_checkpoint} has a head for "
+        raise KerasAdaptersError(
+            f"`init_checkpoint`={init_checkpoint} has a head for "
             f"{trained_classes} classes, but the task has {num_classes}."
         )
     preprocessor = None

@@ -18,11 +18,13 @@ import urllib.parse
 
 import tensorflow as tf
 
+from keras_adapters.errors import KerasAdaptersError
+
 _BINARY = ("0", "1")
 _NLI = ("contradiction", "entailment", "neutral")
 _ENTAILMENT = ("entailment", "not_entailment")
 _DATA_DIR_HINT = (
-    "point --data_dir at the GLUE folder of the task, e.g. $GLUE_DIR/{folder}"
+    "point `data_dir` at the GLUE folder of the task, e.g. $GLUE_DIR/{folder}"
 )
 
 
@@ -70,7 +72,7 @@ class GlueTask:
             ValueError: for the regression task STS-B.
         """
         if self.is_regression:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"{self.name} is a regression task; its labels are float "
                 "scores, not class ids."
             )
@@ -194,7 +196,7 @@ def get_task(name):
         return name
     task = _ALIASES.get(_normalize(str(name)))
     if task is None:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"Unknown task '{name}'. Choose one of: "
             f"{', '.join(GLUE_TASKS)}."
         )
@@ -225,7 +227,7 @@ class InputExample:
 
 def _check_split(task, split):
     if split not in task.splits:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{task.name} has no split '{split}'. Choose one of: "
             f"{', '.join(task.splits)}."
         )
@@ -238,10 +240,10 @@ def _parse_label(task, value, where):
         except ValueError:
             score = math.nan
         if not math.isfinite(score):
-            raise ValueError(f"{where}: score {value!r} is not a number")
+            raise KerasAdaptersError(f"{where}: score {value!r} is not a number")
         return score
     if value not in task.labels:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{where}: label {value!r} is not one of {', '.join(task.labels)}"
         )
     return value
@@ -250,7 +252,7 @@ def _parse_label(task, value, where):
 def _column_positions(header, names, where):
     for name in names:
         if name is not None and name not in header:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"{where} line 1: header has no column '{name}' "
                 f"(found: {', '.join(header)})"
             )
@@ -272,7 +274,7 @@ def _check_utf8(row, where):
         line.encode("utf-8")
     except UnicodeEncodeError as error:
         byte = ord(line[error.start]) - 0xDC00
-        raise ValueError(
+        raise KerasAdaptersError(
             f"{where}: not valid UTF-8 (byte {byte:#04x} at column "
             f"{error.start + 1}); save the file as UTF-8"
         ) from None
@@ -294,7 +296,7 @@ def _read_tsv(task, path, split):
         else:
             header = next(reader, None)
             if header is None:
-                raise ValueError(f"{where}: empty file, expected a header")
+                raise KerasAdaptersError(f"{where}: empty file, expected a header")
             _check_utf8(header, f"{where} line 1")
         names = (columns.text_a, columns.text_b)
         names += (columns.test_id, None) if is_test else (None, columns.label)
@@ -306,7 +308,7 @@ def _read_tsv(task, path, split):
             at = f"{where} line {reader.line_num}"
             _check_utf8(row, at)
             if len(row) != len(header):
-                raise ValueError(
+                raise KerasAdaptersError(
                     f"{at}: expected {len(header)} tab-separated columns, "
                     f"found {len(row)}"
                 )
@@ -366,14 +368,14 @@ def read_examples(task, data_dir, split):
     path = os.path.join(data_dir, file_name)
     if not os.path.isfile(path):
         hint = _DATA_DIR_HINT.format(folder=task.folder)
-        raise ValueError(f"{task.name} {split}: no file {path}; {hint}.")
+        raise KerasAdaptersError(f"{task.name} {split}: no file {path}; {hint}.")
     return _read_tsv(task, path, split)
 
 
 def _tfds_unavailable(task, reason):
     return ValueError(
         f"TFDS {task.tfds_name} is not available offline ({reason}). "
-        "Download GLUE with download_glue_data.py and pass --data_dir (or "
+        "Download GLUE with download_glue_data.py and pass `data_dir` (or "
         "set GLUE_DIR)."
     )
 
@@ -418,7 +420,7 @@ def _tfds_label(task, label, where):
     order = _TFDS_LABELS.get(task.name, task.labels)
     label = int(label)
     if not 0 <= label < len(order):
-        raise ValueError(f"{where}: label id {label} is out of range")
+        raise KerasAdaptersError(f"{where}: label id {label} is out of range")
     return order[label]
 
 

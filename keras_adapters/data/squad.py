@@ -20,6 +20,8 @@ import json
 import logging
 import os
 
+from keras_adapters.errors import KerasAdaptersError
+
 logger = logging.getLogger(__name__)
 
 # How many skipped question ids the warning lists.
@@ -54,7 +56,7 @@ _JSON_TYPES = (
 )
 
 
-class SquadFormatError(ValueError):
+class SquadFormatError(KerasAdaptersError):
     """A SQuAD file that is missing, not JSON, or not laid out as SQuAD."""
 
 
@@ -339,7 +341,7 @@ def _read_question(
             fail(
                 place,
                 "is_impossible is true in a file read as SQuAD v1.1; pass "
-                "--version_2_with_negative to read SQuAD v2.0",
+                "`version_2_with_negative` to read SQuAD v2.0",
             )
     answers = []
     for n, answer in enumerate(_get(qa, "answers", list, fail, place)):
@@ -406,7 +408,7 @@ def split_squad_articles(path, train_path, heldout_path, num_train_articles):
         squad = json.load(handle)
     articles = squad["data"]
     if not 1 <= num_train_articles < len(articles):
-        raise ValueError(
+        raise KerasAdaptersError(
             f"num_train_articles must be between 1 and {len(articles) - 1} "
             f"for the {len(articles)} articles of {path}; got "
             f"{num_train_articles}."

@@ -13,18 +13,19 @@ than NaN, so a score can always be compared and logged.
 import numpy as np
 
 from keras_adapters.data.glue import get_task
+from keras_adapters.errors import KerasAdaptersError
 
 
 def _pair(labels, predictions, dtype):
     labels = np.asarray(labels, dtype)
     predictions = np.asarray(predictions, dtype)
     if labels.ndim != 1 or labels.shape != predictions.shape:
-        raise ValueError(
+        raise KerasAdaptersError(
             "Expected two 1-D arrays of the same length, got shapes "
             f"{labels.shape} and {predictions.shape}."
         )
     if labels.size == 0:
-        raise ValueError("Cannot compute a metric over zero examples.")
+        raise KerasAdaptersError("Cannot compute a metric over zero examples.")
     return labels, predictions
 
 

@@ -17,6 +17,7 @@ import re
 import string
 
 from keras_adapters.data.squad import SquadFile
+from keras_adapters.errors import KerasAdaptersError
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -180,13 +181,13 @@ def squad_evaluate(
     by_id = {}
     for example in examples:
         if example.qas_id in by_id:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"Question id {example.qas_id!r} appears twice in the "
                 "examples; each question must be scored once."
             )
         by_id[example.qas_id] = example
     if not by_id:
-        raise ValueError("Cannot score SQuAD predictions over zero examples.")
+        raise KerasAdaptersError("Cannot score SQuAD predictions over zero examples.")
     unknown = [i for i in predictions if i not in by_id]
     if unknown:
         raise _unknown_ids("predictions", unknown)
@@ -197,7 +198,7 @@ def squad_evaluate(
             raise _unknown_ids("no_answer_probabilities", unknown)
         lacking = [i for i in predictions if i not in probabilities]
         if lacking:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"no_answer_probabilities has no entry for {len(lacking)} "
                 f"predicted question(s), e.g. {lacking[0]!r}; pass the "
                 "null_odds of the same run."
@@ -213,7 +214,7 @@ def squad_evaluate(
             continue
         prediction = predictions[qas_id]
         if not isinstance(prediction, str):
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"The prediction for {qas_id!r} should be a string, got "
                 f"{type(prediction).__name__}."
             )

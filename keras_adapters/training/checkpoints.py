@@ -52,17 +52,18 @@ def _rng_states(model):
     return [v for v in model.variables if id(v) not in weights]
 
 
-def _saved_variables(model):
+def _saved_variables(model, with_optimizer=True):
     """`{key: variable}` of everything a checkpoint stores."""
     saved = {f"trained/{v.path}": v for v in model.trainable_weights}
     saved.update(
         (f"rng/{index}", variable)
         for index, variable in enumerate(_rng_states(model))
     )
-    saved.update(
-        (f"optimizer/{index}", variable)
-        for index, variable in enumerate(model.optimizer.variables)
-    )
+    if with_optimizer:
+        saved.update(
+            (f"optimizer/{index}", variable)
+            for index, variable in enumerate(model.optimizer.variables)
+        )
     return saved
 
 
@@ -204,11 +205,14 @@ class CheckpointFolder:
                 "or another output folder to start over."
             )
 
-    def restore(self, model):
-        """Loads the newest usable checkpoint into a compiled `model`.
+    def restore(self, model, with_optimizer=True):
+        """Loads the newest usable checkpoint into `model`.
 
         Args:
-            model: the compiled task model of this run.
+            model: the task model of this run.
+            with_optimizer: bool. Also restore the state of the model's
+                optimizer (to resume training); `False` restores only the
+                model (to evaluate or predict).
 
         Returns:
             The restored step (0 when there is no checkpoint).
@@ -231,7 +235,7 @@ class CheckpointFolder:
                 f"using step {state.step}."
             )
         self._check_compatible(state, model)
-        if not model.optimizer.built:
+        if with_optimizer and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         folder = self._folder(state.step)
         try:
@@ -241,7 +245,9 @@ class CheckpointFolder:
                 f"The checkpoint {folder} is unreadable ({error}); delete "
                 f"{self.directory} to start over."
             ) from None
-        variables = _saved_variables(model)
+        variables = _saved_variables(model, with_optimizer)
+        if not with_optimizer:
+            arrays = {k: v for k, v in arrays.items() if k in variables}
         # safetensors stores a scalar (the step counter) as shape [1].
         if set(arrays) != set(variables) or any(
             arrays[key].size != np.prod(variable.shape, dtype=int)

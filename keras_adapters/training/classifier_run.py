@@ -9,21 +9,18 @@ import dataclasses
 import json
 import os
 
+import keras
 import numpy as np
 
 from keras_adapters.artifacts import save_adapters
 from keras_adapters.checkpoints import classifier_from_tf1_checkpoint
 from keras_adapters.data.encoding import encode_examples
-from keras_adapters.data.glue import get_task
-from keras_adapters.data.glue import read_examples
-from keras_adapters.data.glue import read_tfds_examples
+from keras_adapters.data.glue import get_task, read_examples, read_tfds_examples
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_saved_model
-from keras_adapters.metrics.glue import accuracy
-from keras_adapters.metrics.glue import glue_metrics
+from keras_adapters.metrics.glue import accuracy, glue_metrics
 from keras_adapters.models import AdapterBertTextClassifier
-from keras_adapters.training.task_run import RunConfig
-from keras_adapters.training.task_run import TaskRun
-from keras_adapters.training.task_run import write_text
+from keras_adapters.training.task_run import RunConfig, TaskRun, write_text
 
 # [CLS] a [SEP]; a pair adds b [SEP]: one token of each segment at least.
 _MIN_SEQ_LENGTH = {False: 3, True: 5}
@@ -41,8 +38,8 @@ class ClassifierRunConfig(RunConfig):
 
     def __post_init__(self):
         if not self.task_name:
-            raise ValueError(
-                "--task (or --task_name) is required, e.g. --task=CoLA."
+            raise KerasAdaptersError(
+                "`task_name` is required, e.g. `task_name`=CoLA."
             )
         self.task = get_task(self.task_name)
         if self.output_dir is None:
@@ -52,8 +49,8 @@ class ClassifierRunConfig(RunConfig):
         self.check_common_flags()
         shortest = _MIN_SEQ_LENGTH[self.task.is_pair]
         if self.max_seq_length < shortest:
-            raise ValueError(
-                f"--max_seq_length={self.max_seq_length} leaves no room for "
+            raise KerasAdaptersError(
+                f"`max_seq_length`={self.max_seq_length} leaves no room for "
                 f"the text: {self.task.name} needs at least {shortest} "
                 "([CLS], one token of each sentence, [SEP] after each)."
             )
@@ -105,19 +102,11 @@ def build_classifier(config):
     return model
 
 
-def _eval_outputs(task, logits):
+def _probabilities(task, logits):
+    """Class probabilities, or the scores of a regression task."""
     if task.is_regression:
         return logits[:, 0]
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def _loss(task, outputs, labels):
-    if task.is_regression:
-        return float(np.mean((outputs - labels) ** 2))
-    picked = outputs[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.maximum(picked, 1e-12))))
+    return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
 
 
 class ClassifierRun(TaskRun):
@@ -184,9 +173,11 @@ class ClassifierRun(TaskRun):
         self.fit(self._encode(examples))
 
     def _outputs(self, examples, batch_size):
+        """The examples encoded, their logits and class probabilities (or
+        scores)."""
         encoded = self._encode(examples)
         logits = self.predict_outputs(encoded, batch_size)
-        return encoded, _eval_outputs(self.config.task, logits)
+        return encoded, logits, _probabilities(self.config.task, logits)
 
     def evaluate(self, splits):
         """Scores every eval split; writes `eval_results.txt` and `.json`."""
@@ -194,7 +185,7 @@ class ClassifierRun(TaskRun):
         step = self.global_step
         results = {}
         for split, examples in splits.items():
-            encoded, outputs = self._outputs(
+            encoded, logits, outputs = self._outputs(
                 examples, self.config.eval_batch_size
             )
             predictions = outputs if task.is_regression else outputs.argmax(1)
@@ -204,7 +195,10 @@ class ClassifierRun(TaskRun):
                 metrics.setdefault(
                     "accuracy", accuracy(encoded.labels, predictions)
                 )
-            metrics["loss"] = _loss(task, outputs, encoded.labels)
+            # The model's own loss (compiled with the task).
+            metrics["loss"] = float(keras.ops.convert_to_numpy(
+                self.model.loss(encoded.labels, logits)
+            ))
             prefix = "eval" if len(splits) == 1 else (
                 "eval_" + split.replace("dev_", "")
             )
@@ -235,7 +229,9 @@ class ClassifierRun(TaskRun):
         task = task or self.config.task
         for split, examples in splits.items():
             # Every worker joins the prediction; only the chief writes.
-            _, outputs = self._outputs(examples, self.config.predict_batch_size)
+            _, _, outputs = self._outputs(
+                examples, self.config.predict_batch_size
+            )
             if not self.chief:
                 continue
             suffix = "" if split in ("test", "test_matched") else (

@@ -1,33 +1,48 @@
 """Running the top-level scripts: flags in, one-line errors out."""
 
 import os
+import re
 import sys
-import traceback
 
 from absl import app
 from absl import flags
 
-import keras_adapters
+from keras_adapters.errors import KerasAdaptersError
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(keras_adapters.__file__))
+# How the library names an argument in a message: `max_seq_length`.
+_ARGUMENT = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+# Library arguments whose flag has another name.
+_FLAG_OF_ARGUMENT = {
+    "sequence_length": "max_seq_length",
+    "top_k": "top_k_layers",
+}
 
 
-def _raised_by(error, paths):
-    """Whether the innermost frame of `error` lies under one of `paths`."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return bool(frames) and os.path.abspath(frames[-1].filename).startswith(
-        tuple(paths)
-    )
+def in_flag_words(message):
+    """`message` with each argument that is also a flag named as the flag:
+    `` `max_seq_length`=0 `` becomes `--max_seq_length=0`.
+
+    Args:
+        message: str, a `KerasAdaptersError` message.
+
+    Returns:
+        The message, on one line.
+    """
+    def flag(match):
+        name = _FLAG_OF_ARGUMENT.get(match.group(1), match.group(1))
+        return f"--{name}" if name in flags.FLAGS else match.group(0)
+
+    return _ARGUMENT.sub(flag, " ".join(str(message).split()))
 
 
 def run_script(main, script_path):
     """Runs an absl `main`; a bad input becomes one line and exit code 2.
 
-    A flag that does not exist or has a bad value, and `ValueError`s raised by keras_adapters itself (or by the script) are the
-    library's checks of files, flags and checkpoints: they are printed as
-    `<script>: error: <message>` and the process exits with status 2. Any
-    other exception, including a `ValueError` from deep inside TensorFlow
-    or Keras, keeps its traceback, since it is a bug rather than bad input.
+    A flag that does not exist or has a bad value, and any
+    `KerasAdaptersError` (a bad file, flag value, checkpoint or artifact)
+    are printed as `<script>: error: <message>`, with arguments named as
+    their flags, and the process exits with status 2. Any other exception
+    keeps its traceback, since it is a bug rather than bad input.
 
     Args:
         main: the absl main function.
@@ -36,7 +51,7 @@ def run_script(main, script_path):
     name = os.path.basename(script_path)
 
     def fail(message):
-        print(f"{name}: error: {' '.join(str(message).split())}", file=sys.stderr)
+        print(f"{name}: error: {in_flag_words(message)}", file=sys.stderr)
         sys.exit(2)
 
     def parse_flags(argv):
@@ -47,7 +62,5 @@ def run_script(main, script_path):
 
     try:
         app.run(main, flags_parser=parse_flags)
-    except ValueError as error:
-        if not _raised_by(error, (_PACKAGE_DIR, os.path.abspath(script_path))):
-            raise
+    except KerasAdaptersError as error:
         fail(error)

@@ -2,8 +2,7 @@
 
 from absl import flags
 
-from keras_adapters.tuning import DEFAULT_LEARNING_RATES
-from keras_adapters.tuning import TUNING_MODES
+from keras_adapters.tuning import DEFAULT_LEARNING_RATES, TUNING_MODES
 
 
 def define_shared_flags(max_seq_length):
@@ -44,7 +43,12 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_string("preset", None, "keras-hub preset id or a local keras-hub / Hugging Face BERT folder (default bert_base_en_uncased).")
     flags.DEFINE_integer("adapter_size", 64, "Adapter bottleneck size; 0 for no adapters.")
     flags.DEFINE_float("adapter_init_scale", 1e-3, "Std of the adapter initializer.")
-    flags.DEFINE_float("adapter_weight_decay_rate", 0.01, "Decoupled weight decay.")
+    flags.DEFINE_float(
+        "adapter_weight_decay_rate", 0.01,
+        "Decoupled weight decay of every trained variable except LayerNorms "
+        "and biases (adapters, and whatever else --tuning trains), as the "
+        "original's flag of that name.",
+    )
     flags.DEFINE_float("adam_epsilon", 1e-6, "Epsilon of AdamWeightDecay, added outside the square root (the original's 1e-6).")
     flags.DEFINE_enum("tuning", "adapters", TUNING_MODES, "What trains.")
     flags.DEFINE_integer("top_k_layers", None, "Blocks trained with --tuning=top_k.")

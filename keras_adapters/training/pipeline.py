@@ -12,8 +12,8 @@ keeps the static `max_seq_length`.
 import numpy as np
 import tensorflow as tf
 
-from keras_adapters.data.encoding import PAD_MULTIPLE
-from keras_adapters.data.encoding import padded_widths
+from keras_adapters.data.encoding import PAD_MULTIPLE, padded_widths
+from keras_adapters.errors import KerasAdaptersError
 
 # Batches are sorted by length inside windows of this many batches.
 BUCKET_POOL_BATCHES = 50
@@ -41,7 +41,7 @@ def plan_batches(lengths, batch_size, num_steps, seed, bucketed=True):
     lengths = np.asarray(lengths)
     count = len(lengths)
     if count == 0:
-        raise ValueError("No training examples.")
+        raise KerasAdaptersError("No training examples.")
     rng = np.random.default_rng(seed)
     needed = num_steps * batch_size
     epochs = -(-needed // count)

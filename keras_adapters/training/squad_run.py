@@ -11,22 +11,29 @@ import os
 import numpy as np
 
 from keras_adapters.artifacts import save_adapters
-from keras_adapters.checkpoints import backbone_from_tf1_checkpoint
-from keras_adapters.checkpoints import tokenizer_from_vocab_file
-from keras_adapters.checkpoints import validate_case_matches_checkpoint
+from keras_adapters.checkpoints import (
+    backbone_from_tf1_checkpoint,
+    tokenizer_from_vocab_file,
+    validate_case_matches_checkpoint,
+)
 from keras_adapters.data.encoding import padded_widths
 from keras_adapters.data.squad import read_squad_examples
 from keras_adapters.data.squad_features import convert_examples_to_features
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_question_answerer
 from keras_adapters.layers.span_head import PADDING_LOGIT
 from keras_adapters.metrics.squad import squad_evaluate
-from keras_adapters.models import AdapterBertQuestionAnswerer
-from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
+from keras_adapters.models import (
+    AdapterBertQuestionAnswerer,
+    AdapterBertQuestionAnswererPreprocessor,
+)
 from keras_adapters.models.span_decoding import decode_answers
-from keras_adapters.training.task_run import RunConfig
-from keras_adapters.training.task_run import TaskRun
-from keras_adapters.training.task_run import TrainingDataError
-from keras_adapters.training.task_run import write_text
+from keras_adapters.training.task_run import (
+    RunConfig,
+    TaskRun,
+    TrainingDataError,
+    write_text,
+)
 
 
 @dataclasses.dataclass
@@ -52,21 +59,21 @@ class SquadRunConfig(RunConfig):
         if self.output_dir is None:
             self.output_dir = os.path.join("output", "squad")
         if not (self.do_train or self.do_predict):
-            raise ValueError(
-                "At least one of --do_train or --do_predict must be set."
+            raise KerasAdaptersError(
+                "At least one of `do_train` or `do_predict` must be set."
             )
         if self.do_train and not self.train_file:
-            raise ValueError(
-                "--do_train needs --train_file (a SQuAD JSON file)."
+            raise KerasAdaptersError(
+                "`do_train` needs `train_file` (a SQuAD JSON file)."
             )
         if self.do_predict and not self.predict_file:
-            raise ValueError(
-                "--do_predict needs --predict_file (a SQuAD JSON file)."
+            raise KerasAdaptersError(
+                "`do_predict` needs `predict_file` (a SQuAD JSON file)."
             )
         if self.max_seq_length <= self.max_query_length + 3:
-            raise ValueError(
-                f"--max_seq_length ({self.max_seq_length}) must be larger "
-                f"than --max_query_length + 3 ({self.max_query_length + 3}): "
+            raise KerasAdaptersError(
+                f"`max_seq_length` ({self.max_seq_length}) must be larger "
+                f"than `max_query_length` + 3 ({self.max_query_length + 3}): "
                 "a window needs room for the context. Raise max_seq_length "
                 "or lower max_query_length."
             )
@@ -155,9 +162,9 @@ class SquadRun(TaskRun):
                     print(f"Skipped {name} question {qas_id}: {reason}")
         if config.do_train and not reads["train"].examples:
             raise TrainingDataError(
-                f"--train_file={config.train_file} has no question to train "
+                f"`train_file`={config.train_file} has no question to train "
                 f"on ({len(reads['train'].skipped)} skipped; "
-                "--verbose_logging lists why)."
+                "`verbose_logging` lists why)."
             )
         self.setup()
         if config.do_train:

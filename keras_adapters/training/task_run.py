@@ -9,20 +9,21 @@ import keras
 import numpy as np
 
 from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.optimization import AdamWeightDecay
-from keras_adapters.optimization import WarmupLinearDecay
-from keras_adapters.training.callbacks import StepCheckpoint
-from keras_adapters.training.callbacks import StepLossLog
-from keras_adapters.training.callbacks import StopAtStep
-from keras_adapters.training.callbacks import StopOnNonFiniteLoss
+from keras_adapters.optimization import AdamWeightDecay, WarmupLinearDecay
+from keras_adapters.training.callbacks import (
+    StepCheckpoint,
+    StepLossLog,
+    StopAtStep,
+    StopOnNonFiniteLoss,
+)
 from keras_adapters.training.checkpoints import CheckpointFolder
-from keras_adapters.training.pipeline import evaluation_dataset
-from keras_adapters.training.pipeline import plan_batches
-from keras_adapters.training.pipeline import training_dataset
-from keras_adapters.training.strategy import is_chief
-from keras_adapters.training.strategy import strategy_from_flags
-from keras_adapters.tuning import DEFAULT_LEARNING_RATES
-from keras_adapters.tuning import tuning_summary
+from keras_adapters.training.pipeline import (
+    evaluation_dataset,
+    plan_batches,
+    training_dataset,
+)
+from keras_adapters.training.strategy import is_chief, strategy_from_flags
+from keras_adapters.tuning import DEFAULT_LEARNING_RATES, tuning_summary
 
 DEFAULT_PRESET = "bert_base_en_uncased"
 # --jit_compile -> Keras' `jit_compile` ("auto": XLA on GPU and TPU only).
@@ -81,24 +82,23 @@ class RunConfig:
         """Validates the shared flags; fills the model-source, learning
         rate and export defaults."""
         if self.preset and self.bert_config_file:
-            raise ValueError(
-                "Give either --preset or --bert_config_file/--vocab_file/"
-                "--init_checkpoint, not both."
+            raise KerasAdaptersError(
+                "Give either `preset` or `bert_config_file`/`vocab_file`/"
+                "`init_checkpoint`, not both."
             )
         if self.bert_config_file and not self.vocab_file:
-            raise ValueError("--bert_config_file needs --vocab_file.")
+            raise KerasAdaptersError("`bert_config_file` needs `vocab_file`.")
         if not self.bert_config_file:
             self.preset = self.preset or DEFAULT_PRESET
-        if self.tuning == "top_k" and not self.top_k_layers:
-            raise ValueError("--tuning=top_k needs --top_k_layers.")
+        TuningMode(self.tuning, self.top_k_layers, self.train_pooler)
         if self.mixed_precision not in (None, "", "bf16", "fp16"):
-            raise ValueError(
-                f"--mixed_precision must be bf16 or fp16, got "
+            raise KerasAdaptersError(
+                f"`mixed_precision` must be bf16 or fp16, got "
                 f"'{self.mixed_precision}'."
             )
         if self.jit_compile not in JIT_COMPILE:
-            raise ValueError(
-                f"--jit_compile must be auto, true or false, got "
+            raise KerasAdaptersError(
+                f"`jit_compile` must be auto, true or false, got "
                 f"'{self.jit_compile}'."
             )
         self.learning_rate_is_default = self.learning_rate is None
@@ -106,8 +106,8 @@ class RunConfig:
             self.learning_rate = DEFAULT_LEARNING_RATES[self.tuning]
         for name in self.POSITIVE:
             if not getattr(self, name) > 0:
-                raise ValueError(
-                    f"--{name} must be positive, got {getattr(self, name)}."
+                raise KerasAdaptersError(
+                    f"`{name}` must be positive, got {getattr(self, name)}."
                 )
         self.export_dir = self.export_dir or os.path.join(
             self.output_dir, "export"
@@ -118,7 +118,7 @@ class RunConfig:
         return dict(
             adapter_size=self.adapter_size,
             tuning=self.tuning,
-            top_k_layers=self.top_k_layers if self.tuning == "top_k" else None,
+            top_k_layers=self.top_k_layers,
             train_pooler=self.train_pooler,
         )
 
@@ -126,7 +126,7 @@ class RunConfig:
         """The task constructor's tuning-mode arguments."""
         return dict(
             tuning_mode=self.tuning,
-            top_k=self.top_k_layers if self.tuning == "top_k" else None,
+            top_k=self.top_k_layers,
             train_pooler=self.train_pooler,
         )
 
@@ -135,8 +135,8 @@ def check_sequence_length(model, max_seq_length):
     """Raises when `max_seq_length` exceeds the position embeddings."""
     positions = model.backbone.max_sequence_length
     if max_seq_length > positions:
-        raise ValueError(
-            f"--max_seq_length={max_seq_length} is longer than the "
+        raise KerasAdaptersError(
+            f"`max_seq_length`={max_seq_length} is longer than the "
             f"model's {positions} position embeddings."
         )
 
@@ -203,8 +203,8 @@ class TaskRun:
         try:
             os.makedirs(config.output_dir, exist_ok=True)
         except OSError as error:
-            raise ValueError(
-                f"--output_dir={config.output_dir} cannot be created "
+            raise KerasAdaptersError(
+                f"`output_dir`={config.output_dir} cannot be created "
                 f"({error.strerror}); choose a writable folder."
             ) from None
         if self.chief and config.verbose and config.do_train:
@@ -227,12 +227,13 @@ class TaskRun:
         )
 
     def restore_trained(self):
-        """Without `--do_train`, evaluates what `output_dir` trained (as the
+        """Without `do_train`, evaluates what `output_dir` trained (as the
         original's Estimator does); returns the restored step (0: none,
         said in the log)."""
         with self.strategy.scope():
-            self.model.compile(optimizer=self.make_optimizer(1, 0))
-            step = self._checkpoints().restore(self.model)
+            step = self._checkpoints().restore(
+                self.model, with_optimizer=False
+            )
         if step:
             print(f"Restored the model trained for {step} steps.")
         else:
@@ -263,7 +264,7 @@ class TaskRun:
                 f"{num_examples} training examples over "
                 f"{config.num_train_epochs:g} epochs make no full batch of "
                 f"{config.train_batch_size}: give more training data or "
-                "epochs, or a smaller --train_batch_size."
+                "epochs, or a smaller `train_batch_size`."
             )
         return num_steps
 

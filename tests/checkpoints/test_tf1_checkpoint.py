@@ -8,6 +8,7 @@ import safetensors.numpy
 import tensorflow as tf
 from keras_hub.models import BertBackbone
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.checkpoints import backbone_from_tf1_checkpoint
 from keras_adapters.checkpoints import classifier_from_tf1_checkpoint
 from keras_adapters.checkpoints import export_tf1
@@ -108,7 +109,7 @@ def test_adapter_bert_checkpoint_with_head_reproduces_logits(tmp_path):
     assert loaded.backbone.adapter_size == 6 and loaded.num_classes == 3
     data = tiny_inputs()
     np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
-    with pytest.raises(ValueError, match="holds adapters of size 6, but --adapter_size=8"):
+    with pytest.raises(KerasAdaptersError, match="holds adapters of size 6, but `adapter_size`=8"):
         backbone_from_tf1_checkpoint(os.path.join(folder, "bert_config.json"), prefix, adapter_size=8)
     # A backbone alone skips the head, and says so.
     alone = backbone_from_tf1_checkpoint(os.path.join(folder, "bert_config.json"), prefix)
@@ -145,22 +146,22 @@ def test_config_checkpoint_mismatch_and_missing_files(plain_export, tmp_path):
     other = str(tmp_path / "one_layer.json")
     with open(other, "w") as handle:
         json.dump(config, handle)
-    with pytest.raises(ValueError, match="layer_1.*Does --bert_config_file describe"):
+    with pytest.raises(KerasAdaptersError, match="layer_1.*Does `bert_config_file` describe"):
         backbone_from_tf1_checkpoint(other, prefix, adapter_size=0)
-    with pytest.raises(ValueError, match="Cannot read --init_checkpoint"):
+    with pytest.raises(KerasAdaptersError, match="Cannot read `init_checkpoint`"):
         backbone_from_tf1_checkpoint(config_path, str(tmp_path / "none" / "bert_model.ckpt"))
-    with pytest.raises(ValueError, match="No such file: --bert_config_file"):
+    with pytest.raises(KerasAdaptersError, match="No such file: `bert_config_file`"):
         backbone_from_tf1_checkpoint(str(tmp_path / "missing.json"), prefix)
-    with pytest.raises(ValueError, match="No such file: --vocab_file"):
+    with pytest.raises(KerasAdaptersError, match="No such file: `vocab_file`"):
         classifier_from_tf1_checkpoint(config_path, prefix, vocab_file=str(tmp_path / "v.txt"), num_classes=2)
 
 
 def test_case_check_matches_the_original():
     validate_case_matches_checkpoint(True, "/m/uncased_L-12_H-768_A-12/bert_model.ckpt")
     validate_case_matches_checkpoint(False, "/m/my_own_model/bert_model.ckpt")
-    with pytest.raises(ValueError, match="uncased model, so pass --do_lower_case=True"):
+    with pytest.raises(KerasAdaptersError, match="uncased model, so pass `do_lower_case`=True"):
         validate_case_matches_checkpoint(False, "/m/uncased_L-12_H-768_A-12/bert_model.ckpt")
-    with pytest.raises(ValueError, match="cased model, so pass --do_lower_case=False"):
+    with pytest.raises(KerasAdaptersError, match="cased model, so pass `do_lower_case`=False"):
         validate_case_matches_checkpoint(True, "gs://b/cased_L-24_H-1024_A-16/bert_model.ckpt")
 
 

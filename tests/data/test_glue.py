@@ -236,7 +236,7 @@ def test_qnli_wnli_qqp_ax(tmp_path):
 def test_missing_file(tmp_path):
     message = error_of(read_examples, "cola", tmp_path, "train")
     assert str(tmp_path / "train.tsv") in message
-    assert "point --data_dir at the GLUE folder of the task, e.g. $GLUE_DIR/CoLA" in message
+    assert "point `data_dir` at the GLUE folder of the task, e.g. $GLUE_DIR/CoLA" in message
     assert "$GLUE_DIR/diagnostic" in error_of(read_examples, "ax", tmp_path, "test")
 
 
@@ -405,7 +405,7 @@ def test_tfds_offline_fails_fast_with_one_line(monkeypatch, tmp_path):
     assert error_of(read_tfds_examples, "cola", "train") == (
         "TFDS glue/cola is not available offline (cannot resolve "
         "glue.example.org: [Errno -2] Name or service not known). Download "
-        "GLUE with download_glue_data.py and pass --data_dir (or set "
+        "GLUE with download_glue_data.py and pass `data_dir` (or set "
         "GLUE_DIR)."
     )
 
@@ -417,7 +417,7 @@ def test_tfds_download_failure(monkeypatch):
     assert error_of(read_tfds_examples, "cola", "train") == (
         "TFDS glue/cola is not available offline (OSError: Network is "
         "unreachable). Download GLUE with download_glue_data.py and pass "
-        "--data_dir (or set GLUE_DIR)."
+        "`data_dir` (or set GLUE_DIR)."
     )
 
 

@@ -195,7 +195,7 @@ def test_is_impossible_without_version_2(tmp_path):
         assert error_of(path, is_training) == (
             f"{path}: data[0] (title 'Super_Bowl_50') paragraphs[0] qas[0] "
             "(id 'q'): is_impossible is true in a file read as SQuAD v1.1; "
-            "pass --version_2_with_negative to read SQuAD v2.0"
+            "pass `version_2_with_negative` to read SQuAD v2.0"
         )
 
 

@@ -12,6 +12,7 @@ from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
 
 import keras_adapters
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.training import task_run
 from keras_adapters.training.callbacks import StepCheckpoint
 from keras_adapters.training.checkpoints import CheckpointFolder
@@ -259,7 +260,7 @@ def test_jit_compile_flag_trains_with_xla(tmp_path, tiny_preset):
     assert len(losses["true"]) == 4
     # Same data, init and schedule; only the dropout draws differ under XLA.
     np.testing.assert_allclose(losses["true"], losses["false"], atol=2e-3)
-    with pytest.raises(ValueError, match="--jit_compile must be auto, true or false, got 'yes'"):
+    with pytest.raises(KerasAdaptersError, match="`jit_compile` must be auto, true or false, got 'yes'"):
         ClassifierRunConfig(task_name="cola", output_dir=str(tmp_path), jit_compile="yes")
 
 
