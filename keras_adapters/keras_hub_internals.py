@@ -11,21 +11,25 @@ moves one fails there first.
 import keras
 import keras_hub
 
+# The word and punctuation splits of keras-hub's WordPiece tokenizer. The
+# SQuAD preprocessor splits contexts with the same patterns, keeping byte
+# offsets, so that its token ids are exactly the tokenizer's.
+from keras_hub.src.tokenizers.word_piece_tokenizer import (
+    PUNCTUATION_AND_CJK_REGEX,
+)
+from keras_hub.src.tokenizers.word_piece_tokenizer import PUNCTUATION_REGEX
+from keras_hub.src.tokenizers.word_piece_tokenizer import (
+    WHITESPACE_AND_PUNCTUATION_REGEX,
+)
+from keras_hub.src.tokenizers.word_piece_tokenizer import (
+    WHITESPACE_PUNCTUATION_AND_CJK_REGEX,
+)
+
 # The preset loader: the only way to learn which backbone class a preset
 # holds without building it, and to load the tokenizer of a plain BERT
 # preset into this package's preprocessor classes (their `from_preset()`
 # would look for a keras-hub preprocessor made for `BertBackbone`).
 from keras_hub.src.utils.preset_utils import get_preset_loader
-
-# The word and punctuation splits of keras-hub's WordPiece tokenizer. The
-# SQuAD preprocessor splits contexts with the same patterns, keeping byte
-# offsets, so that its token ids are exactly the tokenizer's.
-from keras_hub.src.tokenizers.word_piece_tokenizer import (  # isort:skip
-    PUNCTUATION_AND_CJK_REGEX,
-    PUNCTUATION_REGEX,
-    WHITESPACE_AND_PUNCTUATION_REGEX,
-    WHITESPACE_PUNCTUATION_AND_CJK_REGEX,
-)
 
 # BERT's tanh-approximated GELU: the function object keras-hub's BERT
 # blocks use, looked up by the name keras-hub registers it under (the name

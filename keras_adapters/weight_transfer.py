@@ -48,10 +48,11 @@ def assign_by_path(target, values, allow_unfilled=None, source_name="source"):
             f"the model: {_summarize(homeless)}. The model architecture does "
             f"not match {source_name}."
         )
+    shapes = {path: tuple(np.shape(value)) for path, value in values.items()}
     mismatched = [
-        f"{path} {tuple(np.shape(values[path]))} vs {tuple(variables[path].shape)}"
-        for path in values
-        if tuple(np.shape(values[path])) != tuple(variables[path].shape)
+        f"{path} {shape} vs {tuple(variables[path].shape)}"
+        for path, shape in shapes.items()
+        if shape != tuple(variables[path].shape)
     ]
     if mismatched:
         raise IncompatibleWeightsError(

@@ -41,9 +41,8 @@ def test_bert_blocks_are_built_encoders_with_the_wrapped_sublayers():
     for block in backbone.transformer_layers:
         # `add_adapters` converts exactly these blocks, in place.
         assert type(block) is TransformerEncoder and block.built
-        assert block.get_build_config()["input_shape"][-1] == (
-            TINY_CONFIG["hidden_dim"]
-        )
+        shape = block.get_build_config()["input_shape"]
+        assert shape[-1] == TINY_CONFIG["hidden_dim"]
         # Each adapter goes after the dropout that ends its sublayer.
         for name in ("_self_attention_dropout", "_feedforward_dropout"):
             assert isinstance(getattr(block, name), keras.layers.Dropout)

@@ -58,9 +58,7 @@ class Adapter(keras.layers.Layer):
                 f"{adapter_size}. Use no adapter layer for a plain model."
             )
         if float(init_scale) < 0:
-            raise ValueError(
-                f"`init_scale` must be >= 0, got {init_scale}."
-            )
+            raise ValueError(f"`init_scale` must be >= 0, got {init_scale}.")
         self.adapter_size = int(adapter_size)
         self.init_scale = float(init_scale)
         self.activation = keras.activations.get(activation)

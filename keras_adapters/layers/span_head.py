@@ -53,7 +53,9 @@ class SpanHead(keras.layers.Layer):
         logits = ops.where(real, logits, PADDING_LOGIT)
         return ops.transpose(logits, (0, 2, 1))
 
-    def compute_output_shape(self, sequence_output_shape, padding_mask_shape=None):
+    def compute_output_shape(
+        self, sequence_output_shape, padding_mask_shape=None
+    ):
         batch, length = sequence_output_shape[0], sequence_output_shape[1]
         return (batch, 2, length)
 

@@ -82,7 +82,9 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         for variable in backbone.pooled_dense.weights:
             variable.trainable = False
 
-    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+    def compile(
+        self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs
+    ):
         """Configures training, with the original loss and optimizer.
 
         Args:

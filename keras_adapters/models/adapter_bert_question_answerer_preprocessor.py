@@ -7,9 +7,7 @@ from keras_hub.models import Preprocessor
 
 from keras_adapters.keras_hub_internals import PUNCTUATION_AND_CJK_REGEX
 from keras_adapters.keras_hub_internals import PUNCTUATION_REGEX
-from keras_adapters.keras_hub_internals import (
-    WHITESPACE_AND_PUNCTUATION_REGEX,
-)
+from keras_adapters.keras_hub_internals import WHITESPACE_AND_PUNCTUATION_REGEX
 from keras_adapters.keras_hub_internals import (
     WHITESPACE_PUNCTUATION_AND_CJK_REGEX,
 )
@@ -109,7 +107,8 @@ class AdapterBertQuestionAnswererPreprocessor(Preprocessor):
             texts,
             delim_regex_pattern=(
                 WHITESPACE_PUNCTUATION_AND_CJK_REGEX
-                if cjk else WHITESPACE_AND_PUNCTUATION_REGEX
+                if cjk
+                else WHITESPACE_AND_PUNCTUATION_REGEX
             ),
             keep_delim_regex_pattern=(
                 PUNCTUATION_AND_CJK_REGEX if cjk else PUNCTUATION_REGEX

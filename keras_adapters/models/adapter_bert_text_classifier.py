@@ -100,7 +100,9 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         return super().preprocess_samples(x, y, sample_weight)
 
-    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+    def compile(
+        self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs
+    ):
         """Configures training, with the original optimizer by default.
 
         Args:

@@ -118,4 +118,3 @@ class AdapterTask:
         return get_preset_loader(preset).load_preprocessor(
             cls.preprocessor_cls, **kwargs
         )
-

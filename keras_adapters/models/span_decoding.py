@@ -32,8 +32,9 @@ def _top(values, count):
     return np.argsort(-values, kind="stable")[:count]
 
 
-def _window_candidates(features, window, starts, ends, n_best_size,
-                       max_answer_length):
+def _window_candidates(
+    features, window, starts, ends, n_best_size, max_answer_length
+):
     """(score, start logit, end logit, begin byte, end byte) candidates."""
     real = int(features.lengths[window])
     start_logits, end_logits = starts[:real], ends[:real]
@@ -115,7 +116,11 @@ def decode_answers(
         for window in windows:
             starts, ends = logits[window, 0], logits[window, 1]
             candidates += _window_candidates(
-                features, window, starts, ends, n_best_size,
+                features,
+                window,
+                starts,
+                ends,
+                n_best_size,
                 max_answer_length,
             )
             score = float(starts[0] + ends[0])
@@ -166,8 +171,9 @@ def decode_answers(
     return DecodedAnswers(predictions, nbest_json, null_odds)
 
 
-def best_answer_spans(logits, windows, num_examples, n_best_size=20,
-                      max_answer_length=30):
+def best_answer_spans(
+    logits, windows, num_examples, n_best_size=20, max_answer_length=30
+):
     """The best span of each example in TensorFlow ops (top-1 of
     `decode_answers`, with the same filters).
 

@@ -113,17 +113,29 @@ def test_negative_adapter_size_is_a_clear_error():
 
 
 @pytest.mark.parametrize("normalize_first", [False, True])
-def test_mixed_precision_adds_the_adapter_output_in_the_compute_dtype(normalize_first):
+def test_mixed_precision_adds_the_adapter_output_in_the_compute_dtype(
+    normalize_first,
+):
     x, mask = inputs(1)
     kwargs = dict(
-        **KWARGS, normalize_first=normalize_first, adapter_size=4, adapter_init_scale=0.5, name="blk"
+        **KWARGS,
+        normalize_first=normalize_first,
+        adapter_size=4,
+        adapter_init_scale=0.5,
+        name="blk",
     )
-    layer = build(AdapterTransformerEncoder(**kwargs, dtype="mixed_float16"), x, mask)
+    layer = build(
+        AdapterTransformerEncoder(**kwargs, dtype="mixed_float16"), x, mask
+    )
     twin = build(AdapterTransformerEncoder(**kwargs), x, mask)
     transfer_weights(layer, twin)
     got = layer(x, padding_mask=mask)
     assert keras.backend.standardize_dtype(got.dtype) == "float16"
-    assert all(v.dtype == "float32" for adapter in layer.adapters for v in adapter.weights)
+    assert all(
+        v.dtype == "float32"
+        for adapter in layer.adapters
+        for v in adapter.weights
+    )
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(got).astype("float32"),
         keras.ops.convert_to_numpy(twin(x, padding_mask=mask)),
@@ -135,7 +147,13 @@ def test_mixed_precision_adds_the_adapter_output_in_the_compute_dtype(normalize_
 def test_add_adapters_makes_a_built_block_the_adapter_block(normalize_first):
     x, mask = inputs()
     kwargs = dict(**KWARGS, normalize_first=normalize_first, name="blk")
-    expected = build(AdapterTransformerEncoder(**kwargs, adapter_size=4, adapter_init_scale=0.5), x, mask)
+    expected = build(
+        AdapterTransformerEncoder(
+            **kwargs, adapter_size=4, adapter_init_scale=0.5
+        ),
+        x,
+        mask,
+    )
     block = build(TransformerEncoder(**kwargs), x, mask)
     assert add_adapters(block, adapter_size=4, adapter_init_scale=0.5) is block
     assert type(block) is AdapterTransformerEncoder
@@ -149,11 +167,14 @@ def test_add_adapters_makes_a_built_block_the_adapter_block(normalize_first):
 
 
 def test_add_adapters_rejects_what_it_cannot_convert():
-    with pytest.raises(ValueError, match="built keras_hub.layers.TransformerEncoder"):
+    with pytest.raises(
+        ValueError, match="built keras_hub.layers.TransformerEncoder"
+    ):
         add_adapters(TransformerEncoder(**KWARGS))
     with pytest.raises(ValueError, match="got AdapterTransformerEncoder"):
         add_adapters(build(AdapterTransformerEncoder(**KWARGS), *inputs()))
     block = build(TransformerEncoder(**KWARGS), *inputs())
     with pytest.raises(ValueError, match="adapter_size"):
         add_adapters(block, adapter_size=-1)
-    assert type(block) is TransformerEncoder and not hasattr(block, "adapter_size")
+    assert type(block) is TransformerEncoder
+    assert not hasattr(block, "adapter_size")

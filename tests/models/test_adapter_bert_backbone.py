@@ -48,14 +48,20 @@ def test_variable_paths_are_bert_paths_plus_adapter_paths(adapter_size):
     plain = BertBackbone(**TINY_CONFIG)
     adapted = AdapterBertBackbone(**TINY_CONFIG, adapter_size=adapter_size)
     paths = [v.path for v in adapted.weights]
-    assert [p for p in paths if "_adapter/" not in p] == [v.path for v in plain.weights]
+    assert [p for p in paths if "_adapter/" not in p] == [
+        v.path for v in plain.weights
+    ]
     assert sorted(p for p in paths if "_adapter/" in p) == sorted(
         f"transformer_layer_{i}/{where}_adapter/{name}"
-        for i in range(TINY_CONFIG["num_layers"]) if adapter_size
+        for i in range(TINY_CONFIG["num_layers"])
+        if adapter_size
         for where in ("self_attention", "feedforward")
         for name in ("down_kernel", "down_bias", "up_kernel", "up_bias")
     )
-    assert all(type(block) is AdapterTransformerEncoder for block in adapted.transformer_layers)
+    assert all(
+        type(block) is AdapterTransformerEncoder
+        for block in adapted.transformer_layers
+    )
 
 
 def test_from_preset_builds_one_model(base_preset, monkeypatch):
