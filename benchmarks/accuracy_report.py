@@ -25,8 +25,16 @@ import _common  # noqa: E402
 
 ACCURACY_DIR = os.path.join(_common.RESULTS_DIR, "accuracy")
 TASK_ORDER = ("CoLA", "MRPC", "SST-2")
-MODE_ORDER = ("adapters-8", "adapters-64", "adapters-64+pooler",
-              "adapters-256", "layer_norm", "top_k-1", "top_k-2", "full")
+MODE_ORDER = (
+    "adapters-8",
+    "adapters-64",
+    "adapters-64+pooler",
+    "adapters-256",
+    "layer_norm",
+    "top_k-1",
+    "top_k-2",
+    "full",
+)
 
 
 def load_runs(folder):
@@ -62,19 +70,24 @@ def accuracy_beside(metric, values, prefix=""):
 def summarize_rate(seeds):
     """One learning rate's runs (its seeds) in one summary."""
     first = seeds[0]
-    best_epochs = [max(r["per_epoch"], key=lambda e: epoch_score(r, e))
-                   for r in seeds]
+    best_epochs = [
+        max(r["per_epoch"], key=lambda e: epoch_score(r, e)) for r in seeds
+    ]
     scores = [epoch_score(r, e) for r, e in zip(seeds, best_epochs)]
-    accuracies = [accuracy_beside(r["primary_metric"], e, "eval_")
-                  for r, e in zip(seeds, best_epochs)]
+    accuracies = [
+        accuracy_beside(r["primary_metric"], e, "eval_")
+        for r, e in zip(seeds, best_epochs)
+    ]
     return {
-        "task": first["task"], "mode": mode_label(first),
+        "task": first["task"],
+        "mode": mode_label(first),
         "learning_rate": first["learning_rate"],
         "metric": first["primary_metric"],
         "score": statistics.mean(scores),
         "seed_scores": scores,
-        "accuracy": (statistics.mean(accuracies)
-                     if None not in accuracies else None),
+        "accuracy": (
+            statistics.mean(accuracies) if None not in accuracies else None
+        ),
         "best_epochs": [e["epoch"] for e in best_epochs],
         "epochs": first["epochs"],
         "final": statistics.mean(
@@ -85,7 +98,8 @@ def summarize_rate(seeds):
         "train_examples": first["train_examples"],
         "train_minutes": statistics.mean(
             r["per_epoch"][-1]["train_seconds"] for r in seeds
-        ) / 60,
+        )
+        / 60,
         "majority": first["majority_class"],
     }
 
@@ -95,7 +109,12 @@ def summarize(runs):
     chosen by dev; runs that differ only in their seed are averaged."""
     by_rate = collections.defaultdict(list)
     for run in runs:
-        key = (run["task"], mode_label(run), run["learning_rate"], run["epochs"])
+        key = (
+            run["task"],
+            mode_label(run),
+            run["learning_rate"],
+            run["epochs"],
+        )
         by_rate[key].append(run)
     by_mode = collections.defaultdict(list)
     for (task, mode, _, _), seeds in by_rate.items():
@@ -131,12 +150,16 @@ def markdown_table(best):
             share = 100 * s["trained_parameters"] / s["total_parameters"]
             seeds = " / ".join(f"{100 * v:.1f}" for v in s["seed_scores"])
             epochs = "/".join(str(e) for e in s["best_epochs"])
-            accuracy = ("" if s["accuracy"] is None
-                        else f"acc {100 * s['accuracy']:.1f}; ")
+            accuracy = (
+                ""
+                if s["accuracy"] is None
+                else f"acc {100 * s['accuracy']:.1f}; "
+            )
             lines.append(
                 f"| {task} ({s['metric']}, {s['train_examples']:,}) | {mode} | "
                 f"{s['trained_parameters']:,} ({share:.2f} %) | "
-                f"**{100 * s['score']:.1f}** ({accuracy}{s['learning_rate']:g}, "
+                f"**{100 * s['score']:.1f}** "
+                f"({accuracy}{s['learning_rate']:g}, "
                 f"ep {epochs} of {s['epochs']:g}) | {seeds} | "
                 f"{100 * s['final']:.1f} | "
                 f"{', '.join(f'{r:g} x {e:g}' for r, e in s['tried'])} | "
@@ -162,28 +185,41 @@ def plot(best, path):
     import matplotlib.pyplot as plt
 
     tasks = ordered({t for t, _ in best}, TASK_ORDER)
-    figure, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False
+    )
     for axis, task in zip(axes[0], tasks):
         modes = ordered({m for t, m in best if t == task}, MODE_ORDER)
         for index, mode in enumerate(modes):
             s = best[(task, mode)]
             marker = "o" if mode.startswith("adapters") else "s"
-            axis.scatter(s["trained_parameters"], 100 * s["score"],
-                         marker=marker, s=36)
+            axis.scatter(
+                s["trained_parameters"], 100 * s["score"], marker=marker, s=36
+            )
             if len(s["seed_scores"]) > 1:
-                axis.vlines(s["trained_parameters"],
-                            100 * min(s["seed_scores"]),
-                            100 * max(s["seed_scores"]), linewidth=1)
-            axis.annotate(mode, (s["trained_parameters"], 100 * s["score"]),
-                          textcoords="offset points",
-                          xytext=(5, 10 * (index % 3) - 10),
-                          fontsize=7)
+                axis.vlines(
+                    s["trained_parameters"],
+                    100 * min(s["seed_scores"]),
+                    100 * max(s["seed_scores"]),
+                    linewidth=1,
+                )
+            axis.annotate(
+                mode,
+                (s["trained_parameters"], 100 * s["score"]),
+                textcoords="offset points",
+                xytext=(5, 10 * (index % 3) - 10),
+                fontsize=7,
+            )
         majority = best[(task, modes[0])]["majority"].get("dev", {})
         metric = best[(task, modes[0])]["metric"]
         if metric in majority:
-            axis.axhline(100 * majority[metric], color="grey", linestyle=":",
-                         linewidth=1, label="majority class")
+            axis.axhline(
+                100 * majority[metric],
+                color="grey",
+                linestyle=":",
+                linewidth=1,
+                label="majority class",
+            )
             axis.legend(fontsize=7, loc="center right")
         axis.set_xscale("log")
         axis.set_xlim(4e3, 1e8)
@@ -203,14 +239,18 @@ def main():
     args = parser.parse_args()
     runs = load_runs(args.in_dir)
     if not runs:
-        sys.exit(f"accuracy_report: no results under {args.in_dir}; run "
-                 "benchmarks/glue_accuracy.py first.")
+        sys.exit(
+            f"accuracy_report: no results under {args.in_dir}; run "
+            "benchmarks/glue_accuracy.py first."
+        )
     best = summarize(runs)
     table = markdown_table(best)
     path = os.path.join(args.out_dir, "accuracy.md")
     with open(path, "w") as handle:
-        handle.write("Dev scores of MiniLM-L6 by tuning mode "
-                     "(benchmarks/accuracy_report.py)\n\n" + table + "\n")
+        handle.write(
+            "Dev scores of MiniLM-L6 by tuning mode "
+            "(benchmarks/accuracy_report.py)\n\n" + table + "\n"
+        )
     print(table)
     print(f"wrote {path}")
     plot(best, os.path.join(args.out_dir, "params_vs_score.png"))

@@ -31,8 +31,8 @@ def score_spans(model, task, examples):
     import numpy as np
 
     from keras_adapters import adapters_removed
-    from keras_adapters.metrics.glue import glue_metrics
     from keras_adapters.data.encoding import encode_examples
+    from keras_adapters.metrics.glue import glue_metrics
     from keras_adapters.training.pipeline import evaluation_dataset
 
     encoded = encode_examples(examples, model.preprocessor, task)
@@ -40,7 +40,9 @@ def score_spans(model, task, examples):
 
     def metrics():
         logits = np.asarray(model.predict(features, verbose=0))
-        return glue_metrics(task, encoded.labels, logits[: len(encoded)].argmax(1))
+        return glue_metrics(
+            task, encoded.labels, logits[: len(encoded)].argmax(1)
+        )
 
     layers = len(model.backbone.transformer_layers)
     scores = {None: metrics()}
@@ -61,20 +63,30 @@ def draw(grid, metric, reference, task, path):
 
     values = 100 * np.asarray(grid, dtype=float)
     figure, axis = plt.subplots(figsize=(4.6, 3.8))
-    image = axis.imshow(np.ma.masked_invalid(values), cmap="viridis",
-                        origin="upper")
+    image = axis.imshow(
+        np.ma.masked_invalid(values), cmap="viridis", origin="upper"
+    )
     middle = np.nanmean(values)
     for (row, column), value in np.ndenumerate(values):
         if not np.isnan(value):
-            axis.text(column, row, f"{value:.1f}", ha="center", va="center",
-                      fontsize=7, color="white" if value < middle else "black")
+            axis.text(
+                column,
+                row,
+                f"{value:.1f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value < middle else "black",
+            )
     size = len(grid)
     axis.set_xticks(range(size), [str(i) for i in range(size)])
     axis.set_yticks(range(size), [str(i) for i in range(size)])
     axis.set_xlabel("last layer with adapters removed")
     axis.set_ylabel("first layer with adapters removed")
-    axis.set_title(f"{task} dev {metric} x 100 (none removed: "
-                   f"{100 * reference:.1f})", fontsize=9)
+    axis.set_title(
+        f"{task} dev {metric} x 100 (none removed: {100 * reference:.1f})",
+        fontsize=9,
+    )
     figure.colorbar(image, ax=axis)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
@@ -83,22 +95,36 @@ def draw(grid, metric, reference, task, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--artifact", required=True,
-                        help="adapter artifact folder (save_adapters)")
+    parser.add_argument(
+        "--artifact",
+        required=True,
+        help="adapter artifact folder (save_adapters)",
+    )
     parser.add_argument("--task", default="CoLA")
     parser.add_argument("--glue_dir", default=_common.DEFAULT_GLUE_DIR)
-    parser.add_argument("--preset", default=None,
-                        help="the base BERT (default: the MiniLM package)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="the base BERT (default: the MiniLM package)",
+    )
     parser.add_argument("--out_dir", default=_common.RESULTS_DIR)
-    parser.add_argument("--redraw", action="store_true",
-                        help="only redraw the PNG from the JSON in --out_dir")
+    parser.add_argument(
+        "--redraw",
+        action="store_true",
+        help="only redraw the PNG from the JSON in --out_dir",
+    )
     args = parser.parse_args()
     name = f"adapter_ablation_{args.task}"
     if args.redraw:
         with open(os.path.join(args.out_dir, name + ".json")) as handle:
             saved = json.load(handle)
-        draw(saved["first_last_grid"], saved["metric"], saved["none_removed"],
-             saved["task"], os.path.join(args.out_dir, name + ".png"))
+        draw(
+            saved["first_last_grid"],
+            saved["metric"],
+            saved["none_removed"],
+            saved["task"],
+            os.path.join(args.out_dir, name + ".png"),
+        )
         return
     _common.set_thread_env(2)
 
@@ -108,7 +134,9 @@ def main():
     from keras_adapters.metrics.glue import glue_metrics
 
     task = get_task(args.task)
-    examples = read_examples(task, os.path.join(args.glue_dir, task.folder), "dev")
+    examples = read_examples(
+        task, os.path.join(args.glue_dir, task.folder), "dev"
+    )
     model = keras_adapters.load_adapters(
         args.artifact, args.preset or _common.minilm_folder()
     )
@@ -116,8 +144,10 @@ def main():
     scores = score_spans(model, task, examples)
     metric = primary_metric(task.name)
     layers = len(model.backbone.transformer_layers)
-    grid = [[scores[(r, c)][metric] if c >= r else None
-             for c in range(layers)] for r in range(layers)]
+    grid = [
+        [scores[(r, c)][metric] if c >= r else None for c in range(layers)]
+        for r in range(layers)
+    ]
     truth = [task.labels.index(e.label) for e in examples]
     majority = max(set(truth), key=truth.count)
     result = {
@@ -127,7 +157,9 @@ def main():
         "metric": metric,
         "none_removed": scores[None][metric],
         "all_removed": scores[(0, layers - 1)][metric],
-        "majority_class": glue_metrics(task, truth, [majority] * len(truth))[metric],
+        "majority_class": glue_metrics(task, truth, [majority] * len(truth))[
+            metric
+        ],
         "first_last_grid": grid,
         "single_layer_removed": [scores[(i, i)][metric] for i in range(layers)],
         "seconds": round(time.perf_counter() - start, 1),
@@ -136,10 +168,17 @@ def main():
         "versions": _common.keras_versions(),
     }
     _common.write_json(os.path.join(args.out_dir, name + ".json"), result)
-    draw(grid, metric, scores[None][metric], task.name,
-         os.path.join(args.out_dir, name + ".png"))
+    draw(
+        grid,
+        metric,
+        scores[None][metric],
+        task.name,
+        os.path.join(args.out_dir, name + ".png"),
+    )
     for row in grid:
-        print(" ".join("   -  " if v is None else f"{100 * v:6.1f}" for v in row))
+        print(
+            " ".join("   -  " if v is None else f"{100 * v:6.1f}" for v in row)
+        )
 
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ def main():
     parser.add_argument("--batch_size", type=int, default=32)
     args = parser.parse_args()
     preset = args.preset or minilm_folder()
-    examples = read_examples("CoLA", os.path.join(args.glue_dir, "CoLA"), "train")
+    examples = read_examples(
+        "CoLA", os.path.join(args.glue_dir, "CoLA"), "train"
+    )
     preprocessor = AdapterBertTextClassifier.preset_preprocessor(preset)
     preprocessor.sequence_length = args.max_seq_length
     encoded = encode_examples(examples, preprocessor, "CoLA")
@@ -97,7 +99,9 @@ def main():
         "command": "python benchmarks/cola_epoch_padding.py",
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "cola_epoch_padding.json"), "w") as f:
+    with open(
+        os.path.join(HERE, "results", "cola_epoch_padding.json"), "w"
+    ) as f:
         json.dump(result, f, indent=2)
     print(json.dumps(result, indent=2))
 

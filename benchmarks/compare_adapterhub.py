@@ -44,18 +44,27 @@ TARGETS = {"train_step": 1.25, "epoch": 2.0, "inference": None}
 
 def run_side(side, args, options):
     python, script = SIDES[side]
-    argv = [python, os.path.join(_common.HERE, script)] + _common.child_flags({
-        "batch": args.batch, "threads": args.threads, "preset": args.preset,
-        "adapter_size": args.adapter_size, **options,
-    })
-    print(f"-> {side}: " + " ".join(
-        f"{k}={v}" for k, v in options.items()), flush=True)
+    argv = [python, os.path.join(_common.HERE, script)] + _common.child_flags(
+        {
+            "batch": args.batch,
+            "threads": args.threads,
+            "preset": args.preset,
+            "adapter_size": args.adapter_size,
+            **options,
+        }
+    )
+    print(
+        f"-> {side}: " + " ".join(f"{k}={v}" for k, v in options.items()),
+        flush=True,
+    )
     result = _common.run_child(argv)
     if "error" in result:
         print(f"   ERROR {result['error']}", flush=True)
     else:
-        print(f"   {seconds_of(result):.4g} s, {result['peak_rss_mb']} MiB",
-              flush=True)
+        print(
+            f"   {seconds_of(result):.4g} s, {result['peak_rss_mb']} MiB",
+            flush=True,
+        )
     return result
 
 
@@ -72,8 +81,11 @@ def configurations(args):
     seqs = _common.int_list(args.seq)
     timing = {"steps": args.steps, "warmup": args.warmup}
     configs = [
-        (f"train_step seq {seq}",
-         {"measure": "train_step", "seq": seq, **timing}) for seq in seqs
+        (
+            f"train_step seq {seq}",
+            {"measure": "train_step", "seq": seq, **timing},
+        )
+        for seq in seqs
     ]
     epoch = {"measure": "epoch", "seq": max(seqs)}
     if args.max_examples:
@@ -81,8 +93,8 @@ def configurations(args):
     if not args.no_epoch:
         configs.append(("CoLA epoch", epoch))
     configs += [
-        (f"inference seq {seq}",
-         {"measure": "inference", "seq": seq, **timing}) for seq in seqs
+        (f"inference seq {seq}", {"measure": "inference", "seq": seq, **timing})
+        for seq in seqs
     ]
     return configs
 
@@ -140,12 +152,13 @@ def markdown(result):
     ]
     for row in result["summary"]:
         if "error" in row:
-            lines.append(f"| {row['name']} | error: {row['error']} |"
-                         " | | | | | |")
+            lines.append(
+                f"| {row['name']} | error: {row['error']} | | | | | | |"
+            )
             continue
         target = row["speed_target"]
-        met = "" if target is None else (
-            f">= {target}: {'met' if row['speed_target_met'] else 'NOT met'}")
+        verdict = "met" if row["speed_target_met"] else "NOT met"
+        met = "" if target is None else f">= {target}: {verdict}"
         memory = "met" if row["memory_target_met"] else "NOT met"
         lines.append(
             f"| {row['name']} | {row['ours_seconds']} | "
@@ -155,25 +168,36 @@ def markdown(result):
             f"{row['memory_ours_over_theirs']} (<= 1: {memory}) |"
         )
     rates = result["matmul_gflops_per_second"]
-    imports = next((row for row in result["summary"] if "error" not in row),
-                   {})
-    lines += ["", "RSS right after the imports, before any model is built "
-              f"(MiB): ours {imports.get('ours_rss_after_import_mb')}, "
-              f"theirs {imports.get('theirs_rss_after_import_mb')}.", "float32 matmul rate (GFLOP/s, square / feedforward "
-              f"shape): ours {rates.get('keras_adapters')}, theirs "
-              f"{rates.get('adapterhub')}.", ""]
+    imports = next((row for row in result["summary"] if "error" not in row), {})
+    lines += [
+        "",
+        "RSS right after the imports, before any model is built "
+        f"(MiB): ours {imports.get('ours_rss_after_import_mb')}, "
+        f"theirs {imports.get('theirs_rss_after_import_mb')}.",
+        "float32 matmul rate (GFLOP/s, square / feedforward "
+        f"shape): ours {rates.get('keras_adapters')}, theirs "
+        f"{rates.get('adapterhub')}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     _common.add_common_flags(parser)
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="alternating rounds per configuration")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="alternating rounds per configuration",
+    )
     parser.add_argument("--adapter_size", type=int, default=64)
-    parser.add_argument("--max_examples", type=int, default=None,
-                        help="CoLA training examples for the epoch "
-                             "(default all)")
+    parser.add_argument(
+        "--max_examples",
+        type=int,
+        default=None,
+        help="CoLA training examples for the epoch (default all)",
+    )
     parser.add_argument("--no_epoch", action="store_true")
     args = _common.apply_quick(parser.parse_args())
     if args.quick:
@@ -183,10 +207,15 @@ def main():
     peer_env.ensure()
     matmul = {}
     for side in SIDES:
-        run = run_side(side, args, {"measure": "matmul", "matmul_n":
-                                    512 if args.quick else 2048})
-        matmul[side] = [run.get(k, {}).get("gflops_per_second")
-                        for k in ("square", "feedforward")]
+        run = run_side(
+            side,
+            args,
+            {"measure": "matmul", "matmul_n": 512 if args.quick else 2048},
+        )
+        matmul[side] = [
+            run.get(k, {}).get("gflops_per_second")
+            for k in ("square", "feedforward")
+        ]
     runs, summary = [], []
     for name, options in configurations(args):
         config_runs = []
@@ -196,27 +225,32 @@ def main():
                 result["name"] = name
                 config_runs.append(result)
         runs += config_runs
-        summary.append(compare(name, [r for r in config_runs
-                                      if "error" not in r]))
+        summary.append(
+            compare(name, [r for r in config_runs if "error" not in r])
+        )
     versions = {}
     for run in runs:
         versions.update(run.pop("versions", {}))
     result = {
         "benchmark": "keras_adapters vs AdapterHub adapters (PyTorch), "
-                     "MiniLM-L6, Houlsby adapters",
+        "MiniLM-L6, Houlsby adapters",
         "command": _common.command_line(),
         "machine": _common.machine(),
         "versions": versions,
         "settings": {
-            "batch": args.batch, "seq": _common.int_list(args.seq),
-            "adapter_size": args.adapter_size, "threads": args.threads,
-            "timed_steps": args.steps, "warmup_steps": args.warmup,
-            "rounds": args.rounds, "order": "ours, theirs, per round",
+            "batch": args.batch,
+            "seq": _common.int_list(args.seq),
+            "adapter_size": args.adapter_size,
+            "threads": args.threads,
+            "timed_steps": args.steps,
+            "warmup_steps": args.warmup,
+            "rounds": args.rounds,
+            "order": "ours, theirs, per round",
             "peer_adapter": "DoubleSeqBnConfig(reduction_factor=hidden/m, "
-                            "non_linearity='gelu'), head: pooler + dense, "
-                            "AdamW(1e-3, weight_decay=0.01)",
+            "non_linearity='gelu'), head: pooler + dense, "
+            "AdamW(1e-3, weight_decay=0.01)",
             "ours": "AdapterBertTextClassifier adapters mode, "
-                    "AdamWeightDecay(1e-3)",
+            "AdamWeightDecay(1e-3)",
         },
         "matmul_gflops_per_second": matmul,
         "summary": summary,

@@ -55,8 +55,10 @@ class RunSpec:
         except ValueError:
             learning_rate = None
         if not sep or learning_rate is None or learning_rate <= 0:
-            sys.exit(f"glue_accuracy: bad run '{text}'; write MODE:LR, e.g. "
-                     "adapters-64:1e-3 or full:5e-5.")
+            sys.exit(
+                f"glue_accuracy: bad run '{text}'; write MODE:LR, e.g. "
+                "adapters-64:1e-3 or full:5e-5."
+            )
         spec = cls(mode, learning_rate)
         spec.tuning_flags()  # Validates the mode.
         return spec
@@ -65,8 +67,10 @@ class RunSpec:
         """The `ClassifierRunConfig` fields of this mode."""
         base, pooler, extra = self.mode.partition("+")
         if extra not in ("", "pooler"):
-            sys.exit(f"glue_accuracy: unknown option '+{extra}' in "
-                     f"'{self.mode}'; only '+pooler' exists.")
+            sys.exit(
+                f"glue_accuracy: unknown option '+{extra}' in "
+                f"'{self.mode}'; only '+pooler' exists."
+            )
         name, _, size = base.partition("-")
         flags = {"train_pooler": bool(pooler), "adapter_size": 0}
         if name == "adapters" and size.isdigit():
@@ -76,13 +80,16 @@ class RunSpec:
         elif name == "top_k" and size.isdigit():
             flags.update(tuning="top_k", top_k_layers=int(size))
         else:
-            sys.exit(f"glue_accuracy: unknown mode '{self.mode}'; use "
-                     "adapters-M, full, layer_norm or top_k-K "
-                     "(optionally +pooler).")
+            sys.exit(
+                f"glue_accuracy: unknown mode '{self.mode}'; use "
+                "adapters-M, full, layer_norm or top_k-K "
+                "(optionally +pooler)."
+            )
         return flags
 
-    def file_name(self, seed, epochs, adam_epsilon=1e-6,
-                  optimizer="adam_weight_decay"):
+    def file_name(
+        self, seed, epochs, adam_epsilon=1e-6, optimizer="adam_weight_decay"
+    ):
         name = f"{self.mode}_lr{self.learning_rate:g}_seed{seed}_ep{epochs:g}"
         if adam_epsilon != 1e-6:
             name += f"_eps{adam_epsilon:g}"
@@ -124,8 +131,9 @@ def run_one(args):
     from keras_adapters.tuning import tuning_summary
 
     spec = RunSpec.parse(args.one)
-    name = spec.file_name(args.seed, args.epochs, args.adam_epsilon,
-                          args.optimizer)
+    name = spec.file_name(
+        args.seed, args.epochs, args.adam_epsilon, args.optimizer
+    )
     keep = os.path.join(args.keep_dir, name) if args.keep_dir else None
     # A fresh folder: a finished run's checkpoint would make `fit` skip.
     output_dir = tempfile.mkdtemp(prefix="keras_adapters_accuracy_")
@@ -174,12 +182,14 @@ def run_one(args):
                     )
                     scores = run.evaluate(run.dev)
                     run.eval_seconds += time.perf_counter() - start
-                    run.epochs.append({
-                        "epoch": epoch + 1,
-                        "train_loss": float(logs["loss"]),
-                        "train_seconds": round(trained, 1),
-                        **scores,
-                    })
+                    run.epochs.append(
+                        {
+                            "epoch": epoch + 1,
+                            "train_loss": float(logs["loss"]),
+                            "train_seconds": round(trained, 1),
+                            **scores,
+                        }
+                    )
 
             return super()._chief_callbacks() + [ScoreDev()]
 
@@ -198,8 +208,11 @@ def run_one(args):
         def outputs(self):
             if not keep:
                 return {}
-            return {os.path.join(keep, "adapters"): lambda path: save_adapters(
-                self.model, path, labels=list(self.config.task.labels))}
+            return {
+                os.path.join(keep, "adapters"): lambda path: save_adapters(
+                    self.model, path, labels=list(self.config.task.labels)
+                )
+            }
 
     dev = {s: load_examples(config, s) for s in config.task.eval_splits}
     train = load_examples(config, "train")
@@ -210,29 +223,31 @@ def run_one(args):
     counts = tuning_summary(run.model, print_fn=None)
     run.train(train)
     keras.backend.clear_session()
-    _common.emit({
-        "task": config.task.name,
-        "mode": spec.mode,
-        "learning_rate": spec.learning_rate,
-        "seed": args.seed,
-        "epochs": args.epochs,
-        "max_seq_length": args.max_seq_length,
-        "jit_compile": args.jit_compile,
-        "adam_epsilon": args.adam_epsilon,
-        "optimizer": args.optimizer,
-        "train_batch_size": args.batch,
-        "train_examples": len(train),
-        "dev_examples": sum(len(v) for v in dev.values()),
-        "primary_metric": primary_metric(config.task.name),
-        "trained_parameters": counts["total"]["trained"],
-        "total_parameters": counts["total"]["total"],
-        "parameter_groups": counts,
-        "majority_class": majority,
-        "per_epoch": run.epochs,
-        "eval_seconds": round(run.eval_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        "versions": _common.keras_versions(),
-    })
+    _common.emit(
+        {
+            "task": config.task.name,
+            "mode": spec.mode,
+            "learning_rate": spec.learning_rate,
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "max_seq_length": args.max_seq_length,
+            "jit_compile": args.jit_compile,
+            "adam_epsilon": args.adam_epsilon,
+            "optimizer": args.optimizer,
+            "train_batch_size": args.batch,
+            "train_examples": len(train),
+            "dev_examples": sum(len(v) for v in dev.values()),
+            "primary_metric": primary_metric(config.task.name),
+            "trained_parameters": counts["total"]["trained"],
+            "total_parameters": counts["total"]["total"],
+            "parameter_groups": counts,
+            "majority_class": majority,
+            "per_epoch": run.epochs,
+            "eval_seconds": round(run.eval_seconds, 1),
+            "wall_seconds": round(time.perf_counter() - start, 1),
+            "versions": _common.keras_versions(),
+        }
+    )
 
 
 def run_sweep(args):
@@ -241,16 +256,27 @@ def run_sweep(args):
     folder = os.path.join(args.out_dir or ACCURACY_DIR, args.task)
     for seed in _common.int_list(args.seeds):
         for spec in specs:
-            path = os.path.join(folder, spec.file_name(seed, args.epochs, args.adam_epsilon,
-                                   args.optimizer) + ".json")
+            path = os.path.join(
+                folder,
+                spec.file_name(
+                    seed, args.epochs, args.adam_epsilon, args.optimizer
+                )
+                + ".json",
+            )
             if os.path.exists(path):
                 print(f"skip {path} (exists)", flush=True)
                 continue
-            argv = [sys.executable, os.path.abspath(__file__),
-                    f"--one={spec.mode}:{spec.learning_rate:g}",
-                    f"--seed={seed}"] + passthrough_flags(args)
-            print(f"-> {args.task} {spec.mode} lr {spec.learning_rate:g} "
-                  f"seed {seed}", flush=True)
+            argv = [
+                sys.executable,
+                os.path.abspath(__file__),
+                f"--one={spec.mode}:{spec.learning_rate:g}",
+                f"--seed={seed}",
+            ] + passthrough_flags(args)
+            print(
+                f"-> {args.task} {spec.mode} lr {spec.learning_rate:g} "
+                f"seed {seed}",
+                flush=True,
+            )
             result = _common.run_child(argv, timeout=6 * 3600)
             if "error" in result:
                 print(f"   {result['error']}", flush=True)
@@ -259,21 +285,27 @@ def run_sweep(args):
             result["machine"] = _common.machine()
             for row in result["per_epoch"]:
                 metric = result["primary_metric"]
-                print(f"   epoch {row['epoch']}: dev {metric} "
-                      f"{row['eval_' + metric]:.4f}  loss "
-                      f"{row['train_loss']:.4f}  {row['train_seconds']} s",
-                      flush=True)
+                print(
+                    f"   epoch {row['epoch']}: dev {metric} "
+                    f"{row['eval_' + metric]:.4f}  loss "
+                    f"{row['train_loss']:.4f}  {row['train_seconds']} s",
+                    flush=True,
+                )
             _common.write_json(path, result)
 
 
 def passthrough_flags(args):
-    flags = [f"--task={args.task}", f"--epochs={args.epochs:g}",
-             f"--max_seq_length={args.max_seq_length}", f"--batch={args.batch}",
-             f"--max_train_examples={args.max_train_examples}",
-             f"--jit_compile={args.jit_compile}",
-             f"--adam_epsilon={args.adam_epsilon:g}",
-             f"--optimizer={args.optimizer}",
-             f"--glue_dir={args.glue_dir}"]
+    flags = [
+        f"--task={args.task}",
+        f"--epochs={args.epochs:g}",
+        f"--max_seq_length={args.max_seq_length}",
+        f"--batch={args.batch}",
+        f"--max_train_examples={args.max_train_examples}",
+        f"--jit_compile={args.jit_compile}",
+        f"--adam_epsilon={args.adam_epsilon:g}",
+        f"--optimizer={args.optimizer}",
+        f"--glue_dir={args.glue_dir}",
+    ]
     for name in ("preset", "keep_dir"):
         if getattr(args, name):
             flags.append(f"--{name}={getattr(args, name)}")
@@ -282,42 +314,70 @@ def passthrough_flags(args):
 
 def main():
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--task", required=True, help="GLUE task, e.g. CoLA")
-    parser.add_argument("--runs", default="adapters-64:1e-3",
-                        help="comma-separated MODE:LR runs")
+    parser.add_argument(
+        "--runs",
+        default="adapters-64:1e-3",
+        help="comma-separated MODE:LR runs",
+    )
     parser.add_argument("--seeds", default="1", help="comma-separated seeds")
     parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--max_train_examples", type=int, default=0,
-                        help="train on the first N rows only (0: all)")
-    parser.add_argument("--jit_compile", default="true",
-                        choices=("auto", "true", "false"),
-                        help="XLA for training and prediction (default true: "
-                             "1.24x faster steps on this CPU)")
-    parser.add_argument("--adam_epsilon", type=float, default=1e-6,
-                        help="AdamWeightDecay's epsilon (the original 1e-6; "
-                             "runs with another value are named ..._eps<value>)")
-    parser.add_argument("--optimizer", default="adam_weight_decay",
-                        choices=("adam_weight_decay", "keras_adamw"),
-                        help="the original (default), or Keras' AdamW without "
-                             "warm-up (runs named ..._keras_adamw)")
+    parser.add_argument(
+        "--max_train_examples",
+        type=int,
+        default=0,
+        help="train on the first N rows only (0: all)",
+    )
+    parser.add_argument(
+        "--jit_compile",
+        default="true",
+        choices=("auto", "true", "false"),
+        help="XLA for training and prediction (default true: "
+        "1.24x faster steps on this CPU)",
+    )
+    parser.add_argument(
+        "--adam_epsilon",
+        type=float,
+        default=1e-6,
+        help="AdamWeightDecay's epsilon (the original 1e-6; "
+        "runs with another value are named ..._eps<value>)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        default="adam_weight_decay",
+        choices=("adam_weight_decay", "keras_adamw"),
+        help="the original (default), or Keras' AdamW without "
+        "warm-up (runs named ..._keras_adamw)",
+    )
     parser.add_argument("--glue_dir", default=_common.DEFAULT_GLUE_DIR)
-    parser.add_argument("--preset", default=None,
-                        help="BERT folder (default: the MiniLM package)")
-    parser.add_argument("--keep_dir", default=None,
-                        help="save each run's adapter artifact under here")
-    parser.add_argument("--out_dir", default=None,
-                        help="results folder (default "
-                             "benchmarks/results/accuracy)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="BERT folder (default: the MiniLM package)",
+    )
+    parser.add_argument(
+        "--keep_dir",
+        default=None,
+        help="save each run's adapter artifact under here",
+    )
+    parser.add_argument(
+        "--out_dir",
+        default=None,
+        help="results folder (default benchmarks/results/accuracy)",
+    )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not os.path.isdir(os.path.join(args.glue_dir, args.task)):
-        sys.exit(f"glue_accuracy: no folder {args.task} under {args.glue_dir}; "
-                 "pass --glue_dir (the GLUE data of ../shared/data/glue).")
+        sys.exit(
+            f"glue_accuracy: no folder {args.task} under {args.glue_dir}; "
+            "pass --glue_dir (the GLUE data of ../shared/data/glue)."
+        )
     if args.one:
         _common.set_thread_env(2)
         run_one(args)

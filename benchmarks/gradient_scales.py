@@ -87,24 +87,27 @@ def main():
             for group, values in grouped.items()
         }
         if not train_pooler:
-            pooled = np.asarray(
-                model.backbone(features)["pooled_output"]
-            )
+            pooled = np.asarray(model.backbone(features)["pooled_output"])
             result["pooled_output"] = {
                 "mean_abs": float(np.abs(pooled).mean()),
                 "std_across_sentences": float(pooled.std(0).mean()),
             }
-    result.update(command=_common.command_line(), machine=_common.machine(),
-                  versions=_common.keras_versions())
+    result.update(
+        command=_common.command_line(),
+        machine=_common.machine(),
+        versions=_common.keras_versions(),
+    )
     _common.write_json(
         os.path.join(args.out_dir, "gradient_scales.json"), result
     )
     for name, groups in result["runs"].items():
         print(name)
         for group, stats in groups.items():
-            print(f"  {group:<12} median |g| {stats['median_abs']:.1e}  "
-                  f"p90 {stats['p90_abs']:.1e}  below 1e-6: "
-                  f"{100 * stats['share_below_epsilon']:.0f} %")
+            print(
+                f"  {group:<12} median |g| {stats['median_abs']:.1e}  "
+                f"p90 {stats['p90_abs']:.1e}  below 1e-6: "
+                f"{100 * stats['share_below_epsilon']:.0f} %"
+            )
     print("pooled output", result["pooled_output"])
 
 

@@ -44,31 +44,54 @@ import _common  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--measure", required=True, choices=(
-        "train_step", "epoch", "inference", "matmul", "export", "serve",
-        "profile"))
-    parser.add_argument("--mode", default="adapters",
-                        choices=("adapters", "full", "layer_norm"))
+    parser.add_argument(
+        "--measure",
+        required=True,
+        choices=(
+            "train_step",
+            "epoch",
+            "inference",
+            "matmul",
+            "export",
+            "serve",
+            "profile",
+        ),
+    )
+    parser.add_argument(
+        "--mode", default="adapters", choices=("adapters", "full", "layer_norm")
+    )
     parser.add_argument("--adapter_size", type=int, default=64)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--inter_op", type=int, default=None,
-                        help="inter-op threads (default: --threads)")
+    parser.add_argument(
+        "--inter_op",
+        type=int,
+        default=None,
+        help="inter-op threads (default: --threads)",
+    )
     parser.add_argument("--jit_compile", action="store_true")
-    parser.add_argument("--no_dropout", action="store_true",
-                        help="set every Dropout rate to 0")
+    parser.add_argument(
+        "--no_dropout", action="store_true", help="set every Dropout rate to 0"
+    )
     parser.add_argument("--steps_per_execution", type=int, default=1)
     parser.add_argument("--preset", default=None)
     parser.add_argument("--glue_dir", default=_common.DEFAULT_GLUE_DIR)
     parser.add_argument("--max_examples", type=int, default=None)
-    parser.add_argument("--variant", default="savedmodel", choices=(
-        "savedmodel", "predict_strings", "predict_tokens"))
+    parser.add_argument(
+        "--variant",
+        default="savedmodel",
+        choices=("savedmodel", "predict_strings", "predict_tokens"),
+    )
     parser.add_argument("--export_dir", default=None)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed passes over the sentences (serve)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed passes over the sentences (serve)",
+    )
     parser.add_argument("--matmul_n", type=int, default=2048)
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -105,13 +128,17 @@ def build_classifier(args, with_preprocessor=False):
     preset = args.preset or _common.minilm_folder()
     kwargs = {} if with_preprocessor else {"preprocessor": None}
     model = AdapterBertTextClassifier.from_preset(
-        preset, num_classes=2, adapter_size=args.adapter_size,
-        tuning_mode=args.mode, **kwargs,
+        preset,
+        num_classes=2,
+        adapter_size=args.adapter_size,
+        tuning_mode=args.mode,
+        **kwargs,
     )
     if with_preprocessor:
         model.preprocessor.sequence_length = args.seq
     dropouts = [
-        layer for layer in model._flatten_layers()
+        layer
+        for layer in model._flatten_layers()
         if isinstance(layer, keras.layers.Dropout)
     ]
     if args.no_dropout:
@@ -167,8 +194,14 @@ def measure_train_step(args):
     executions = skipped + math.ceil(args.steps / spe)
     data = tf.data.Dataset.from_tensors(synthetic_batch(args)).repeat()
     timer = StepTimer()
-    model.fit(data, steps_per_epoch=executions * spe, epochs=1, verbose=0,
-              shuffle=False, callbacks=[timer])
+    model.fit(
+        data,
+        steps_per_epoch=executions * spe,
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=[timer],
+    )
     deltas = np.diff(timer.marks) / spe
     result = _common.step_stats(list(deltas[skipped:]), args.batch)
     result["timed_steps"] = len(deltas[skipped:]) * spe
@@ -194,7 +227,9 @@ INPUT_PIPELINE_THREADS = "tf_data"
 def op_of(name, thunks):
     """The op type of a trace event's name, or None for bookkeeping."""
     if name in thunks:
-        return re.sub(r"(_\d+)?(\.\d+)?$", "", name)  # "MatMul_1.12" -> "MatMul"
+        return re.sub(
+            r"(_\d+)?(\.\d+)?$", "", name
+        )  # "MatMul_1.12" -> "MatMul"
     match = GRAPH_OP_EVENT.match(name)
     if match and match.group(1) not in FUNCTION_CALL_OPS:
         return match.group(1)
@@ -209,22 +244,28 @@ def traced_op_times(logdir):
     inner one."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    (path,) = glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb"))
+    (path,) = glob.glob(
+        os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")
+    )
     space = xplane_pb2.XSpace()
     with open(path, "rb") as handle:
         space.ParseFromString(handle.read())
     seconds, calls = collections.Counter(), collections.Counter()
     for plane in space.planes:
         names = {key: meta.name for key, meta in plane.event_metadata.items()}
-        thunks = {name[len(XLA_THUNK_END):] for name in names.values()
-                  if name.startswith(XLA_THUNK_END)}
+        thunks = {
+            name[len(XLA_THUNK_END) :]
+            for name in names.values()
+            if name.startswith(XLA_THUNK_END)
+        }
         for line in plane.lines:
             if line.name.startswith(INPUT_PIPELINE_THREADS):
                 continue
             ops = sorted(
                 (event.offset_ps, -event.duration_ps, op)
                 for event in line.events
-                for op in [op_of(names[event.metadata_id], thunks)] if op
+                for op in [op_of(names[event.metadata_id], thunks)]
+                if op
             )
             open_ops = []  # [end_ps, op] of the ops enclosing the current one
             for start, minus_duration, op in ops:
@@ -242,7 +283,9 @@ def measure_profile(args):
     model, info = build_classifier(args)
     data = tf.data.Dataset.from_tensors(synthetic_batch(args)).repeat()
     model.fit(data, steps_per_epoch=args.warmup, epochs=1, verbose=0)
-    with tempfile.TemporaryDirectory(prefix="keras_adapters_profile_") as logdir:
+    with tempfile.TemporaryDirectory(
+        prefix="keras_adapters_profile_"
+    ) as logdir:
         tf.profiler.experimental.start(logdir)
         start = time.perf_counter()
         model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
@@ -262,23 +305,29 @@ def measure_epoch(args):
     preprocessor.sequence_length = args.seq
     encoded = encode_examples(examples, preprocessor, "CoLA")
     steps = len(encoded) // args.batch
-    plan = pipeline.plan_batches(encoded.lengths, args.batch, steps,
-                                 args.seed, bucketed=True)
+    plan = pipeline.plan_batches(
+        encoded.lengths, args.batch, steps, args.seed, bucketed=True
+    )
     widths = [
         min(args.seq, -(-int(encoded.lengths[row].max()) // 16) * 16)
         for row in plan
     ]
     timer = StepTimer()
     start = time.perf_counter()
-    history = model.fit(pipeline.training_dataset(encoded, plan), epochs=1,
-                        verbose=0, shuffle=False, callbacks=[timer])
+    history = model.fit(
+        pipeline.training_dataset(encoded, plan),
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=[timer],
+    )
     seconds = time.perf_counter() - start
     deltas = np.diff(timer.marks)
     return {
         **info,
         "examples": len(encoded),
         "padding": "length-bucketed, each batch cut to its longest "
-                   "example rounded up to 16",
+        "example rounded up to 16",
         "steps": steps,
         "epoch_seconds": round(seconds, 2),
         "seconds_per_step": round(seconds / steps, 4),
@@ -314,13 +363,17 @@ def measure_export(args):
     model, info = build_classifier(args, with_preprocessor=True)
     start = time.perf_counter()
     export_saved_model(model, args.export_dir, sequence_length=args.seq)
-    return {**info, "export_seconds": round(time.perf_counter() - start, 1),
-            "export_dir": args.export_dir}
+    return {
+        **info,
+        "export_seconds": round(time.perf_counter() - start, 1),
+        "export_dir": args.export_dir,
+    }
 
 
 def dev_sentences(args):
-    examples = read_examples("CoLA", os.path.join(args.glue_dir, "CoLA"),
-                             "dev")[: args.max_examples]
+    examples = read_examples(
+        "CoLA", os.path.join(args.glue_dir, "CoLA"), "dev"
+    )[: args.max_examples]
     return examples
 
 
@@ -347,15 +400,19 @@ def serve_savedmodel(args, sentences):
     importlib.import_module("tensorflow_text")  # registers the tokenizer ops
 
     serve = tf.saved_model.load(args.export_dir).signatures["serving_default"]
-    batches = [tf.constant(sentences[i : i + args.batch])
-               for i in range(0, len(sentences), args.batch)]
+    batches = [
+        tf.constant(sentences[i : i + args.batch])
+        for i in range(0, len(sentences), args.batch)
+    ]
 
     def run_pass():
         for batch in batches:
             serve(sentence=batch)["probabilities"].numpy()
 
-    return {"padding": f"static, {args.seq} (the exported preprocessor)",
-            **timed_passes(run_pass, len(sentences), args)}
+    return {
+        "padding": f"static, {args.seq} (the exported preprocessor)",
+        **timed_passes(run_pass, len(sentences), args),
+    }
 
 
 def serve_predict(args, examples):
@@ -379,8 +436,11 @@ def serve_predict(args, examples):
         def run_pass():
             model.predict(features, verbose=0)
 
-    return {**info, "padding": padding,
-            **timed_passes(run_pass, len(sentences), args)}
+    return {
+        **info,
+        "padding": padding,
+        **timed_passes(run_pass, len(sentences), args),
+    }
 
 
 def measure_serve(args):
@@ -403,9 +463,16 @@ MEASURES = {
 
 def main(args):
     config = {
-        key: getattr(args, key) for key in (
-            "mode", "adapter_size", "seq", "batch", "threads", "jit_compile",
-            "no_dropout", "steps_per_execution",
+        key: getattr(args, key)
+        for key in (
+            "mode",
+            "adapter_size",
+            "seq",
+            "batch",
+            "threads",
+            "jit_compile",
+            "no_dropout",
+            "steps_per_execution",
         )
     }
     config["inter_op"] = args.inter_op or args.threads

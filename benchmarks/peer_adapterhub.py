@@ -40,10 +40,21 @@ import _common  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--measure", required=True, choices=(
-        "train_step", "epoch", "inference", "matmul", "serve", "profile"))
-    parser.add_argument("--mode", default="adapters",
-                        choices=("adapters", "full"))
+    parser.add_argument(
+        "--measure",
+        required=True,
+        choices=(
+            "train_step",
+            "epoch",
+            "inference",
+            "matmul",
+            "serve",
+            "profile",
+        ),
+    )
+    parser.add_argument(
+        "--mode", default="adapters", choices=("adapters", "full")
+    )
     parser.add_argument("--adapter_size", type=int, default=64)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32)
@@ -92,15 +103,16 @@ def build_model(args):
     hidden = model.config.hidden_size
     if args.adapter_size:
         if hidden % args.adapter_size:
-            sys.exit(f"peer_adapterhub: --adapter_size={args.adapter_size} "
-                     f"does not divide the hidden size {hidden}.")
+            sys.exit(
+                f"peer_adapterhub: --adapter_size={args.adapter_size} "
+                f"does not divide the hidden size {hidden}."
+            )
         config = DoubleSeqBnConfig(
             reduction_factor=hidden // args.adapter_size,
             non_linearity="gelu",
         )
         model.add_adapter(HEAD, config=config)
-    model.add_classification_head(HEAD, num_labels=2, layers=1,
-                                  use_pooler=True)
+    model.add_classification_head(HEAD, num_labels=2, layers=1, use_pooler=True)
     if args.adapter_size:
         model.set_active_adapters(HEAD)
         if args.mode == "adapters":
@@ -112,8 +124,10 @@ def build_model(args):
         "trained_parameters": sum(p.numel() for p in trained),
         "attention": model.config._attn_implementation,
         "adapter_config": f"DoubleSeqBnConfig(reduction_factor="
-                          f"{hidden // args.adapter_size}, non_linearity="
-                          f"'gelu')" if args.adapter_size else None,
+        f"{hidden // args.adapter_size}, non_linearity="
+        f"'gelu')"
+        if args.adapter_size
+        else None,
     }
     return model, trained, info
 
@@ -154,8 +168,9 @@ def measure_train_step(args):
             seconds.append(time.perf_counter() - start)
     result = _common.step_stats(seconds, args.batch)
     mode = args.mode if args.adapter_size else "full"
-    flops = _common.training_flops(args.batch, args.seq, mode,
-                                   args.adapter_size)
+    flops = _common.training_flops(
+        args.batch, args.seq, mode, args.adapter_size
+    )
     result["flops_per_step"] = flops
     result["achieved_gflops_per_second"] = round(
         flops["total"] / result["step_seconds_median"] / 1e9, 2
@@ -170,7 +185,9 @@ def measure_profile(args):
     batch = synthetic_batch(args)
     for _ in range(args.warmup):
         train_step(model, optimizer, batch)
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU]
+    ) as profile:
         start = time.perf_counter()
         for _ in range(args.steps):
             train_step(model, optimizer, batch)
@@ -192,8 +209,9 @@ def measure_epoch(args):
     model.train()
     optimizer = optimizer_for(trained)
     tokenizer = tokenizer_for(args)
-    sentences, labels = _common.read_cola(args.glue_dir, "train",
-                                          args.max_examples)
+    sentences, labels = _common.read_cola(
+        args.glue_dir, "train", args.max_examples
+    )
     encoded = tokenizer(sentences, truncation=True, max_length=args.seq)
     features = [
         {key: encoded[key][i] for key in encoded} | {"labels": labels[i]}
@@ -202,8 +220,12 @@ def measure_epoch(args):
     collator = transformers.DataCollatorWithPadding(tokenizer)
     generator = torch.Generator().manual_seed(args.seed)
     loader = torch.utils.data.DataLoader(
-        features, batch_size=args.batch, shuffle=True, drop_last=True,
-        collate_fn=collator, generator=generator,
+        features,
+        batch_size=args.batch,
+        shuffle=True,
+        drop_last=True,
+        collate_fn=collator,
+        generator=generator,
     )
     widths, step_seconds = [], []
     start = time.perf_counter()
@@ -220,7 +242,7 @@ def measure_epoch(args):
         **info,
         "examples": len(sentences),
         "padding": "shuffled batches padded to their longest example "
-                   "(DataCollatorWithPadding)",
+        "(DataCollatorWithPadding)",
         "steps": steps,
         "epoch_seconds": round(seconds, 2),
         "seconds_per_step": round(seconds / steps, 4),
@@ -239,9 +261,7 @@ def measure_inference(args):
     batch = synthetic_batch(args)
     del batch["labels"]
     with torch.inference_mode():
-        seconds = _common.timed(
-            lambda: model(**batch), args.warmup, args.steps
-        )
+        seconds = _common.timed(lambda: model(**batch), args.warmup, args.steps)
     return {**info, **_common.inference_stats(seconds, args)}
 
 
@@ -258,14 +278,21 @@ def measure_serve(args):
     model.eval()
     tokenizer = tokenizer_for(args)
     sentences, _ = _common.read_cola(args.glue_dir, "dev", args.max_examples)
-    batches = [sentences[i : i + args.batch]
-               for i in range(0, len(sentences), args.batch)]
+    batches = [
+        sentences[i : i + args.batch]
+        for i in range(0, len(sentences), args.batch)
+    ]
 
     def run_pass(chunks):
         with torch.inference_mode():
             for chunk in chunks:
-                inputs = tokenizer(chunk, padding=True, truncation=True,
-                                   max_length=args.seq, return_tensors="pt")
+                inputs = tokenizer(
+                    chunk,
+                    padding=True,
+                    truncation=True,
+                    max_length=args.seq,
+                    return_tensors="pt",
+                )
                 model(**inputs).logits.softmax(-1)
 
     run_pass(batches)  # untimed, as ours (which traces there)
@@ -299,8 +326,10 @@ MEASURES = {
 
 
 def main(args):
-    config = {key: getattr(args, key) for key in (
-        "mode", "adapter_size", "seq", "batch", "threads")}
+    config = {
+        key: getattr(args, key)
+        for key in ("mode", "adapter_size", "seq", "batch", "threads")
+    }
     result = {
         "side": "adapterhub",
         "measure": args.measure,

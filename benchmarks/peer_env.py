@@ -77,8 +77,10 @@ def pip(python, *args):
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
-        fail(f"pip install {' '.join(args)} failed: "
-             f"{lines[-1] if lines else done.returncode}")
+        fail(
+            f"pip install {' '.join(args)} failed: "
+            f"{lines[-1] if lines else done.returncode}"
+        )
 
 
 def ensure(verbose=True):
@@ -102,7 +104,10 @@ def ensure(verbose=True):
     with open(constraint, "w") as f:
         f.write(f"torch=={TORCH}\n")
     pip(
-        python, *torch_wheel_source(), "--constraint", constraint,
+        python,
+        *torch_wheel_source(),
+        "--constraint",
+        constraint,
         f"adapters=={PINS['adapters']}",
         f"transformers=={PINS['transformers']}",
     )
@@ -115,14 +120,19 @@ def ensure(verbose=True):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true",
-                        help="only report whether the venv is ready")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only report whether the venv is ready",
+    )
     args = parser.parse_args()
     if args.check:
         versions = installed_versions()
         if not is_ready(versions):
-            fail(f"{_common.PEER_VENV} not ready (has {versions}); run "
-                 "python benchmarks/peer_env.py")
+            fail(
+                f"{_common.PEER_VENV} not ready (has {versions}); run "
+                "python benchmarks/peer_env.py"
+            )
         print(f"peer_env: ready: {versions}")
         return
     ensure()

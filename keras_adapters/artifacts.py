@@ -138,7 +138,9 @@ def _task_variable_paths(model):
     stored = groups["adapters"] + groups["head"]
     stored += [
         variable
-        for variable in groups["layer_norms"] + groups["pooler"] + groups["rest"]
+        for variable in groups["layer_norms"]
+        + groups["pooler"]
+        + groups["rest"]
         if variable.trainable
     ]
     return sorted({variable.path for variable in stored})
@@ -216,7 +218,10 @@ def save_adapters(model, directory, labels=None):
     stored = _task_variable_paths(model)
     weights_path = os.path.join(directory, WEIGHTS_FILE)
     safetensors.numpy.save_file(
-        {path: np.ascontiguousarray(variables[path].numpy()) for path in stored},
+        {
+            path: np.ascontiguousarray(variables[path].numpy())
+            for path in stored
+        },
         weights_path,
     )
     task_config = model.get_config()
@@ -287,9 +292,7 @@ def read_artifact_config(directory):
             f"{path} is not valid JSON ({error}); the artifact is corrupted."
         ) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ArtifactError(
-            f"{path} is not a keras_adapters artifact config."
-        )
+        raise ArtifactError(f"{path} is not a keras_adapters artifact config.")
     if config.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
             f"{path} has format version {config.get('format_version')}; "
@@ -454,7 +457,9 @@ def load_adapters(directory, base, preprocessor="auto"):
     Example:
 
     ```python
-    classifier = keras_adapters.load_adapters("cola_adapters", "bert_base_en_uncased")
+    classifier = keras_adapters.load_adapters(
+        "cola_adapters", "bert_base_en_uncased"
+    )
     ```
     """
     config = read_artifact_config(directory)

@@ -239,17 +239,7 @@ def export_question_answerer(
     )["answer"]
     ```
     """
-    preprocessor = getattr(model, "preprocessor", None)
-    if preprocessor is None:
-        raise KerasAdaptersError(
-            "export needs the model's preprocessor to read raw strings; "
-            "build the model with `preprocessor=...` (from_preset sets one)."
-        )
-    if keras.config.backend() != "tensorflow":
-        raise KerasAdaptersError(
-            "SavedModel export needs the TensorFlow backend; got "
-            f"KERAS_BACKEND={keras.config.backend()!r}."
-        )
+    preprocessor = _exportable_preprocessor(model)
 
     def serve(question, context):
         with tf.control_dependencies(
@@ -283,7 +273,9 @@ def export_question_answerer(
             has_answer &= null - score <= null_score_diff_threshold
         answer = tf.strings.substr(context, begin, end - begin, unit="BYTE")
         start = tf.strings.length(
-            tf.strings.substr(context, tf.zeros_like(begin), begin, unit="BYTE"),
+            tf.strings.substr(
+                context, tf.zeros_like(begin), begin, unit="BYTE"
+            ),
             unit="UTF8_CHAR",
         )
         return {
@@ -302,21 +294,31 @@ def export_question_answerer(
     return export_dir
 
 
-def _check_arguments(classifier, labels, sequence_length, pair, regression):
-    """Validates `export_saved_model`'s arguments; returns the preprocessor."""
+def _exportable_preprocessor(model):
+    """The preprocessor a raw-string SavedModel of `model` runs in its graph.
+
+    Raises:
+        KerasAdaptersError: not the TensorFlow backend, or no preprocessor.
+    """
     if keras.config.backend() != "tensorflow":
         raise KerasAdaptersError(
             "SavedModel export needs the TensorFlow backend; got "
             f"KERAS_BACKEND={keras.config.backend()!r}."
         )
-    if not isinstance(pair, bool):
-        raise KerasAdaptersError(f"`pair` must be True or False, got {pair!r}.")
-    preprocessor = getattr(classifier, "preprocessor", None)
+    preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is None:
         raise KerasAdaptersError(
-            "export needs a preprocessor to tokenize raw strings; build the "
-            "classifier with `preprocessor=...` (from_preset sets one)."
+            "export needs the model's preprocessor to read raw strings; "
+            "build the model with `preprocessor=...` (from_preset sets one)."
         )
+    return preprocessor
+
+
+def _check_arguments(classifier, labels, sequence_length, pair, regression):
+    """Validates `export_saved_model`'s arguments; returns the preprocessor."""
+    preprocessor = _exportable_preprocessor(classifier)
+    if not isinstance(pair, bool):
+        raise KerasAdaptersError(f"`pair` must be True or False, got {pair!r}.")
     if regression and labels is not None:
         raise KerasAdaptersError(
             "A regression classifier has no classes; drop `labels`."

@@ -24,7 +24,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
     ```
     m = beta_1 * m + (1 - beta_1) * g
     v = beta_2 * v + (1 - beta_2) * g**2
-    update = m / (sqrt(v) + epsilon) + weight_decay_rate * p   # decay unless excluded
+    update = m / (sqrt(v) + epsilon) + weight_decay_rate * p  # unless excluded
     p = p - learning_rate * update
     ```
 
@@ -111,7 +111,8 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         m = self._momentums[index]
         v = self._velocities[index]
         self.assign(
-            m, ops.add(ops.multiply(m, self.beta_1), (1 - self.beta_1) * gradient)
+            m,
+            ops.add(ops.multiply(m, self.beta_1), (1 - self.beta_1) * gradient),
         )
         self.assign(
             v,
@@ -133,9 +134,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
                 "beta_1": self.beta_1,
                 "beta_2": self.beta_2,
                 "epsilon": self.epsilon,
-                "exclude_from_weight_decay": list(
-                    self.weight_decay_exclusions
-                ),
+                "exclude_from_weight_decay": list(self.weight_decay_exclusions),
             }
         )
         return config
@@ -146,8 +145,9 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warmup, then linear decay to 0 counted from step 0 (BERT's).
 
     ```
-    lr(step) = initial_learning_rate * step / num_warmup_steps      if step < num_warmup_steps
-    lr(step) = initial_learning_rate * (1 - min(step, N) / N)       otherwise, N = num_train_steps
+    W = num_warmup_steps, N = num_train_steps
+    lr(step) = initial_learning_rate * step / W          if step < W
+    lr(step) = initial_learning_rate * (1 - min(step, N) / N)   otherwise
     ```
 
     Because the decay counts from step 0, the rate drops to
@@ -169,7 +169,9 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     ```
     """
 
-    def __init__(self, initial_learning_rate, num_train_steps, num_warmup_steps):
+    def __init__(
+        self, initial_learning_rate, num_train_steps, num_warmup_steps
+    ):
         if int(num_train_steps) <= 0:
             raise KerasAdaptersError(
                 f"`num_train_steps` must be positive, got {num_train_steps}."

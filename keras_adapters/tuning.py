@@ -19,7 +19,10 @@ GROUPS = ("adapters", "layer_norms", "head", "pooler", "rest")
 # benchmarks/results/accuracy.md, where 1e-3 and 3e-3 never left the CoLA
 # majority class); BERT's 5e-5 where whole blocks train.
 DEFAULT_LEARNING_RATES = {
-    "adapters": 3e-4, "layer_norm": 3e-4, "full": 5e-5, "top_k": 5e-5,
+    "adapters": 3e-4,
+    "layer_norm": 3e-4,
+    "full": 5e-5,
+    "top_k": 5e-5,
 }
 
 

@@ -2,8 +2,10 @@
 
 import numpy as np
 
+from keras_adapters.errors import KerasAdaptersError
 
-class IncompatibleWeightsError(ValueError):
+
+class IncompatibleWeightsError(KerasAdaptersError):
     """Raised when weights do not fit a model (missing, extra, reshaped)."""
 
 
@@ -72,26 +74,3 @@ def assign_by_path(target, values, allow_unfilled=None, source_name="source"):
         variable = variables[path]
         variable.assign(np.asarray(value).astype(variable.dtype))
     return sorted(unfilled)
-
-
-def transfer_weights(source, target, allow_unfilled=None):
-    """Copies every variable of `source` into the same path of `target`.
-
-    Args:
-        source: the model whose weights are copied.
-        target: the model receiving them.
-        allow_unfilled: see `assign_by_path`.
-
-    Returns:
-        The sorted list of target paths that `source` did not provide.
-    """
-    values = {
-        path: variable.numpy()
-        for path, variable in variables_by_path(source).items()
-    }
-    return assign_by_path(
-        target,
-        values,
-        allow_unfilled=allow_unfilled,
-        source_name=f"the pretrained model '{source.name}'",
-    )

@@ -15,7 +15,9 @@ def trained_looking_classifier(adapter_size=4):
     """A classifier whose adapters have large random weights (as if trained)."""
     keras.utils.set_random_seed(3)
     model = AdapterBertTextClassifier(
-        AdapterBertBackbone(**TINY_CONFIG, adapter_size=adapter_size, dropout=0.0),
+        AdapterBertBackbone(
+            **TINY_CONFIG, adapter_size=adapter_size, dropout=0.0
+        ),
         num_classes=2,
         dropout=0.0,
     )
@@ -43,13 +45,17 @@ def test_removed_adapters_are_identity_and_come_back(layers):
     model = trained_looking_classifier()
     inputs = tiny_inputs()
     before = np.asarray(model.predict(inputs, verbose=0))  # Traces predict.
-    expected = np.asarray(copy_without_adapters_in(model, layers).predict(inputs, verbose=0))
+    expected = np.asarray(
+        copy_without_adapters_in(model, layers).predict(inputs, verbose=0)
+    )
     with adapters_removed(model, layers):
         # The already traced predict function sees the change.
         removed = np.asarray(model.predict(inputs, verbose=0))
     np.testing.assert_allclose(removed, expected, atol=1e-6)
     assert np.abs(removed - before).max() > 1e-3
-    np.testing.assert_array_equal(np.asarray(model.predict(inputs, verbose=0)), before)
+    np.testing.assert_array_equal(
+        np.asarray(model.predict(inputs, verbose=0)), before
+    )
 
 
 def test_all_adapters_removed_equals_the_plain_backbone_outputs():
@@ -61,7 +67,11 @@ def test_all_adapters_removed_equals_the_plain_backbone_outputs():
         variable.assign(values[variable.path])
     with adapters_removed(model, range(2)):
         adapted = model.backbone(inputs)["sequence_output"]
-    np.testing.assert_allclose(np.asarray(adapted), np.asarray(plain(inputs)["sequence_output"]), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(adapted),
+        np.asarray(plain(inputs)["sequence_output"]),
+        atol=1e-5,
+    )
 
 
 def test_weights_are_restored_after_an_error():
@@ -76,10 +86,17 @@ def test_weights_are_restored_after_an_error():
 
 def test_bad_layers_are_clear_errors():
     model = trained_looking_classifier()
-    with pytest.raises(ValueError, match="Layer 2 does not exist: the model has 2 Transformer blocks"):
+    with pytest.raises(
+        ValueError,
+        match="Layer 2 does not exist: the model has 2 Transformer blocks",
+    ):
         with adapters_removed(model, [2]):
             pass
-    plain = AdapterBertTextClassifier(AdapterBertBackbone(**TINY_CONFIG, adapter_size=0), num_classes=2, tuning_mode="full")
+    plain = AdapterBertTextClassifier(
+        AdapterBertBackbone(**TINY_CONFIG, adapter_size=0),
+        num_classes=2,
+        tuning_mode="full",
+    )
     with pytest.raises(ValueError, match="Block 0 has no adapters"):
         with adapters_removed(plain, [0]):
             pass

@@ -27,12 +27,19 @@ def trained_classifier(preset, **kwargs):
     )
     rng = np.random.default_rng(0)
     for variable in model.trainable_weights:  # Stand-in for training.
-        variable.assign(variable.numpy() + rng.normal(scale=0.1, size=variable.shape))
+        variable.assign(
+            variable.numpy() + rng.normal(scale=0.1, size=variable.shape)
+        )
     return model
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(), dict(tuning_mode="top_k", top_k=1), dict(tuning_mode="layer_norm", train_pooler=True)]
+    "kwargs",
+    [
+        dict(),
+        dict(tuning_mode="top_k", top_k=1),
+        dict(tuning_mode="layer_norm", train_pooler=True),
+    ],
 )
 def test_round_trip_reproduces_logits_exactly(tmp_path, base_preset, kwargs):
     model = trained_classifier(base_preset, **kwargs)
@@ -45,18 +52,32 @@ def test_round_trip_reproduces_logits_exactly(tmp_path, base_preset, kwargs):
     assert config["tuning"]["mode"] == model.tuning.mode
     # Only what is not pristine base is stored.
     stored = config["weights"]["num_parameters"]
-    adapters = sum(int(np.prod(v.shape)) for v in model.backbone.adapter_layers for v in v.weights)
+    adapters = sum(
+        int(np.prod(v.shape))
+        for v in model.backbone.adapter_layers
+        for v in v.weights
+    )
     trained = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-    frozen_adapters = adapters if model.tuning.mode in ("layer_norm", "top_k") else 0
+    frozen_adapters = (
+        adapters if model.tuning.mode in ("layer_norm", "top_k") else 0
+    )
     assert trained <= stored <= trained + frozen_adapters
-    reloaded = keras_adapters.load_adapters(folder, base_preset, preprocessor=None)
+    reloaded = keras_adapters.load_adapters(
+        folder, base_preset, preprocessor=None
+    )
     np.testing.assert_array_equal(reloaded.predict(data, verbose=0), expected)
     assert reloaded.tuning == model.tuning
 
 
 def test_label_list_must_match_the_classes(tmp_path, base_preset):
-    with pytest.raises(ValueError, match="2 labels given for a model with 3 classes"):
-        keras_adapters.save_adapters(trained_classifier(base_preset), str(tmp_path / "a"), labels=["x", "y"])
+    with pytest.raises(
+        ValueError, match="2 labels given for a model with 3 classes"
+    ):
+        keras_adapters.save_adapters(
+            trained_classifier(base_preset),
+            str(tmp_path / "a"),
+            labels=["x", "y"],
+        )
 
 
 def test_loading_onto_a_fresh_backbone_object(tmp_path, base_preset):
@@ -66,7 +87,9 @@ def test_loading_onto_a_fresh_backbone_object(tmp_path, base_preset):
     backbone = AdapterBertBackbone.from_preset(base_preset, adapter_size=4)
     reloaded = keras_adapters.load_adapters(folder, backbone)
     data = tiny_inputs()
-    np.testing.assert_array_equal(reloaded.predict(data, verbose=0), model.predict(data, verbose=0))
+    np.testing.assert_array_equal(
+        reloaded.predict(data, verbose=0), model.predict(data, verbose=0)
+    )
     other_size = AdapterBertBackbone.from_preset(base_preset, adapter_size=8)
     with pytest.raises(ArtifactError, match="size 4"):
         keras_adapters.load_adapters(folder, other_size)
@@ -80,14 +103,20 @@ def test_other_weights_or_shapes_are_clear_errors(tmp_path, base_preset):
     with pytest.raises(ArtifactError, match="fingerprint mismatch"):
         keras_adapters.load_adapters(folder, other_weights)
     other_shape = str(tmp_path / "other_shape")
-    BertBackbone(**{**TINY_CONFIG, "hidden_dim": 24}).save_to_preset(other_shape)
-    with pytest.raises(ArtifactError, match="hidden_dim: trained on 16, given 24"):
+    BertBackbone(**{**TINY_CONFIG, "hidden_dim": 24}).save_to_preset(
+        other_shape
+    )
+    with pytest.raises(
+        ArtifactError, match="hidden_dim: trained on 16, given 24"
+    ):
         keras_adapters.load_adapters(folder, other_shape)
 
 
 def test_corrupted_or_missing_files_are_clear_errors(tmp_path, base_preset):
     folder = str(tmp_path / "artifact")
-    weights = keras_adapters.save_adapters(trained_classifier(base_preset), folder)
+    weights = keras_adapters.save_adapters(
+        trained_classifier(base_preset), folder
+    )
     with open(weights, "r+b") as handle:
         handle.truncate(os.path.getsize(weights) - 100)
     with pytest.raises(ArtifactError, match="truncated or corrupted"):
@@ -139,8 +168,14 @@ def artifact(tmp_path, base_preset):
 @pytest.mark.parametrize(
     "key",
     [
-        "task", "task.class", "task.num_classes", "adapter.adapter_size",
-        "tuning.mode", "base_model.fingerprint", "weights", "weights.sha256",
+        "task",
+        "task.class",
+        "task.num_classes",
+        "adapter.adapter_size",
+        "tuning.mode",
+        "base_model.fingerprint",
+        "weights",
+        "weights.sha256",
     ],
 )
 def test_missing_config_keys(artifact, base_preset, key):
@@ -215,12 +250,18 @@ def test_sizes_are_checked_against_the_weights_before_building(
 
 
 @pytest.mark.parametrize("size", [5, -100])
-def test_truncated_weights_with_a_matching_checksum(artifact, base_preset, size):
+def test_truncated_weights_with_a_matching_checksum(
+    artifact, base_preset, size
+):
     weights = os.path.join(artifact, "adapter_weights.safetensors")
     with open(weights, "r+b") as handle:
         handle.truncate(size if size > 0 else os.path.getsize(weights) + size)
     with open(weights, "rb") as handle:
-        edit_artifact(artifact, "weights.sha256", hashlib.sha256(handle.read()).hexdigest())
+        edit_artifact(
+            artifact,
+            "weights.sha256",
+            hashlib.sha256(handle.read()).hexdigest(),
+        )
     message = artifact_error(artifact, base_preset)
     assert message.startswith(f"{weights} is not a readable safetensors file (")
     assert message.endswith("); the artifact is corrupted. Copy it again.")
@@ -231,7 +272,9 @@ def test_real_minilm_artifact_is_small_and_exact(tmp_path, minilm_path):
     model = AdapterBertTextClassifier.from_preset(minilm_path, num_classes=2)
     rng = np.random.default_rng(0)
     for variable in model.trainable_weights:
-        variable.assign(variable.numpy() + rng.normal(scale=0.01, size=variable.shape))
+        variable.assign(
+            variable.numpy() + rng.normal(scale=0.01, size=variable.shape)
+        )
     texts = ["a gripping, well acted film", "the plot never goes anywhere"]
     expected = model.predict(texts, verbose=0)
     folder = str(tmp_path / "minilm_artifact")

@@ -20,15 +20,23 @@ def run_benchmark(script, *flags):
     """Runs `benchmarks/<script>` with `flags` in a fresh interpreter."""
     path = os.path.join(os.path.dirname(accuracy_report.__file__), script)
     return subprocess.run(
-        [sys.executable, path, *flags], capture_output=True, text=True, timeout=300
+        [sys.executable, path, *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 def fake_run(mode, rate, seed, scores, trained=1000):
     return {
-        "task": "CoLA", "mode": mode, "learning_rate": rate, "seed": seed,
-        "epochs": len(scores), "primary_metric": "mcc",
-        "trained_parameters": trained, "total_parameters": 100_000,
+        "task": "CoLA",
+        "mode": mode,
+        "learning_rate": rate,
+        "seed": seed,
+        "epochs": len(scores),
+        "primary_metric": "mcc",
+        "trained_parameters": trained,
+        "total_parameters": 100_000,
         "train_examples": 8551,
         "majority_class": {"label": "1", "dev": {"mcc": 0.0}},
         "per_epoch": [
@@ -68,28 +76,49 @@ def test_rate_is_chosen_by_the_mean_over_seeds_of_each_best_epoch():
     assert best[("CoLA", "adapters-64, keras_adamw")]["seed_scores"] == [0.7]
     table = accuracy_report.markdown_table(best)
     rows = [line for line in table.splitlines() if line.startswith("| CoLA")]
-    assert "| adapters-64 | 1,000 (1.00 %) | **35.0** (0.001, ep 2/3 of 3)" in rows[0]
+    assert (
+        "| adapters-64 | 1,000 (1.00 %) | **35.0** (0.001, ep 2/3 of 3)"
+        in rows[0]
+    )
     assert "| adapters-64, eps 1e-08 |" in rows[1]
     assert "| adapters-64, keras_adamw |" in rows[2]
     assert "| full |" in rows[3] and "majority class ('1')" in rows[4]
 
 
 def test_f1_tasks_show_the_accuracy_of_the_chosen_epoch():
-    run = dict(fake_run("adapters-64", 3e-4, 1, [0.0] * 3), task="MRPC",
-               primary_metric="f1",
-               majority_class={"label": "1",
-                               "dev": {"f1": 0.812, "accuracy": 0.684}})
+    run = dict(
+        fake_run("adapters-64", 3e-4, 1, [0.0] * 3),
+        task="MRPC",
+        primary_metric="f1",
+        majority_class={"label": "1", "dev": {"f1": 0.812, "accuracy": 0.684}},
+    )
     run["per_epoch"] = [
-        {"epoch": 1, "eval_f1": 0.82, "eval_accuracy": 0.71, "train_seconds": 60.0},
-        {"epoch": 2, "eval_f1": 0.86, "eval_accuracy": 0.80, "train_seconds": 120.0},
-        {"epoch": 3, "eval_f1": 0.85, "eval_accuracy": 0.81, "train_seconds": 180.0},
+        {
+            "epoch": 1,
+            "eval_f1": 0.82,
+            "eval_accuracy": 0.71,
+            "train_seconds": 60.0,
+        },
+        {
+            "epoch": 2,
+            "eval_f1": 0.86,
+            "eval_accuracy": 0.80,
+            "train_seconds": 120.0,
+        },
+        {
+            "epoch": 3,
+            "eval_f1": 0.85,
+            "eval_accuracy": 0.81,
+            "train_seconds": 180.0,
+        },
     ]
     table = accuracy_report.markdown_table(accuracy_report.summarize([run]))
     assert "**86.0** (acc 80.0; 0.0003, ep 2 of 3)" in table
     assert "| MRPC | majority class ('1') | 0 | 81.2 (acc 68.4) |" in table
     # Where accuracy is the primary metric it is not repeated.
     cola = accuracy_report.markdown_table(
-        accuracy_report.summarize([fake_run("full", 5e-5, 1, [0.3])]))
+        accuracy_report.summarize([fake_run("full", 5e-5, 1, [0.3])])
+    )
     assert "acc" not in cola.split("\n", 2)[2]
 
 
@@ -97,12 +126,19 @@ def test_report_reads_the_sweep_folder_and_draws(tmp_path):
     pytest.importorskip("matplotlib")
     folder = tmp_path / "accuracy" / "CoLA"
     folder.mkdir(parents=True)
-    for i, run in enumerate([fake_run("adapters-64", 1e-3, 1, [0.3]),
-                             fake_run("full", 5e-5, 1, [0.4], trained=90_000)]):
+    for i, run in enumerate(
+        [
+            fake_run("adapters-64", 1e-3, 1, [0.3]),
+            fake_run("full", 5e-5, 1, [0.4], trained=90_000),
+        ]
+    ):
         (folder / f"{i}.json").write_text(json.dumps(run))
     sys_argv = sys.argv
-    sys.argv = ["accuracy_report.py", f"--in_dir={tmp_path / 'accuracy'}",
-                f"--out_dir={tmp_path}"]
+    sys.argv = [
+        "accuracy_report.py",
+        f"--in_dir={tmp_path / 'accuracy'}",
+        f"--out_dir={tmp_path}",
+    ]
     try:
         accuracy_report.main()
     finally:
@@ -114,18 +150,39 @@ def test_report_reads_the_sweep_folder_and_draws(tmp_path):
 @pytest.mark.parametrize(
     "text, flags",
     [
-        ("adapters-64:1e-3", {"tuning": "adapters", "adapter_size": 64, "train_pooler": False}),
-        ("adapters-8+pooler:3e-3", {"tuning": "adapters", "adapter_size": 8, "train_pooler": True}),
-        ("full:5e-5", {"tuning": "full", "adapter_size": 0, "train_pooler": False}),
-        ("top_k-2:1e-4", {"tuning": "top_k", "top_k_layers": 2, "adapter_size": 0, "train_pooler": False}),
+        (
+            "adapters-64:1e-3",
+            {"tuning": "adapters", "adapter_size": 64, "train_pooler": False},
+        ),
+        (
+            "adapters-8+pooler:3e-3",
+            {"tuning": "adapters", "adapter_size": 8, "train_pooler": True},
+        ),
+        (
+            "full:5e-5",
+            {"tuning": "full", "adapter_size": 0, "train_pooler": False},
+        ),
+        (
+            "top_k-2:1e-4",
+            {
+                "tuning": "top_k",
+                "top_k_layers": 2,
+                "adapter_size": 0,
+                "train_pooler": False,
+            },
+        ),
     ],
 )
 def test_run_names(text, flags):
     spec = glue_accuracy.RunSpec.parse(text)
     assert spec.tuning_flags() == flags
     assert spec.file_name(1, 3.0).endswith("_seed1_ep3")
-    assert spec.file_name(1, 3.0, adam_epsilon=1e-8).endswith("_seed1_ep3_eps1e-08")
-    assert spec.file_name(1, 3.0, optimizer="keras_adamw").endswith("_ep3_keras_adamw")
+    assert spec.file_name(1, 3.0, adam_epsilon=1e-8).endswith(
+        "_seed1_ep3_eps1e-08"
+    )
+    assert spec.file_name(1, 3.0, optimizer="keras_adamw").endswith(
+        "_ep3_keras_adamw"
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,27 +210,49 @@ def test_serving_speed_rejects_an_unknown_variant_in_one_line():
 
 
 def test_profile_summary_splits_op_time_by_category():
-    seconds = {"MatMul": 4.0, "BatchMatMulV2": 2.0, "Mul": 1.0,
-               "aten::_scaled_dot_product_flash_attention_for_cpu": 0.5}
-    calls = {"MatMul": 20, "BatchMatMulV2": 10, "Mul": 100,
-             "aten::_scaled_dot_product_flash_attention_for_cpu": 2}
-    summary = _common.profile_summary(seconds, calls, steps=2, wall_seconds=8.0, top=2)
+    seconds = {
+        "MatMul": 4.0,
+        "BatchMatMulV2": 2.0,
+        "Mul": 1.0,
+        "aten::_scaled_dot_product_flash_attention_for_cpu": 0.5,
+    }
+    calls = {
+        "MatMul": 20,
+        "BatchMatMulV2": 10,
+        "Mul": 100,
+        "aten::_scaled_dot_product_flash_attention_for_cpu": 2,
+    }
+    summary = _common.profile_summary(
+        seconds, calls, steps=2, wall_seconds=8.0, top=2
+    )
     assert summary["wall_seconds_per_step"] == 4.0
     assert summary["op_seconds_per_step"] == 3.75
     assert summary["op_calls_per_step"] == 66.0
     assert summary["by_category"] == {
-        "fused attention": 0.25, "matrix products": 3.0, "other": 0.5,
+        "fused attention": 0.25,
+        "matrix products": 3.0,
+        "other": 0.5,
     }
-    assert summary["top_ops"] == [["MatMul", 2.0, 10.0], ["BatchMatMulV2", 1.0, 5.0]]
+    assert summary["top_ops"] == [
+        ["MatMul", 2.0, 10.0],
+        ["BatchMatMulV2", 1.0, 5.0],
+    ]
 
 
 def profile_of_a_real_training_step(minilm_path, *flags):
     result = run_benchmark(
-        "ours_keras.py", "--measure=profile", "--seq=8", "--batch=2", "--steps=1",
-        "--warmup=1", "--threads=1", f"--preset={minilm_path}", *flags,
+        "ours_keras.py",
+        "--measure=profile",
+        "--seq=8",
+        "--batch=2",
+        "--steps=1",
+        "--warmup=1",
+        "--threads=1",
+        f"--preset={minilm_path}",
+        *flags,
     )
     (line,) = [l for l in result.stdout.splitlines() if l.startswith("RESULT ")]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 @pytest.mark.integration
@@ -183,19 +262,26 @@ def test_profile_of_a_real_training_step_finds_its_matrix_products(minilm_path):
     # The attention products and the dense layers, under whatever name
     # oneDNN gives them on this CPU.
     assert {"BatchMatMulV2", "MatMul"} <= ops
-    assert 0 < profile["by_category"]["matrix products"] < profile["op_seconds_per_step"]
+    assert (
+        0
+        < profile["by_category"]["matrix products"]
+        < profile["op_seconds_per_step"]
+    )
 
 
-@pytest.mark.parametrize("op, expected", [
-    ("BatchMatMulV2", "BatchMatMulV2"),
-    ("_MklBatchMatMulV2", "BatchMatMulV2"),
-    ("_MklNativeBatchMatMulV2", "BatchMatMulV2"),
-    ("_MklMatMul", "MatMul"),
-    ("_MklFusedMatMul", "_FusedMatMul"),
-    ("_MklNativeFusedMatMul", "_FusedMatMul"),
-    ("_FusedMatMul", "_FusedMatMul"),
-    ("Mul", "Mul"),
-])
+@pytest.mark.parametrize(
+    "op, expected",
+    [
+        ("BatchMatMulV2", "BatchMatMulV2"),
+        ("_MklBatchMatMulV2", "BatchMatMulV2"),
+        ("_MklNativeBatchMatMulV2", "BatchMatMulV2"),
+        ("_MklMatMul", "MatMul"),
+        ("_MklFusedMatMul", "_FusedMatMul"),
+        ("_MklNativeFusedMatMul", "_FusedMatMul"),
+        ("_FusedMatMul", "_FusedMatMul"),
+        ("Mul", "Mul"),
+    ],
+)
 def test_onednn_op_names_count_as_the_ops_they_replace(op, expected):
     assert _common.graph_op_type(op) == expected
     assert (_common.op_category(op) == "matrix products") == (expected != "Mul")
@@ -207,13 +293,22 @@ def test_profile_under_xla_reads_its_dots_and_fusions(minilm_path):
     ops = {op for op, _, _ in profile["top_ops"]}
     assert "BatchMatMulV2" not in ops  # one XLA cluster, no graph ops
     assert any(op.endswith("_fusion") for op in ops)
-    assert 0 < profile["by_category"]["matrix products"] < profile["op_seconds_per_step"]
+    assert (
+        0
+        < profile["by_category"]["matrix products"]
+        < profile["op_seconds_per_step"]
+    )
 
 
 def test_squad_short_training_rejects_top_k_without_its_layer_count():
     result = run_benchmark("squad_short_training.py", "--tuning", "top_k")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].endswith(
-        "error: Tuning mode 'top_k' needs `top_k` (how many top blocks train) and no "
-        "other mode takes it; got mode 'top_k' with `top_k`=None."
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "error: Tuning mode 'top_k' needs `top_k` (how many top blocks "
+            "train) and no "
+            "other mode takes it; got mode 'top_k' with `top_k`=None."
+        )
     )

@@ -173,9 +173,12 @@ def tiny_classifier(seed, inputs=None, **kwargs):
         if classifier.regression:
             targets = np.linspace(-1.0, 2.0, count)[:, None]
         else:
-            targets = 4.0 * np.eye(classifier.num_classes)[
-                np.arange(count) % classifier.num_classes
-            ]
+            targets = (
+                4.0
+                * np.eye(classifier.num_classes)[
+                    np.arange(count) % classifier.num_classes
+                ]
+            )
         features = np.concatenate([pooled, np.ones((count, 1))], axis=1)
         solution = np.linalg.lstsq(features, targets, rcond=None)[0]
         head = classifier.get_layer("logits")
@@ -206,9 +209,7 @@ def exports(tmp_path_factory):
         1, (FIRSTS, SECONDS), num_classes=2, activation="softmax"
     )
     regression = tiny_classifier(2, SENTENCES, regression=True)
-    dirs = {
-        "single": export_saved_model(single, str(root / "single"), LABELS)
-    }
+    dirs = {"single": export_saved_model(single, str(root / "single"), LABELS)}
     # `saved_model_cli run` starts now and works while this process goes on.
     cli = start(cli_command(dirs["single"], SENTENCES), str(root), "cli")
     dirs["pair"] = export_saved_model(pair, str(root / "pair"), pair=True)
@@ -318,8 +319,9 @@ def test_saved_model_cli_run_gives_the_same_outputs(exports):
     sentences = SENTENCES
     header = r"Result for output key (\w+):\n"
     sections = dict(
-        re.findall(header + r"(.*?)(?=\nResult for output key|\Z)",
-                   stdout, re.S)
+        re.findall(
+            header + r"(.*?)(?=\nResult for output key|\Z)", stdout, re.S
+        )
     )
     assert set(sections) == {"probabilities", "label_ids", "labels"}
     number = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -337,7 +339,9 @@ def test_saved_model_cli_run_gives_the_same_outputs(exports):
 def test_bad_arguments_are_clear_errors(tmp_path, tiny_backbone):
     export_dir = str(tmp_path / "never")
     bare = AdapterBertTextClassifier(tiny_backbone, num_classes=2)
-    with pytest.raises(ValueError, match="export needs a preprocessor"):
+    with pytest.raises(
+        ValueError, match="export needs the model's preprocessor"
+    ):
         export_saved_model(bare, export_dir)
     classifier = tiny_classifier(4, num_classes=3)
     with pytest.raises(ValueError, match="must name each of the 3 classes"):
@@ -383,9 +387,7 @@ def test_minilm_export_serves_the_same_predictions(minilm_path, tmp_path):
     served = finish_loader(loader)
     assert served["modules"] == []
     outputs = served["results"][0]
-    np.testing.assert_allclose(
-        outputs["probabilities"][1], expected, atol=1e-5
-    )
+    np.testing.assert_allclose(outputs["probabilities"][1], expected, atol=1e-5)
     assert outputs["label_ids"][1] == expected.argmax(-1).tolist()
     assert outputs["labels"][1] == [
         ["neg", "pos"][i] for i in expected.argmax(-1)
@@ -448,8 +450,10 @@ def nbest_top1(model, questions, contexts):
     )
     nbest = decode_answers(examples, features, logits).nbest
     return [
-        (nbest[e.qas_id][0]["text"], nbest[e.qas_id][0]["start_logit"]
-         + nbest[e.qas_id][0]["end_logit"])
+        (
+            nbest[e.qas_id][0]["text"],
+            nbest[e.qas_id][0]["start_logit"] + nbest[e.qas_id][0]["end_logit"],
+        )
         for e in examples
     ]
 
@@ -482,10 +486,18 @@ def test_question_answerer_export_answers_a_mixed_length_batch(
     question_answerer,
 ):
     model, serve = question_answerer
-    contexts = [README_CONTEXT, LONG_CONTEXTS[0], "Ann wrote it.",
-                LONG_CONTEXTS[1]]
-    questions = [README_QUESTION, "who wrote the film ?", "Who?",
-                 "the best music ?"]
+    contexts = [
+        README_CONTEXT,
+        LONG_CONTEXTS[0],
+        "Ann wrote it.",
+        LONG_CONTEXTS[1],
+    ]
+    questions = [
+        README_QUESTION,
+        "who wrote the film ?",
+        "Who?",
+        "the best music ?",
+    ]
     served = answer(serve, questions, contexts)
     assert served["answer"].astype(str).tolist() == [
         text for text, _ in nbest_top1(model, questions, contexts)

@@ -56,7 +56,10 @@ def _register_kernel(folder, monkeypatch):
     spec_dir.mkdir(parents=True)
     spec = {
         "argv": [
-            sys.executable, "-m", "ipykernel_launcher", "-f",
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
             "{connection_file}",
         ],
         "display_name": "keras_adapters test",

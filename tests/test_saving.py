@@ -50,13 +50,17 @@ def rename(node, class_name, module):
 
 
 @pytest.mark.parametrize("nested", [False, True])
-def test_unregistered_class_is_a_one_line_error(tmp_path, tiny_backbone, nested):
+def test_unregistered_class_is_a_one_line_error(
+    tmp_path, tiny_backbone, nested
+):
     path = str(tmp_path / "model.keras")
     AdapterBertTextClassifier(tiny_backbone, num_classes=2).save(path)
     with_config(
         path,
         lambda config: rename(
-            config["config"]["backbone"] if nested else config, "Gone", "nowhere"
+            config["config"]["backbone"] if nested else config,
+            "Gone",
+            "nowhere",
         ),
     )
     with pytest.raises(ValueError) as info:
@@ -68,5 +72,7 @@ def test_unregistered_class_is_a_one_line_error(tmp_path, tiny_backbone, nested)
     )
     # A class of a Keras package that cannot be imported reads the same.
     with_config(path, lambda config: rename(config, "Gone", "keras_hub.gone"))
-    with pytest.raises(ValueError, match="module 'keras_hub.gone', which is not"):
+    with pytest.raises(
+        ValueError, match="module 'keras_hub.gone', which is not"
+    ):
         keras_adapters.load_model(path)

@@ -30,11 +30,23 @@ def test_modes_train_what_they_say(classifier):
     d, layers, m, classes = 16, 2, 4, 3
     head = d * classes + classes
     pooler = d * d + d
-    block = sum(int(np.prod(v.shape)) for v in classifier.backbone.transformer_layers[-1].weights)
+    block = sum(
+        int(np.prod(v.shape))
+        for v in classifier.backbone.transformer_layers[-1].weights
+    )
     assert classifier.tuning.mode == "adapters"
-    assert trained(classifier) == adapter_params(d, m, layers) + layer_norm_params(d, layers) + head
+    assert (
+        trained(classifier)
+        == adapter_params(d, m, layers) + layer_norm_params(d, layers) + head
+    )
     set_tuning_mode(classifier, "adapters", train_pooler=True)
-    assert trained(classifier) == adapter_params(d, m, layers) + layer_norm_params(d, layers) + head + pooler
+    assert (
+        trained(classifier)
+        == adapter_params(d, m, layers)
+        + layer_norm_params(d, layers)
+        + head
+        + pooler
+    )
     set_tuning_mode(classifier, "layer_norm")
     assert trained(classifier) == layer_norm_params(d, layers) + head
     set_tuning_mode(classifier, "top_k", top_k=1)
@@ -43,15 +55,22 @@ def test_modes_train_what_they_say(classifier):
     assert trained(classifier) == classifier.count_params()
     # Frozen variables really are outside the optimizer's reach.
     set_tuning_mode(classifier, "adapters")
-    frozen = {v.path for v in classifier.weights} - {v.path for v in classifier.trainable_weights}
-    assert "token_embedding/embeddings" in frozen and "pooled_dense/kernel" in frozen
+    frozen = {v.path for v in classifier.weights} - {
+        v.path for v in classifier.trainable_weights
+    }
+    assert (
+        "token_embedding/embeddings" in frozen
+        and "pooled_dense/kernel" in frozen
+    )
     assert "embeddings_layer_norm/gamma" not in frozen
 
 
 def test_summary_groups_and_text(classifier):
     lines = []
     counts = tuning_summary(classifier, print_fn=lines.append)
-    assert counts["adapters"] == {"trained": adapter_params(16, 4, 2)} | {"total": adapter_params(16, 4, 2)}
+    assert counts["adapters"] == {"trained": adapter_params(16, 4, 2)} | {
+        "total": adapter_params(16, 4, 2)
+    }
     assert counts["pooler"]["trained"] == 0 and counts["rest"]["trained"] == 0
     assert counts["total"]["total"] == classifier.count_params()
     text = lines[0]
@@ -78,14 +97,20 @@ def test_adapters_mode_needs_adapters():
     backbone = AdapterBertBackbone(**TINY_CONFIG, adapter_size=0)
     with pytest.raises(ValueError, match="adapter_size=0"):
         AdapterBertTextClassifier(backbone, num_classes=2)
-    model = AdapterBertTextClassifier(backbone, num_classes=2, tuning_mode="full")
+    model = AdapterBertTextClassifier(
+        backbone, num_classes=2, tuning_mode="full"
+    )
     assert trained(model) == model.count_params()
 
 
 def test_bert_base_shaped_counts():
     backbone = AdapterBertBackbone(
-        vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768,
-        intermediate_dim=3072, adapter_size=64,
+        vocabulary_size=30522,
+        num_layers=12,
+        num_heads=12,
+        hidden_dim=768,
+        intermediate_dim=3072,
+        adapter_size=64,
     )
     counts = tuning_summary(backbone, print_fn=None)
     assert counts["adapters"]["trained"] == 2_379_264
@@ -95,7 +120,9 @@ def test_bert_base_shaped_counts():
 
 @pytest.mark.integration
 def test_real_minilm_counts(minilm_path):
-    model = AdapterBertTextClassifier.from_preset(minilm_path, num_classes=2, adapter_size=64)
+    model = AdapterBertTextClassifier.from_preset(
+        minilm_path, num_classes=2, adapter_size=64
+    )
     counts = tuning_summary(model, print_fn=None)
     assert counts["adapters"]["trained"] == 595_200
     assert counts["layer_norms"]["trained"] == 9_984

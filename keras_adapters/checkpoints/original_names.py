@@ -19,20 +19,41 @@ _BLOCK_PATH = re.compile(r"^transformer_layer_(\d+)/(.+)$")
 # Keras path inside a block -> (TF1 name inside `bert/encoder/layer_i/`,
 # how the TF1 shape follows from the Keras shape).
 _BLOCK_NAMES = {
-    "self_attention_layer/query/kernel": ("attention/self/query/kernel", "merge_last"),
+    "self_attention_layer/query/kernel": (
+        "attention/self/query/kernel",
+        "merge_last",
+    ),
     "self_attention_layer/query/bias": ("attention/self/query/bias", "flatten"),
-    "self_attention_layer/key/kernel": ("attention/self/key/kernel", "merge_last"),
+    "self_attention_layer/key/kernel": (
+        "attention/self/key/kernel",
+        "merge_last",
+    ),
     "self_attention_layer/key/bias": ("attention/self/key/bias", "flatten"),
-    "self_attention_layer/value/kernel": ("attention/self/value/kernel", "merge_last"),
+    "self_attention_layer/value/kernel": (
+        "attention/self/value/kernel",
+        "merge_last",
+    ),
     "self_attention_layer/value/bias": ("attention/self/value/bias", "flatten"),
     "self_attention_layer/attention_output/kernel": (
         "attention/output/dense/kernel",
         "merge_first",
     ),
-    "self_attention_layer/attention_output/bias": ("attention/output/dense/bias", "same"),
-    "self_attention_layer_norm/gamma": ("attention/output/LayerNorm/gamma", "same"),
-    "self_attention_layer_norm/beta": ("attention/output/LayerNorm/beta", "same"),
-    "feedforward_intermediate_dense/kernel": ("intermediate/dense/kernel", "same"),
+    "self_attention_layer/attention_output/bias": (
+        "attention/output/dense/bias",
+        "same",
+    ),
+    "self_attention_layer_norm/gamma": (
+        "attention/output/LayerNorm/gamma",
+        "same",
+    ),
+    "self_attention_layer_norm/beta": (
+        "attention/output/LayerNorm/beta",
+        "same",
+    ),
+    "feedforward_intermediate_dense/kernel": (
+        "intermediate/dense/kernel",
+        "same",
+    ),
     "feedforward_intermediate_dense/bias": ("intermediate/dense/bias", "same"),
     "feedforward_output_dense/kernel": ("output/dense/kernel", "same"),
     "feedforward_output_dense/bias": ("output/dense/bias", "same"),
@@ -54,8 +75,14 @@ for _keras_scope, _tf1_scope in (
 
 _TOP_NAMES = {
     "token_embedding/embeddings": ("bert/embeddings/word_embeddings", "same"),
-    "position_embedding/embeddings": ("bert/embeddings/position_embeddings", "same"),
-    "segment_embedding/embeddings": ("bert/embeddings/token_type_embeddings", "same"),
+    "position_embedding/embeddings": (
+        "bert/embeddings/position_embeddings",
+        "same",
+    ),
+    "segment_embedding/embeddings": (
+        "bert/embeddings/token_type_embeddings",
+        "same",
+    ),
     "embeddings_layer_norm/gamma": ("bert/embeddings/LayerNorm/gamma", "same"),
     "embeddings_layer_norm/beta": ("bert/embeddings/LayerNorm/beta", "same"),
     "pooled_dense/kernel": ("bert/pooler/dense/kernel", "same"),

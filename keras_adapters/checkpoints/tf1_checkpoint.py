@@ -14,14 +14,14 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_adapters.checkpoints.bert_config import read_bert_config, write_bert_config
-from keras_adapters.checkpoints.original_names import is_ignored, original_names
+from keras_adapters.checkpoints.bert_config import read_bert_config
+from keras_adapters.checkpoints.bert_config import write_bert_config
+from keras_adapters.checkpoints.original_names import is_ignored
+from keras_adapters.checkpoints.original_names import original_names
 from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.models.adapter_bert_backbone import (
-    DEFAULT_ADAPTER_SIZE,
-    AdapterBertBackbone,
-    is_adapter_path,
-)
+from keras_adapters.models.adapter_bert_backbone import DEFAULT_ADAPTER_SIZE
+from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
+from keras_adapters.models.adapter_bert_backbone import is_adapter_path
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
 )
@@ -287,13 +287,16 @@ def _configured_backbone(
 
 
 def _resolve_adapter_size(init_checkpoint, adapter_size):
-    trained = checkpoint_adapter_size(init_checkpoint) if init_checkpoint else None
+    trained = (
+        checkpoint_adapter_size(init_checkpoint) if init_checkpoint else None
+    )
     if trained is None:
         return DEFAULT_ADAPTER_SIZE if adapter_size is None else adapter_size
     if adapter_size is not None and adapter_size != trained:
         raise KerasAdaptersError(
             f"`init_checkpoint`={init_checkpoint} holds adapters of size "
-            f"{trained}, but `adapter_size`={adapter_size}. Drop the argument or "
+            f"{trained}, but `adapter_size`={adapter_size}. Drop the argument "
+            "or "
             f"pass `adapter_size`={trained}."
         )
     return trained

@@ -197,8 +197,7 @@ def get_task(name):
     task = _ALIASES.get(_normalize(str(name)))
     if task is None:
         raise KerasAdaptersError(
-            f"Unknown task '{name}'. Choose one of: "
-            f"{', '.join(GLUE_TASKS)}."
+            f"Unknown task '{name}'. Choose one of: {', '.join(GLUE_TASKS)}."
         )
     return task
 
@@ -240,7 +239,9 @@ def _parse_label(task, value, where):
         except ValueError:
             score = math.nan
         if not math.isfinite(score):
-            raise KerasAdaptersError(f"{where}: score {value!r} is not a number")
+            raise KerasAdaptersError(
+                f"{where}: score {value!r} is not a number"
+            )
         return score
     if value not in task.labels:
         raise KerasAdaptersError(
@@ -296,13 +297,13 @@ def _read_tsv(task, path, split):
         else:
             header = next(reader, None)
             if header is None:
-                raise KerasAdaptersError(f"{where}: empty file, expected a header")
+                raise KerasAdaptersError(
+                    f"{where}: empty file, expected a header"
+                )
             _check_utf8(header, f"{where} line 1")
         names = (columns.text_a, columns.text_b)
         names += (columns.test_id, None) if is_test else (None, columns.label)
-        a_at, b_at, guid_at, label_at = _column_positions(
-            header, names, where
-        )
+        a_at, b_at, guid_at, label_at = _column_positions(header, names, where)
         examples = []
         for row in reader:
             at = f"{where} line {reader.line_num}"
@@ -315,9 +316,7 @@ def _read_tsv(task, path, split):
             examples.append(
                 InputExample(
                     guid=(
-                        row[guid_at]
-                        if is_test
-                        else f"{split}-{len(examples)}"
+                        row[guid_at] if is_test else f"{split}-{len(examples)}"
                     ),
                     text_a=row[a_at],
                     text_b=None if b_at is None else row[b_at],
@@ -368,7 +367,9 @@ def read_examples(task, data_dir, split):
     path = os.path.join(data_dir, file_name)
     if not os.path.isfile(path):
         hint = _DATA_DIR_HINT.format(folder=task.folder)
-        raise KerasAdaptersError(f"{task.name} {split}: no file {path}; {hint}.")
+        raise KerasAdaptersError(
+            f"{task.name} {split}: no file {path}; {hint}."
+        )
     return _read_tsv(task, path, split)
 
 

@@ -435,6 +435,8 @@ def split_squad_articles(path, train_path, heldout_path, num_train_articles):
         with open(target, "w", encoding="utf-8") as handle:
             json.dump({**squad, "data": part}, handle, ensure_ascii=False)
         counts.append(
-            sum(len(p["qas"]) for article in part for p in article["paragraphs"])
+            sum(
+                len(p["qas"]) for article in part for p in article["paragraphs"]
+            )
         )
     return tuple(counts)

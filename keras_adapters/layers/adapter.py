@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import gelu_approximate
 
 
@@ -53,12 +54,14 @@ class Adapter(keras.layers.Layer):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         if int(adapter_size) <= 0:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"`adapter_size` must be a positive integer, got "
                 f"{adapter_size}. Use no adapter layer for a plain model."
             )
         if float(init_scale) < 0:
-            raise ValueError(f"`init_scale` must be >= 0, got {init_scale}.")
+            raise KerasAdaptersError(
+                f"`init_scale` must be >= 0, got {init_scale}."
+            )
         self.adapter_size = int(adapter_size)
         self.init_scale = float(init_scale)
         self.activation = keras.activations.get(activation)

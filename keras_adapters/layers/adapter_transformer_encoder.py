@@ -4,6 +4,7 @@ import keras
 from keras import ops
 from keras_hub.layers import TransformerEncoder
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.layers.adapter import Adapter
 
@@ -22,7 +23,7 @@ def adapter_config(owner):
 def validate_adapter_size(adapter_size):
     """Returns `adapter_size` as an int; raises if it is negative."""
     if int(adapter_size) < 0:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"`adapter_size` must be >= 0 (0 means no adapters), got "
             f"{adapter_size}."
         )
@@ -232,7 +233,7 @@ def add_adapters(
     ```
     """
     if type(encoder) is not TransformerEncoder or not encoder.built:
-        raise ValueError(
+        raise KerasAdaptersError(
             "`add_adapters` takes a built keras_hub.layers.TransformerEncoder,"
             f" got {type(encoder).__name__} (built={encoder.built})."
         )

@@ -187,7 +187,9 @@ def squad_evaluate(
             )
         by_id[example.qas_id] = example
     if not by_id:
-        raise KerasAdaptersError("Cannot score SQuAD predictions over zero examples.")
+        raise KerasAdaptersError(
+            "Cannot score SQuAD predictions over zero examples."
+        )
     unknown = [i for i in predictions if i not in by_id]
     if unknown:
         raise _unknown_ids("predictions", unknown)

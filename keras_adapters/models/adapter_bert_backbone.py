@@ -6,6 +6,7 @@ import keras
 import safetensors
 from keras_hub.models import BertBackbone
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.keras_hub_internals import get_preset_loader
 from keras_adapters.layers.adapter_transformer_encoder import adapter_config
@@ -32,7 +33,7 @@ def preset_backbone_class(preset):
         return get_preset_loader(preset).check_backbone_class()
     except (ValueError, OSError, KeyError) as error:
         first_line = str(error).strip().splitlines()[0]
-        raise ValueError(
+        raise KerasAdaptersError(
             f"Cannot read preset '{preset}': {first_line} Give a keras-hub "
             "preset id, a folder saved with `save_to_preset`, or a Hugging "
             "Face BERT folder (config.json, model.safetensors, vocab.txt)."
@@ -46,7 +47,7 @@ def readable_load_errors(preset):
         yield
     except (OSError, safetensors.SafetensorError) as error:
         first_line = str(error).strip().splitlines()[0]
-        raise ValueError(
+        raise KerasAdaptersError(
             f"Preset '{preset}' is truncated or corrupted ({first_line}). "
             "Download or save it again."
         ) from None
@@ -55,7 +56,7 @@ def readable_load_errors(preset):
 def check_adapter_size(preset, backbone, adapter_size):
     """Raises if a requested `adapter_size` contradicts a loaded preset's."""
     if adapter_size is not None and adapter_size != backbone.adapter_size:
-        raise ValueError(
+        raise KerasAdaptersError(
             f"Preset '{preset}' holds trained adapters of size "
             f"{backbone.adapter_size}, not {adapter_size}. Leave "
             "`adapter_size` unset to reload them."
@@ -213,7 +214,7 @@ class AdapterBertBackbone(BertBackbone):
             check_adapter_size(preset, backbone, adapter_size)
             return backbone
         if saved_cls is not BertBackbone:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"Preset '{preset}' is a {saved_cls.__name__}, not a BERT "
                 "model (keras_hub.models.BertBackbone); adapters here are "
                 "built for BERT encoders."

@@ -3,6 +3,7 @@
 import keras
 from keras_hub.models import Task
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.layers.span_head import SpanHead
 from keras_adapters.models.adapter_bert_question_answerer_preprocessor import (
     AdapterBertQuestionAnswererPreprocessor,
@@ -63,9 +64,9 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         **kwargs,
     ):
         if train_pooler:
-            raise ValueError(
+            raise KerasAdaptersError(
                 "The question answerer does not use the pooler; drop "
-                "train_pooler (--train_pooler)."
+                "`train_pooler`."
             )
         self._init_tuning(tuning_mode, top_k, train_pooler)
         # === Layers ===

@@ -5,6 +5,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from keras_hub.models import Preprocessor
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import PUNCTUATION_AND_CJK_REGEX
 from keras_adapters.keras_hub_internals import PUNCTUATION_REGEX
 from keras_adapters.keras_hub_internals import WHITESPACE_AND_PUNCTUATION_REGEX
@@ -17,6 +18,33 @@ from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
 # Orders windows of one example in the max-context key; above any window
 # count a context can produce.
 _WINDOW_SLOTS = 1 << 20
+
+
+def check_window_settings(sequence_length, doc_stride, max_query_length):
+    """Checks that windows of `sequence_length` tokens have room for a
+    question of `max_query_length` tokens and some context.
+
+    Args:
+        sequence_length: int, window length.
+        doc_stride: int, distance between window starts.
+        max_query_length: int, question tokens kept.
+
+    Raises:
+        KerasAdaptersError: no room for the context, or a stride or
+            question length that is not positive.
+    """
+    if doc_stride < 1 or max_query_length < 1:
+        raise KerasAdaptersError(
+            f"`doc_stride` ({doc_stride}) and `max_query_length` "
+            f"({max_query_length}) must be positive."
+        )
+    if sequence_length <= max_query_length + 3:
+        raise KerasAdaptersError(
+            f"`sequence_length` ({sequence_length}) must be larger than "
+            f"`max_query_length` + 3 ({max_query_length + 3}): [CLS] "
+            "question [SEP] context [SEP] needs room for the context. Raise "
+            "`sequence_length` or lower `max_query_length`."
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -74,18 +102,9 @@ class AdapterBertQuestionAnswererPreprocessor(Preprocessor):
         self.sequence_length = int(sequence_length)
         self.doc_stride = int(doc_stride)
         self.max_query_length = int(max_query_length)
-        if self.sequence_length <= self.max_query_length + 3:
-            raise ValueError(
-                f"max_seq_length ({self.sequence_length}) must be larger than "
-                f"max_query_length + 3 ({self.max_query_length + 3}): "
-                "[CLS] question [SEP] context [SEP] needs room for the "
-                "context. Raise max_seq_length or lower max_query_length."
-            )
-        if self.doc_stride < 1 or self.max_query_length < 1:
-            raise ValueError(
-                f"doc_stride ({self.doc_stride}) and max_query_length "
-                f"({self.max_query_length}) must be positive."
-            )
+        check_window_settings(
+            self.sequence_length, self.doc_stride, self.max_query_length
+        )
 
     @tf.function(
         input_signature=[tf.TensorSpec([None], tf.string)], autograph=False

@@ -3,6 +3,7 @@
 import keras
 from keras_hub.models import BertTextClassifier
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
     AdapterBertTextClassifierPreprocessor,
 )
@@ -66,12 +67,12 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
         if regression:
             num_classes = 1 if num_classes is None else num_classes
             if num_classes != 1:
-                raise ValueError(
+                raise KerasAdaptersError(
                     "A regression classifier has one output; got "
                     f"num_classes={num_classes}. Drop `num_classes`."
                 )
         elif num_classes is None or int(num_classes) < 2:
-            raise ValueError(
+            raise KerasAdaptersError(
                 f"`num_classes` must be >= 2 for classification, got "
                 f"{num_classes}. Pass regression=True for one real output."
             )

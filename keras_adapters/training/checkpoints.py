@@ -117,7 +117,9 @@ class CheckpointFolder:
         """The steps of the committed checkpoints, newest first."""
         if not os.path.isdir(self.directory):
             return []
-        found = (_STEP_FOLDER.match(name) for name in os.listdir(self.directory))
+        found = (
+            _STEP_FOLDER.match(name) for name in os.listdir(self.directory)
+        )
         return sorted((int(m.group(1)) for m in found if m), reverse=True)
 
     def _folder(self, step):

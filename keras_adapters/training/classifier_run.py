@@ -15,15 +15,21 @@ import numpy as np
 from keras_adapters.artifacts import save_adapters
 from keras_adapters.checkpoints import classifier_from_tf1_checkpoint
 from keras_adapters.data.encoding import encode_examples
-from keras_adapters.data.glue import get_task, read_examples, read_tfds_examples
+from keras_adapters.data.glue import get_task
+from keras_adapters.data.glue import read_examples
+from keras_adapters.data.glue import read_tfds_examples
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_saved_model
-from keras_adapters.metrics.glue import accuracy, glue_metrics
+from keras_adapters.metrics.glue import accuracy
+from keras_adapters.metrics.glue import glue_metrics
 from keras_adapters.models import AdapterBertTextClassifier
-from keras_adapters.training.task_run import RunConfig, TaskRun, write_text
+from keras_adapters.training.task_run import RunConfig
+from keras_adapters.training.task_run import TaskRun
+from keras_adapters.training.task_run import write_text
 
 # [CLS] a [SEP]; a pair adds b [SEP]: one token of each segment at least.
 _MIN_SEQ_LENGTH = {False: 3, True: 5}
+
 
 @dataclasses.dataclass
 class ClassifierRunConfig(RunConfig):
@@ -196,11 +202,15 @@ class ClassifierRun(TaskRun):
                     "accuracy", accuracy(encoded.labels, predictions)
                 )
             # The model's own loss (compiled with the task).
-            metrics["loss"] = float(keras.ops.convert_to_numpy(
-                self.model.loss(encoded.labels, logits)
-            ))
-            prefix = "eval" if len(splits) == 1 else (
-                "eval_" + split.replace("dev_", "")
+            metrics["loss"] = float(
+                keras.ops.convert_to_numpy(
+                    self.model.loss(encoded.labels, logits)
+                )
+            )
+            prefix = (
+                "eval"
+                if len(splits) == 1
+                else ("eval_" + split.replace("dev_", ""))
             )
             results.update({f"{prefix}_{k}": v for k, v in metrics.items()})
         results["global_step"] = step
@@ -208,12 +218,13 @@ class ClassifierRun(TaskRun):
             results["note"] = "untrained model: no checkpoint was found"
         if self.chief:
             path = os.path.join(self.config.output_dir, "eval_results")
-            write_text(path + ".txt", "".join(
-                f"{key} = {results[key]}\n" for key in sorted(results)
-            ))
-            write_text(path + ".json", json.dumps(
-                results, indent=2, sort_keys=True
-            ))
+            write_text(
+                path + ".txt",
+                "".join(f"{key} = {results[key]}\n" for key in sorted(results)),
+            )
+            write_text(
+                path + ".json", json.dumps(results, indent=2, sort_keys=True)
+            )
             for key in sorted(results):
                 print(f"  {key} = {results[key]}")
         return results
@@ -234,8 +245,10 @@ class ClassifierRun(TaskRun):
             )
             if not self.chief:
                 continue
-            suffix = "" if split in ("test", "test_matched") else (
-                "_" + split.replace("test_", "")
+            suffix = (
+                ""
+                if split in ("test", "test_matched")
+                else ("_" + split.replace("test_", ""))
             )
             if task.name != self.config.task.name:
                 suffix = "_" + task.name.lower()
@@ -250,7 +263,8 @@ class ClassifierRun(TaskRun):
             rows = [
                 f"{example.guid}\t"
                 + (
-                    f"{float(output):.3f}" if task.is_regression
+                    f"{float(output):.3f}"
+                    if task.is_regression
                     else task.labels[int(np.argmax(output))]
                 )
                 + "\n"

@@ -28,6 +28,7 @@ def in_flag_words(message):
     Returns:
         The message, on one line.
     """
+
     def flag(match):
         name = _FLAG_OF_ARGUMENT.get(match.group(1), match.group(1))
         return f"--{name}" if name in flags.FLAGS else match.group(0)

@@ -12,7 +12,8 @@ keeps the static `max_seq_length`.
 import numpy as np
 import tensorflow as tf
 
-from keras_adapters.data.encoding import PAD_MULTIPLE, padded_widths
+from keras_adapters.data.encoding import PAD_MULTIPLE
+from keras_adapters.data.encoding import padded_widths
 from keras_adapters.errors import KerasAdaptersError
 
 # Batches are sorted by length inside windows of this many batches.

@@ -11,11 +11,9 @@ import os
 import numpy as np
 
 from keras_adapters.artifacts import save_adapters
-from keras_adapters.checkpoints import (
-    backbone_from_tf1_checkpoint,
-    tokenizer_from_vocab_file,
-    validate_case_matches_checkpoint,
-)
+from keras_adapters.checkpoints import backbone_from_tf1_checkpoint
+from keras_adapters.checkpoints import tokenizer_from_vocab_file
+from keras_adapters.checkpoints import validate_case_matches_checkpoint
 from keras_adapters.data.encoding import padded_widths
 from keras_adapters.data.squad import read_squad_examples
 from keras_adapters.data.squad_features import convert_examples_to_features
@@ -23,17 +21,16 @@ from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_question_answerer
 from keras_adapters.layers.span_head import PADDING_LOGIT
 from keras_adapters.metrics.squad import squad_evaluate
-from keras_adapters.models import (
-    AdapterBertQuestionAnswerer,
-    AdapterBertQuestionAnswererPreprocessor,
+from keras_adapters.models import AdapterBertQuestionAnswerer
+from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
+from keras_adapters.models.adapter_bert_question_answerer_preprocessor import (
+    check_window_settings,
 )
 from keras_adapters.models.span_decoding import decode_answers
-from keras_adapters.training.task_run import (
-    RunConfig,
-    TaskRun,
-    TrainingDataError,
-    write_text,
-)
+from keras_adapters.training.task_run import RunConfig
+from keras_adapters.training.task_run import TaskRun
+from keras_adapters.training.task_run import TrainingDataError
+from keras_adapters.training.task_run import write_text
 
 
 @dataclasses.dataclass
@@ -51,9 +48,7 @@ class SquadRunConfig(RunConfig):
     version_2_with_negative: bool = False
     null_score_diff_threshold: float = 0.0
 
-    POSITIVE = RunConfig.POSITIVE + (
-        "n_best_size", "max_answer_length", "doc_stride", "max_query_length",
-    )
+    POSITIVE = RunConfig.POSITIVE + ("n_best_size", "max_answer_length")
 
     def __post_init__(self):
         if self.output_dir is None:
@@ -70,13 +65,9 @@ class SquadRunConfig(RunConfig):
             raise KerasAdaptersError(
                 "`do_predict` needs `predict_file` (a SQuAD JSON file)."
             )
-        if self.max_seq_length <= self.max_query_length + 3:
-            raise KerasAdaptersError(
-                f"`max_seq_length` ({self.max_seq_length}) must be larger "
-                f"than `max_query_length` + 3 ({self.max_query_length + 3}): "
-                "a window needs room for the context. Raise max_seq_length "
-                "or lower max_query_length."
-            )
+        check_window_settings(
+            self.max_seq_length, self.doc_stride, self.max_query_length
+        )
         self.check_common_flags()
 
     def preprocessor_kwargs(self):
@@ -265,7 +256,8 @@ class SquadRun(TaskRun):
                 max_answer_length=config.max_answer_length,
                 null_score_diff_threshold=(
                     config.null_score_diff_threshold
-                    if config.version_2_with_negative else None
+                    if config.version_2_with_negative
+                    else None
                 ),
             ),
         }

@@ -9,21 +9,21 @@ import keras
 import numpy as np
 
 from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.optimization import AdamWeightDecay, WarmupLinearDecay
-from keras_adapters.training.callbacks import (
-    StepCheckpoint,
-    StepLossLog,
-    StopAtStep,
-    StopOnNonFiniteLoss,
-)
+from keras_adapters.optimization import AdamWeightDecay
+from keras_adapters.optimization import WarmupLinearDecay
+from keras_adapters.training.callbacks import StepCheckpoint
+from keras_adapters.training.callbacks import StepLossLog
+from keras_adapters.training.callbacks import StopAtStep
+from keras_adapters.training.callbacks import StopOnNonFiniteLoss
 from keras_adapters.training.checkpoints import CheckpointFolder
-from keras_adapters.training.pipeline import (
-    evaluation_dataset,
-    plan_batches,
-    training_dataset,
-)
-from keras_adapters.training.strategy import is_chief, strategy_from_flags
-from keras_adapters.tuning import DEFAULT_LEARNING_RATES, tuning_summary
+from keras_adapters.training.pipeline import evaluation_dataset
+from keras_adapters.training.pipeline import plan_batches
+from keras_adapters.training.pipeline import training_dataset
+from keras_adapters.training.strategy import is_chief
+from keras_adapters.training.strategy import strategy_from_flags
+from keras_adapters.tuning import DEFAULT_LEARNING_RATES
+from keras_adapters.tuning import TuningMode
+from keras_adapters.tuning import tuning_summary
 
 DEFAULT_PRESET = "bert_base_en_uncased"
 # --jit_compile -> Keras' `jit_compile` ("auto": XLA on GPU and TPU only).
@@ -73,8 +73,12 @@ class RunConfig:
 
     # Flags that must be above zero.
     POSITIVE = (
-        "train_batch_size", "predict_batch_size", "learning_rate",
-        "num_train_epochs", "save_checkpoints_steps", "iterations_per_loop",
+        "train_batch_size",
+        "predict_batch_size",
+        "learning_rate",
+        "num_train_epochs",
+        "save_checkpoints_steps",
+        "iterations_per_loop",
         "adam_epsilon",
     )
 
@@ -193,12 +197,16 @@ class TaskRun:
         keras.utils.set_random_seed(config.seed)
         if config.mixed_precision:
             keras.mixed_precision.set_global_policy(
-                "mixed_bfloat16" if config.mixed_precision == "bf16"
+                "mixed_bfloat16"
+                if config.mixed_precision == "bf16"
                 else "mixed_float16"
             )
         self.strategy = strategy_from_flags(
-            config.use_tpu, config.tpu_name, config.tpu_zone,
-            config.gcp_project, config.master,
+            config.use_tpu,
+            config.tpu_name,
+            config.tpu_zone,
+            config.gcp_project,
+            config.master,
         )
         try:
             os.makedirs(config.output_dir, exist_ok=True)
@@ -231,9 +239,7 @@ class TaskRun:
         original's Estimator does); returns the restored step (0: none,
         said in the log)."""
         with self.strategy.scope():
-            step = self._checkpoints().restore(
-                self.model, with_optimizer=False
-            )
+            step = self._checkpoints().restore(self.model, with_optimizer=False)
         if step:
             print(f"Restored the model trained for {step} steps.")
         else:
@@ -276,7 +282,8 @@ class TaskRun:
             ),
             steps_per_execution=(
                 min(config.iterations_per_loop, config.save_checkpoints_steps)
-                if config.use_tpu else 1
+                if config.use_tpu
+                else 1
             ),
             jit_compile=JIT_COMPILE[config.jit_compile],
         )
@@ -307,7 +314,10 @@ class TaskRun:
         """Runs `model.fit` from step `start` to `num_steps`."""
         config = self.config
         plan = plan_batches(
-            encoded.lengths, config.train_batch_size, num_steps, config.seed,
+            encoded.lengths,
+            config.train_batch_size,
+            num_steps,
+            config.seed,
             bucketed=not self.static_shapes,
         )[start:]
         dataset = training_dataset(encoded, plan, static=self.static_shapes)
@@ -322,7 +332,8 @@ class TaskRun:
             steps_per_epoch=steps_per_epoch,
             shuffle=False,  # The plan is already shuffled.
             callbacks=[StopAtStep(num_steps), StopOnNonFiniteLoss()]
-            + self._chief_callbacks() + [checkpoint],
+            + self._chief_callbacks()
+            + [checkpoint],
             verbose=config.verbose,
         )
 

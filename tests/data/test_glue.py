@@ -34,8 +34,16 @@ def error_of(function, *args):
 
 def test_task_table():
     assert list(GLUE_TASKS) == [
-        "CoLA", "SST-2", "MRPC", "STS-B", "QQP",
-        "MNLI", "QNLI", "RTE", "WNLI", "AX",
+        "CoLA",
+        "SST-2",
+        "MRPC",
+        "STS-B",
+        "QQP",
+        "MNLI",
+        "QNLI",
+        "RTE",
+        "WNLI",
+        "AX",
     ]
     mnli = GLUE_TASKS["MNLI"]
     assert mnli.labels == ("contradiction", "entailment", "neutral")
@@ -45,17 +53,32 @@ def test_task_table():
         "test_mismatched": "MNLI-mm.tsv",
     }
     assert mnli.splits == (
-        "train", "dev_matched", "dev_mismatched",
-        "test_matched", "test_mismatched",
+        "train",
+        "dev_matched",
+        "dev_mismatched",
+        "test_matched",
+        "test_mismatched",
     )
     ax = GLUE_TASKS["AX"]
-    assert (ax.folder, ax.labels, ax.splits) == ("diagnostic", mnli.labels, ("test",))
+    assert (ax.folder, ax.labels, ax.splits) == (
+        "diagnostic",
+        mnli.labels,
+        ("test",),
+    )
     assert ax.eval_splits == () and ax.submission_files == {"test": "AX.tsv"}
     assert GLUE_TASKS["QNLI"].labels == ("entailment", "not_entailment")
     assert GLUE_TASKS["RTE"].label_ids == {"entailment": 0, "not_entailment": 1}
     assert [t.tfds_name for t in GLUE_TASKS.values()] == [
-        "glue/cola", "glue/sst2", "glue/mrpc", "glue/stsb", "glue/qqp",
-        "glue/mnli", "glue/qnli", "glue/rte", "glue/wnli", "glue/ax",
+        "glue/cola",
+        "glue/sst2",
+        "glue/mrpc",
+        "glue/stsb",
+        "glue/qqp",
+        "glue/mnli",
+        "glue/qnli",
+        "glue/rte",
+        "glue/wnli",
+        "glue/ax",
     ]
     assert [t.is_pair for t in GLUE_TASKS.values()] == [False] * 2 + [True] * 8
     assert [t.name for t in GLUE_TASKS.values() if t.is_regression] == ["STS-B"]
@@ -67,10 +90,18 @@ def test_task_table():
 @pytest.mark.parametrize(
     "alias, name",
     [
-        ("cola", "CoLA"), ("COLA", "CoLA"), ("sst2", "SST-2"),
-        ("sst-2", "SST-2"), ("SST_2", "SST-2"), ("stsb", "STS-B"),
-        ("sts-b", "STS-B"), ("mnli", "MNLI"), ("qqp", "QQP"),
-        ("ax", "AX"), ("diagnostic", "AX"), ("Diagnostic", "AX"),
+        ("cola", "CoLA"),
+        ("COLA", "CoLA"),
+        ("sst2", "SST-2"),
+        ("sst-2", "SST-2"),
+        ("SST_2", "SST-2"),
+        ("stsb", "STS-B"),
+        ("sts-b", "STS-B"),
+        ("mnli", "MNLI"),
+        ("qqp", "QQP"),
+        ("ax", "AX"),
+        ("diagnostic", "AX"),
+        ("Diagnostic", "AX"),
     ],
 )
 def test_get_task_aliases(alias, name):
@@ -92,10 +123,12 @@ def test_cola_headerless_train_and_test(tmp_path):
     write(
         tmp_path,
         "train.tsv",
-        ["gj04\t1\t\tOur friends won't buy this.", "cj99\t0\t*\tHe \"left."],
+        ["gj04\t1\t\tOur friends won't buy this.", 'cj99\t0\t*\tHe "left.'],
         final_newline=False,
     )
-    write(tmp_path, "test.tsv", ["index\tsentence", "0\tBill whistled.", "7\tX"])
+    write(
+        tmp_path, "test.tsv", ["index\tsentence", "0\tBill whistled.", "7\tX"]
+    )
     assert read_examples("cola", tmp_path, "train") == [
         InputExample("train-0", "Our friends won't buy this.", None, "1", 1),
         InputExample("train-1", 'He "left.', None, "0", 2),
@@ -108,7 +141,9 @@ def test_cola_headerless_train_and_test(tmp_path):
 
 def test_mrpc_with_bom(tmp_path):
     header = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
-    write(tmp_path, "dev.tsv", [header, '1\t11\t12\tA " b .\t" C d .'], bom=True)
+    write(
+        tmp_path, "dev.tsv", [header, '1\t11\t12\tA " b .\t" C d .'], bom=True
+    )
     write(
         tmp_path,
         "test.tsv",
@@ -123,30 +158,52 @@ def test_mrpc_with_bom(tmp_path):
 
 
 MNLI_COLUMNS = [
-    "index", "promptID", "pairID", "genre", "sentence1_binary_parse",
-    "sentence2_binary_parse", "sentence1_parse", "sentence2_parse",
-    "sentence1", "sentence2",
+    "index",
+    "promptID",
+    "pairID",
+    "genre",
+    "sentence1_binary_parse",
+    "sentence2_binary_parse",
+    "sentence1_parse",
+    "sentence2_parse",
+    "sentence1",
+    "sentence2",
 ]
 
 
 def mnli_row(index, premise, hypothesis, labels):
     parses = ["( a )", "( b )", "(ROOT a)", "(ROOT b)"]
-    return "\t".join([str(index), "1", "1e", "fiction"] + parses + [premise, hypothesis] + labels)
+    return "\t".join(
+        [str(index), "1", "1e", "fiction"]
+        + parses
+        + [premise, hypothesis]
+        + labels
+    )
 
 
 def test_mnli_splits(tmp_path):
     write(
         tmp_path,
         "train.tsv",
-        ["\t".join(MNLI_COLUMNS + ["label1", "gold_label"]),
-         mnli_row(5, "P one.", "H one.", ["neutral", "neutral"]),
-         mnli_row(9, "P two.", "H two.", ["entailment", "entailment"])],
+        [
+            "\t".join(MNLI_COLUMNS + ["label1", "gold_label"]),
+            mnli_row(5, "P one.", "H one.", ["neutral", "neutral"]),
+            mnli_row(9, "P two.", "H two.", ["entailment", "entailment"]),
+        ],
     )
-    dev_header = "\t".join(MNLI_COLUMNS + [f"label{i}" for i in range(1, 6)] + ["gold_label"])
+    dev_header = "\t".join(
+        MNLI_COLUMNS + [f"label{i}" for i in range(1, 6)] + ["gold_label"]
+    )
     for split in ("dev_matched", "dev_mismatched"):
-        row = mnli_row(0, f"P {split}", "H", ["neutral"] * 4 + ["contradiction"] * 2)
+        row = mnli_row(
+            0, f"P {split}", "H", ["neutral"] * 4 + ["contradiction"] * 2
+        )
         write(tmp_path, f"{split}.tsv", [dev_header, row])
-    write(tmp_path, "test_matched.tsv", ["\t".join(MNLI_COLUMNS), mnli_row(3, "P", "H", [])])
+    write(
+        tmp_path,
+        "test_matched.tsv",
+        ["\t".join(MNLI_COLUMNS), mnli_row(3, "P", "H", [])],
+    )
 
     assert read_examples("mnli", tmp_path, "train") == [
         InputExample("train-0", "P one.", "H one.", "neutral", 2),
@@ -167,18 +224,28 @@ def test_stsb_scores(tmp_path):
     write(
         tmp_path,
         "train.tsv",
-        [header + "\tsentence1\tsentence2\tscore",
-         "0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA plane.\tA jet.\t5.000",
-         "1\tmain-captions\tMSRvid\t2012test\t0004\tnone\tnone\tA man.\tA dog.\t0.75"],
+        [
+            header + "\tsentence1\tsentence2\tscore",
+            "0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA plane.\tA "
+            "jet.\t5.000",
+            "1\tmain-captions\tMSRvid\t2012test\t0004\tnone\tnone\tA man.\tA "
+            "dog.\t0.75",
+        ],
     )
-    write(tmp_path, "test.tsv", [header + "\tsentence1\tsentence2", "0\tg\tf\ty\t1\tn\tn\tA.\tB."])
+    write(
+        tmp_path,
+        "test.tsv",
+        [header + "\tsentence1\tsentence2", "0\tg\tf\ty\t1\tn\tn\tA.\tB."],
+    )
     examples = read_examples("sts-b", tmp_path, "train")
     assert [(e.text_a, e.text_b, e.label) for e in examples] == [
         ("A plane.", "A jet.", 5.0),
         ("A man.", "A dog.", 0.75),
     ]
     assert all(isinstance(e.label, float) for e in examples)
-    assert read_examples("stsb", tmp_path, "test") == [InputExample("0", "A.", "B.", None, 2)]
+    assert read_examples("stsb", tmp_path, "test") == [
+        InputExample("0", "A.", "B.", None, 2)
+    ]
 
 
 def test_quotes_stay_literal_and_no_row_is_swallowed(tmp_path):
@@ -187,10 +254,12 @@ def test_quotes_stay_literal_and_no_row_is_swallowed(tmp_path):
     write(
         tmp_path,
         "train.tsv",
-        ["index\tsentence1\tsentence2\tlabel",
-         '0\t"Quoted start, no end.\tHe said "hi".\tentailment',
-         '1\tPlain.\t"\tnot_entailment',
-         '2\tA "" b.\tEnd."\tentailment'],
+        [
+            "index\tsentence1\tsentence2\tlabel",
+            '0\t"Quoted start, no end.\tHe said "hi".\tentailment',
+            '1\tPlain.\t"\tnot_entailment',
+            '2\tA "" b.\tEnd."\tentailment',
+        ],
     )
     examples = read_examples("rte", tmp_path, "train")
     assert [(e.text_a, e.text_b, e.label, e.line) for e in examples] == [
@@ -201,7 +270,9 @@ def test_quotes_stay_literal_and_no_row_is_swallowed(tmp_path):
 
 
 def test_named_columns_in_any_order_and_crlf(tmp_path):
-    write(tmp_path, "dev.tsv", ["label\tsentence\r", "1\tgood . \r", "0\tbad .\r"])
+    write(
+        tmp_path, "dev.tsv", ["label\tsentence\r", "1\tgood . \r", "0\tbad .\r"]
+    )
     write(tmp_path, "test.tsv", ["index\tsentence", "0\tfine ."])
     assert read_examples("sst2", tmp_path, "dev") == [
         InputExample("dev-0", "good . ", None, "1", 2),
@@ -214,20 +285,46 @@ def test_qnli_wnli_qqp_ax(tmp_path):
     qnli, wnli, qqp, ax = (tmp_path / name for name in ("q", "w", "qqp", "d"))
     for folder in (qnli, wnli, qqp, ax):
         folder.mkdir()
-    write(qnli, "dev.tsv", ["index\tquestion\tsentence\tlabel", "0\tWho?\tHim.\tentailment"])
-    write(wnli, "train.tsv", ["index\tsentence1\tsentence2\tlabel", "0\tA.\tB.\t1"])
+    write(
+        qnli,
+        "dev.tsv",
+        ["index\tquestion\tsentence\tlabel", "0\tWho?\tHim.\tentailment"],
+    )
+    write(
+        wnli,
+        "train.tsv",
+        ["index\tsentence1\tsentence2\tlabel", "0\tA.\tB.\t1"],
+    )
     write(
         qqp,
         "dev.tsv",
-        ["id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate", "7\t1\t2\tHow?\tWhy?\t0"],
+        [
+            "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate",
+            "7\t1\t2\tHow?\tWhy?\t0",
+        ],
     )
     write(qqp, "test.tsv", ["id\tquestion1\tquestion2", "3\tWho?\tWhen?"])
-    write(ax, "diagnostic.tsv", ["index\tsentence1\tsentence2", "0\tA.\tB."], final_newline=False)
-    assert read_examples("qnli", qnli, "dev") == [InputExample("dev-0", "Who?", "Him.", "entailment", 2)]
-    assert read_examples("wnli", wnli, "train") == [InputExample("train-0", "A.", "B.", "1", 2)]
-    assert read_examples("qqp", qqp, "dev") == [InputExample("dev-0", "How?", "Why?", "0", 2)]
-    assert read_examples("qqp", qqp, "test") == [InputExample("3", "Who?", "When?", None, 2)]
-    assert read_examples("ax", ax, "test") == [InputExample("0", "A.", "B.", None, 2)]
+    write(
+        ax,
+        "diagnostic.tsv",
+        ["index\tsentence1\tsentence2", "0\tA.\tB."],
+        final_newline=False,
+    )
+    assert read_examples("qnli", qnli, "dev") == [
+        InputExample("dev-0", "Who?", "Him.", "entailment", 2)
+    ]
+    assert read_examples("wnli", wnli, "train") == [
+        InputExample("train-0", "A.", "B.", "1", 2)
+    ]
+    assert read_examples("qqp", qqp, "dev") == [
+        InputExample("dev-0", "How?", "Why?", "0", 2)
+    ]
+    assert read_examples("qqp", qqp, "test") == [
+        InputExample("3", "Who?", "When?", None, 2)
+    ]
+    assert read_examples("ax", ax, "test") == [
+        InputExample("0", "A.", "B.", None, 2)
+    ]
 
 
 # Errors.
@@ -236,8 +333,13 @@ def test_qnli_wnli_qqp_ax(tmp_path):
 def test_missing_file(tmp_path):
     message = error_of(read_examples, "cola", tmp_path, "train")
     assert str(tmp_path / "train.tsv") in message
-    assert "point `data_dir` at the GLUE folder of the task, e.g. $GLUE_DIR/CoLA" in message
-    assert "$GLUE_DIR/diagnostic" in error_of(read_examples, "ax", tmp_path, "test")
+    assert (
+        "point `data_dir` at the GLUE folder of the task, e.g. $GLUE_DIR/CoLA"
+        in message
+    )
+    assert "$GLUE_DIR/diagnostic" in error_of(
+        read_examples, "ax", tmp_path, "test"
+    )
 
 
 def test_wrong_split():
@@ -246,11 +348,15 @@ def test_wrong_split():
     )
     message = error_of(read_examples, "mnli", ".", "dev")
     assert "dev_matched, dev_mismatched" in message
-    assert "'dev_matched'" in error_of(read_tfds_examples, "cola", "dev_matched")
+    assert "'dev_matched'" in error_of(
+        read_tfds_examples, "cola", "dev_matched"
+    )
 
 
 def test_wrong_number_of_columns(tmp_path):
-    rows = ["gj04\t1\t\tFine."] * 16 + ["gj04\t1\tBroken."] + ["gj04\t1\t\tFine."]
+    rows = (
+        ["gj04\t1\t\tFine."] * 16 + ["gj04\t1\tBroken."] + ["gj04\t1\t\tFine."]
+    )
     write(tmp_path, "train.tsv", rows)
     assert error_of(read_examples, "cola", tmp_path, "train") == (
         "CoLA train.tsv line 17: expected 4 tab-separated columns, found 3"
@@ -261,7 +367,9 @@ def test_wrong_number_of_columns(tmp_path):
         "CoLA dev.tsv line 2: expected 4 tab-separated columns, found 0"
     )
     write(tmp_path, "test.tsv", ["index\tsentence", "0\ta\textra"])
-    assert "CoLA test.tsv line 2: expected 2 " in error_of(read_examples, "cola", tmp_path, "test")
+    assert "CoLA test.tsv line 2: expected 2 " in error_of(
+        read_examples, "cola", tmp_path, "test"
+    )
 
 
 def test_bad_label(tmp_path):
@@ -272,13 +380,18 @@ def test_bad_label(tmp_path):
     header = "\t".join(MNLI_COLUMNS + ["label1", "gold_label"])
     write(tmp_path, "train.tsv", [header, mnli_row(0, "P", "H", ["-", "-"])])
     assert error_of(read_examples, "mnli", tmp_path, "train") == (
-        "MNLI train.tsv line 2: label '-' is not one of contradiction, entailment, neutral"
+        "MNLI train.tsv line 2: label '-' is not one of contradiction, "
+        "entailment, neutral"
     )
 
 
 @pytest.mark.parametrize("score", ["abc", "", "nan", "inf"])
 def test_bad_score(tmp_path, score):
-    write(tmp_path, "dev.tsv", ["sentence1\tsentence2\tscore", "A\tB\t1.0", f"A\tB\t{score}"])
+    write(
+        tmp_path,
+        "dev.tsv",
+        ["sentence1\tsentence2\tscore", "A\tB\t1.0", f"A\tB\t{score}"],
+    )
     assert error_of(read_examples, "stsb", tmp_path, "dev") == (
         f"STS-B dev.tsv line 3: score '{score}' is not a number"
     )
@@ -328,7 +441,8 @@ def fake_tfds_load(monkeypatch, features, data_dir=None, fail=None):
     calls = []
     prepared = data_dir or os.path.dirname(os.path.abspath(__file__))
     monkeypatch.setattr(
-        tfds, "builder",
+        tfds,
+        "builder",
         lambda name: FakeBuilder(name, features, calls, prepared, fail),
     )
     return calls
@@ -372,11 +486,16 @@ def test_tfds_test_split(monkeypatch):
 def test_tfds_label_ids(monkeypatch):
     fake_tfds_load(
         monkeypatch,
-        {"sentence1": ["a", "b"], "sentence2": ["c", "d"],
-         "label": [0, 1], "idx": [0, 1]},
+        {
+            "sentence1": ["a", "b"],
+            "sentence2": ["c", "d"],
+            "label": [0, 1],
+            "idx": [0, 1],
+        },
     )
     assert [e.label for e in read_tfds_examples("rte", "train")] == [
-        "entailment", "not_entailment"
+        "entailment",
+        "not_entailment",
     ]
     assert [e.label for e in read_tfds_examples("wnli", "dev")] == ["0", "1"]
     fake_tfds_load(
@@ -384,7 +503,9 @@ def test_tfds_label_ids(monkeypatch):
         {"sentence1": ["a"], "sentence2": ["c"], "label": [3.8], "idx": [0]},
     )
     [example] = read_tfds_examples("stsb", "dev")
-    assert example.label == pytest.approx(3.8) and isinstance(example.label, float)
+    assert example.label == pytest.approx(3.8) and isinstance(
+        example.label, float
+    )
     fake_tfds_load(
         monkeypatch,
         {"sentence1": ["a"], "sentence2": ["c"], "label": [-1], "idx": [9]},
@@ -443,17 +564,32 @@ def real(folder, task, split):
         ("MRPC", "mrpc", "test", 1725, {None: 1725}),
         ("SST-2", "sst2", "dev", 872, {"1": 444, "0": 428}),
         ("SST-2", "sst2", "test", 1821, {None: 1821}),
-        ("QNLI", "qnli", "dev", 5463, {"not_entailment": 2761, "entailment": 2702}),
+        (
+            "QNLI",
+            "qnli",
+            "dev",
+            5463,
+            {"not_entailment": 2761, "entailment": 2702},
+        ),
         ("QNLI", "qnli", "test", 5463, {None: 5463}),
         ("WNLI", "wnli", "train", 635, {"0": 323, "1": 312}),
         ("WNLI", "wnli", "dev", 71, {"0": 40, "1": 31}),
         ("WNLI", "wnli", "test", 146, {None: 146}),
         ("diagnostic", "ax", "test", 1104, {None: 1104}),
         (
-            "MNLI/partial_kshot_lmbff/16-13", "mnli", "train", 48,
+            "MNLI/partial_kshot_lmbff/16-13",
+            "mnli",
+            "train",
+            48,
             {"contradiction": 16, "entailment": 16, "neutral": 16},
         ),
-        ("QQP/partial_kshot_lmbff/16-13", "qqp", "train", 32, {"0": 16, "1": 16}),
+        (
+            "QQP/partial_kshot_lmbff/16-13",
+            "qqp",
+            "train",
+            32,
+            {"0": 16, "1": 16},
+        ),
     ],
 )
 def test_real_glue_files(folder, task, split, count, labels):
@@ -477,12 +613,18 @@ def test_real_file_details():
     )
     mrpc = real("MRPC", "mrpc", "train")
     assert mrpc[0].label == "1" and mrpc[0].line == 2
-    assert mrpc[0].text_a.startswith("Amrozi accused his brother , whom he called \" the witness \"")
+    assert mrpc[0].text_a.startswith(
+        'Amrozi accused his brother , whom he called " the witness "'
+    )
     sst2 = real("SST-2", "sst2", "dev")
     assert sst2[0].text_a == "it 's a charming and often affecting journey . "
     ax = real("diagnostic", "ax", "test")
     assert ax[0] == InputExample(
-        "0", "The cat sat on the mat.", "The cat did not sit on the mat.", None, 2
+        "0",
+        "The cat sat on the mat.",
+        "The cat did not sit on the mat.",
+        None,
+        2,
     )
 
 

@@ -139,10 +139,17 @@ def test_reads_examples_in_file_order(tmp_path):
         assert squad_file.skipped == []
         assert squad_file.examples == [
             SquadExample(
-                "q2", "Question q2?", CONTEXT, [SquadAnswer("Denver Broncos", 4)]
+                "q2",
+                "Question q2?",
+                CONTEXT,
+                [SquadAnswer("Denver Broncos", 4)],
             ),
-            SquadExample("q1", "Question q1?", CONTEXT, [SquadAnswer("won", 19)]),
-            SquadExample("q0", "Question q0?", "abc def", [SquadAnswer("def", 4)]),
+            SquadExample(
+                "q1", "Question q1?", CONTEXT, [SquadAnswer("won", 19)]
+            ),
+            SquadExample(
+                "q0", "Question q0?", "abc def", [SquadAnswer("def", 4)]
+            ),
         ]
 
 
@@ -154,7 +161,9 @@ def test_example_answer_property():
 
 def test_accepts_byte_order_mark_and_path_objects(tmp_path):
     path = tmp_path / "bom.json"
-    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(squad(question("q"))).encode())
+    path.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(squad(question("q"))).encode()
+    )
     assert len(read_squad_examples(path, True).examples) == 1
 
 
@@ -186,7 +195,9 @@ def test_is_impossible_false_is_fine_in_v1(tmp_path):
 def test_v2_impossible_with_answers_is_an_error(tmp_path):
     path = write(tmp_path, squad(question("q", is_impossible=True)))
     message = error_of(path, version_2_with_negative=True)
-    assert "qas[0] (id 'q'): is_impossible is true but 'answers' has 1" in message
+    assert (
+        "qas[0] (id 'q'): is_impossible is true but 'answers' has 1" in message
+    )
 
 
 def test_is_impossible_without_version_2(tmp_path):
@@ -216,7 +227,10 @@ def test_mismatched_answers_skipped_in_training_kept_in_eval(tmp_path, caplog):
         squad_file = read_squad_examples(path, is_training=True)
     assert [e.qas_id for e in squad_file.examples] == ["good", "tail"]
     assert [qas_id for qas_id, _ in squad_file.skipped] == [
-        "shifted", "outside", "negative", "empty",
+        "shifted",
+        "outside",
+        "negative",
+        "empty",
     ]
     reasons = dict(squad_file.skipped)
     assert reasons["shifted"] == (
@@ -269,7 +283,9 @@ def test_lenient_white_space_match(tmp_path):
     path = write(tmp_path, content)
     squad_file = read_squad_examples(path, is_training=True)
     assert [e.qas_id for e in squad_file.examples] == [
-        "spaces", "tab", "inside",
+        "spaces",
+        "tab",
+        "inside",
     ]
     assert [qas_id for qas_id, _ in squad_file.skipped] == ["wrong"]
 
@@ -305,7 +321,9 @@ def test_not_utf8(tmp_path):
 
 def test_top_level(tmp_path):
     path = write(tmp_path, [1, 2])
-    assert error_of(path) == f"{path}: top level: should be an object, got a list"
+    assert (
+        error_of(path) == f"{path}: top level: should be an object, got a list"
+    )
     path = write(tmp_path, {"version": "1.1"})
     assert error_of(path) == (
         f"{path}: top level: missing field 'data' (a SQuAD file is an object "
@@ -404,7 +422,9 @@ def test_repeated_id(tmp_path):
     )
 
 
-@pytest.mark.parametrize("answers", [[], [("Denver", 4), ("Denver Broncos", 4)]])
+@pytest.mark.parametrize(
+    "answers", [[], [("Denver", 4), ("Denver Broncos", 4)]]
+)
 def test_training_needs_exactly_one_answer(tmp_path, answers):
     path = write(tmp_path, squad(question("q", answers=answers)))
     for version_2 in (False, True):

@@ -28,8 +28,10 @@ def test_output_matches_numpy_reference_for_random_weights():
     weights = [w.astype("float32") for w in weights]
     adapter.set_weights(weights)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(adapter(x)), reference(x, *weights),
-        rtol=1e-5, atol=1e-5,
+        keras.ops.convert_to_numpy(adapter(x)),
+        reference(x, *weights),
+        rtol=1e-5,
+        atol=1e-5,
     )
 
 
@@ -56,7 +58,9 @@ def test_fresh_adapter_is_near_identity():
 
 
 def test_config_round_trip_and_registered_name():
-    adapter = Adapter(adapter_size=3, init_scale=0.02, activation="relu", name="a")
+    adapter = Adapter(
+        adapter_size=3, init_scale=0.02, activation="relu", name="a"
+    )
     config = adapter.get_config()
     assert config["adapter_size"] == 3 and config["init_scale"] == 0.02
     restored = Adapter.from_config(config)
@@ -75,7 +79,9 @@ def test_mixed_precision_keeps_float32_and_the_small_update(policy):
     assert all(v.dtype == "float32" for v in adapter.weights)
     assert keras.backend.standardize_dtype(y.dtype) == "float32"
     x32 = keras.ops.convert_to_numpy(
-        keras.ops.cast(keras.ops.convert_to_tensor(x, policy.split("_")[1]), "float32")
+        keras.ops.cast(
+            keras.ops.convert_to_tensor(x, policy.split("_")[1]), "float32"
+        )
     )
     expected = reference(x32, *[w.numpy() for w in adapter.weights]) - x32
     got = keras.ops.convert_to_numpy(y) - x32

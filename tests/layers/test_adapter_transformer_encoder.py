@@ -6,7 +6,7 @@ from keras_hub.layers import TransformerEncoder
 from keras_adapters.layers import Adapter
 from keras_adapters.layers import AdapterTransformerEncoder
 from keras_adapters.layers.adapter_transformer_encoder import add_adapters
-from keras_adapters.weight_transfer import transfer_weights
+from tests.conftest import transfer_weights
 
 KWARGS = dict(intermediate_dim=32, num_heads=2, dropout=0.0, activation="gelu")
 
@@ -27,10 +27,22 @@ def inputs(seed=0):
 @pytest.mark.parametrize("normalize_first", [False, True])
 def test_keeps_every_parent_path_and_adds_only_adapters(normalize_first):
     x, mask = inputs()
-    plain = build(TransformerEncoder(**KWARGS, normalize_first=normalize_first, name="blk"), x, mask)
+    plain = build(
+        TransformerEncoder(
+            **KWARGS, normalize_first=normalize_first, name="blk"
+        ),
+        x,
+        mask,
+    )
     adapted = build(
-        AdapterTransformerEncoder(**KWARGS, normalize_first=normalize_first, adapter_size=4, name="blk"),
-        x, mask,
+        AdapterTransformerEncoder(
+            **KWARGS,
+            normalize_first=normalize_first,
+            adapter_size=4,
+            name="blk",
+        ),
+        x,
+        mask,
     )
     plain_paths = {v.path for v in plain.weights}
     adapted_paths = {v.path for v in adapted.weights}
@@ -45,16 +57,28 @@ def test_keeps_every_parent_path_and_adds_only_adapters(normalize_first):
 @pytest.mark.parametrize("normalize_first", [False, True])
 def test_zero_size_and_zeroed_up_projection_compute_the_parent(normalize_first):
     x, mask = inputs()
-    plain = build(TransformerEncoder(**KWARGS, normalize_first=normalize_first, name="blk"), x, mask)
+    plain = build(
+        TransformerEncoder(
+            **KWARGS, normalize_first=normalize_first, name="blk"
+        ),
+        x,
+        mask,
+    )
     expected = keras.ops.convert_to_numpy(plain(x, padding_mask=mask))
     for size in (0, 4):
         adapted = build(
             AdapterTransformerEncoder(
-                **KWARGS, normalize_first=normalize_first, adapter_size=size, name="blk"
+                **KWARGS,
+                normalize_first=normalize_first,
+                adapter_size=size,
+                name="blk",
             ),
-            x, mask,
+            x,
+            mask,
         )
-        transfer_weights(plain, adapted, allow_unfilled=lambda p: "_adapter/" in p)
+        transfer_weights(
+            plain, adapted, allow_unfilled=lambda p: "_adapter/" in p
+        )
         for adapter in adapted.adapters:
             adapter.up_kernel.assign(np.zeros(adapter.up_kernel.shape))
         np.testing.assert_array_equal(
@@ -64,13 +88,22 @@ def test_zero_size_and_zeroed_up_projection_compute_the_parent(normalize_first):
 
 def manual_block(layer, x, mask, normalize_first):
     """SPEC section 2 written out with the layer's own sublayers."""
-    attention_mask = (mask[:, None, :] * np.ones((1, mask.shape[1], 1))).astype(bool)
+    attention_mask = (mask[:, None, :] * np.ones((1, mask.shape[1], 1))).astype(
+        bool
+    )
 
     def attend(h):
-        return layer._self_attention_layer(query=h, value=h, attention_mask=attention_mask)
+        return layer._self_attention_layer(
+            query=h, value=h, attention_mask=attention_mask
+        )
 
     ln1, ln2 = layer._self_attention_layer_norm, layer._feedforward_layer_norm
-    ffn = lambda h: layer._feedforward_output_dense(layer._feedforward_intermediate_dense(h))
+
+    def ffn(h):
+        return layer._feedforward_output_dense(
+            layer._feedforward_intermediate_dense(h)
+        )
+
     a1, a2 = layer._self_attention_adapter, layer._feedforward_adapter
     if normalize_first:
         x = x + a1(attend(ln1(x)))
@@ -80,13 +113,23 @@ def manual_block(layer, x, mask, normalize_first):
 
 
 @pytest.mark.parametrize("normalize_first", [False, True])
-def test_adapters_sit_after_the_projection_and_before_the_residual(normalize_first):
+def test_adapters_sit_after_the_projection_and_before_the_residual(
+    normalize_first,
+):
     x, mask = inputs(1)
     layer = build(
-        AdapterTransformerEncoder(**KWARGS, normalize_first=normalize_first, adapter_size=4, adapter_init_scale=0.5),
-        x, mask,
+        AdapterTransformerEncoder(
+            **KWARGS,
+            normalize_first=normalize_first,
+            adapter_size=4,
+            adapter_init_scale=0.5,
+        ),
+        x,
+        mask,
     )
-    expected = keras.ops.convert_to_numpy(manual_block(layer, x, mask, normalize_first))
+    expected = keras.ops.convert_to_numpy(
+        manual_block(layer, x, mask, normalize_first)
+    )
     got = keras.ops.convert_to_numpy(layer(x, padding_mask=mask))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     # The adapters matter at this scale: the block differs from its parent.
@@ -98,13 +141,18 @@ def test_adapters_sit_after_the_projection_and_before_the_residual(normalize_fir
 
 
 def test_config_round_trip():
-    layer = AdapterTransformerEncoder(**KWARGS, adapter_size=5, adapter_init_scale=0.01, normalize_first=True)
+    layer = AdapterTransformerEncoder(
+        **KWARGS, adapter_size=5, adapter_init_scale=0.01, normalize_first=True
+    )
     config = layer.get_config()
     assert config["adapter_size"] == 5 and config["normalize_first"] is True
     restored = AdapterTransformerEncoder.from_config(config)
     assert restored.get_config() == config
     serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "keras_adapters>AdapterTransformerEncoder"
+    assert (
+        serialized["registered_name"]
+        == "keras_adapters>AdapterTransformerEncoder"
+    )
 
 
 def test_negative_adapter_size_is_a_clear_error():

@@ -89,7 +89,9 @@ def test_mcc_degenerate_is_zero():
 def test_mcc_multiclass_and_large():
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 3, 400)
-    predictions = np.where(rng.random(400) < 0.6, labels, rng.integers(0, 3, 400))
+    predictions = np.where(
+        rng.random(400) < 0.6, labels, rng.integers(0, 3, 400)
+    )
     assert matthews_corrcoef(labels, predictions) == pytest.approx(
         one_hot_rk(labels, predictions)
     )
@@ -154,7 +156,9 @@ def test_glue_metrics_keys_and_values():
         "acc_and_f1": pytest.approx(0.775),
     }
     assert set(glue_metrics("qqp", labels, predictions)) == {
-        "accuracy", "f1", "acc_and_f1"
+        "accuracy",
+        "f1",
+        "acc_and_f1",
     }
     assert glue_metrics(get_task("cola"), labels, predictions) == {
         "mcc": pytest.approx(textbook_mcc(labels, predictions))

@@ -184,7 +184,9 @@ def test_no_answer_probabilities_and_threshold():
 
 
 def test_missing_prediction_scores_zero():
-    result = squad_evaluate(V2_EXAMPLES, {"has1": "Denver Broncos", "none1": ""})
+    result = squad_evaluate(
+        V2_EXAMPLES, {"has1": "Denver Broncos", "none1": ""}
+    )
     assert result["missing"] == 2
     assert result["exact_match"] == pytest.approx(50.0)
     assert result["HasAns_exact"] == pytest.approx(50.0)

@@ -29,7 +29,9 @@ def assert_complete_transfer(base, adapted):
     adapted_vars = {v.path: v for v in adapted.weights}
     for variable in base.weights:
         np.testing.assert_array_equal(
-            adapted_vars[variable.path].numpy(), variable.numpy(), err_msg=variable.path
+            adapted_vars[variable.path].numpy(),
+            variable.numpy(),
+            err_msg=variable.path,
         )
     extra = set(adapted_vars) - {v.path for v in base.weights}
     assert extra and all("_adapter/" in path for path in extra)
@@ -87,7 +89,9 @@ def test_negative_adapter_size_is_a_clear_error(base_preset):
         AdapterBertBackbone.from_preset(path, adapter_size=-1)
 
 
-def test_near_identity_at_init_and_identity_with_zeroed_up_projections(base_preset):
+def test_near_identity_at_init_and_identity_with_zeroed_up_projections(
+    base_preset,
+):
     base, path = base_preset
     adapted = AdapterBertBackbone.from_preset(path, adapter_size=8)
     data = tiny_inputs()
@@ -123,13 +127,16 @@ def test_save_to_preset_reloads_trained_adapters_exactly(tmp_path, base_preset):
     saved = str(tmp_path / "adapter_preset")
     adapted.save_to_preset(saved)
     reloaded = AdapterBertBackbone.from_preset(saved)
-    assert isinstance(reloaded, AdapterBertBackbone) and reloaded.adapter_size == 4
+    assert (
+        isinstance(reloaded, AdapterBertBackbone) and reloaded.adapter_size == 4
+    )
     for a, b in zip(adapted.weights, reloaded.weights):
         assert a.path == b.path
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     data = tiny_inputs()
     np.testing.assert_array_equal(
-        outputs(reloaded, data)["sequence_output"], outputs(adapted, data)["sequence_output"]
+        outputs(reloaded, data)["sequence_output"],
+        outputs(adapted, data)["sequence_output"],
     )
     with pytest.raises(ValueError, match="adapters of size 4, not 8"):
         AdapterBertBackbone.from_preset(saved, adapter_size=8)
@@ -140,15 +147,19 @@ def test_config_round_trip(tiny_backbone):
     assert config["adapter_size"] == 4
     restored = AdapterBertBackbone.from_config(config)
     assert restored.get_config() == config
-    assert keras.saving.serialize_keras_object(tiny_backbone)["registered_name"] == (
-        "keras_adapters>AdapterBertBackbone"
-    )
+    assert keras.saving.serialize_keras_object(tiny_backbone)[
+        "registered_name"
+    ] == ("keras_adapters>AdapterBertBackbone")
 
 
 def test_non_bert_preset_is_a_clear_error(tmp_path):
     gpt2 = GPT2Backbone(
-        vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=8,
-        intermediate_dim=16, max_sequence_length=8,
+        vocabulary_size=20,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=8,
     )
     path = str(tmp_path / "gpt2")
     gpt2.save_to_preset(path)

@@ -12,7 +12,18 @@ from keras_adapters.models.span_decoding import decode_answers
 
 CONTEXT = "Ann Smith wrote Blue Rivers in 1895 in Paris."
 # Context words and their byte spans; one token per word in this test.
-WORDS = [(0, 3), (4, 9), (10, 15), (16, 20), (21, 27), (28, 30), (31, 35), (36, 38), (39, 44), (44, 45)]
+WORDS = [
+    (0, 3),
+    (4, 9),
+    (10, 15),
+    (16, 20),
+    (21, 27),
+    (28, 30),
+    (31, 35),
+    (36, 38),
+    (39, 44),
+    (44, 45),
+]
 
 
 def window_features(window_words, max_context=None, width=16, offset=4):
@@ -22,7 +33,9 @@ def window_features(window_words, max_context=None, width=16, offset=4):
     token_end = np.full(width, -1)
     context_index = np.full(width, -1)
     for position, word in enumerate(window_words):
-        token_start[offset + position], token_end[offset + position] = WORDS[word]
+        token_start[offset + position], token_end[offset + position] = WORDS[
+            word
+        ]
         context_index[offset + position] = word
     mark = np.zeros(width, bool)
     mark[offset : offset + count] = True if max_context is None else max_context
@@ -43,7 +56,9 @@ def features_of(windows, example_index):
         lengths=np.array([w["length"] for w in windows], np.int32),
         labels=np.full((len(windows), 2), -1, np.int32),
         example_index=np.array(example_index, np.int32),
-        token_start=np.stack([w["token_start"] for w in windows]).astype(np.int32),
+        token_start=np.stack([w["token_start"] for w in windows]).astype(
+            np.int32
+        ),
         token_end=np.stack([w["token_end"] for w in windows]).astype(np.int32),
         max_context=np.stack([w["max_context"] for w in windows]),
     )
@@ -52,7 +67,9 @@ def features_of(windows, example_index):
 def in_graph_windows(windows, features):
     """The preprocessor's tensors that `best_answer_spans` reads."""
     return {
-        "context_index": tf.constant(np.stack([w["context_index"] for w in windows])),
+        "context_index": tf.constant(
+            np.stack([w["context_index"] for w in windows])
+        ),
         "max_context": tf.constant(features.max_context),
         "token_start": tf.constant(features.token_start),
         "token_end": tf.constant(features.token_end),
@@ -68,14 +85,21 @@ def random_windows(rng, num_examples, max_words, width):
             count = int(rng.integers(1, max_words + 1))
             first = int(rng.integers(0, 10 - count + 1))
             marks = rng.random(count) < 0.7
-            windows.append(window_features(range(first, first + count), max_context=marks, width=width))
+            windows.append(
+                window_features(
+                    range(first, first + count), max_context=marks, width=width
+                )
+            )
             owners.append(owner)
     return windows, features_of(windows, owners)
 
 
 def random_logits(rng, features, width):
     """Wide random logits, with the span head's padding value on padding."""
-    logits = rng.normal(size=(len(features.lengths), 2, width)).astype(np.float32) * 3
+    logits = (
+        rng.normal(size=(len(features.lengths), 2, width)).astype(np.float32)
+        * 3
+    )
     padding = np.arange(width)[None, :] >= features.lengths[:, None]
     logits[:, 0][padding] = -1e4
     logits[:, 1][padding] = -1e4
@@ -89,13 +113,20 @@ def assert_top1_matches(decoded, examples, begin, end, score):
         if best["text"] == "empty":
             assert not np.isfinite(score[i])
             continue
-        assert CONTEXT.encode()[int(begin[i]) : int(end[i])].decode() == best["text"]
-        assert float(score[i]) == pytest.approx(best["start_logit"] + best["end_logit"], abs=1e-5)
+        assert (
+            CONTEXT.encode()[int(begin[i]) : int(end[i])].decode()
+            == best["text"]
+        )
+        assert float(score[i]) == pytest.approx(
+            best["start_logit"] + best["end_logit"], abs=1e-5
+        )
 
 
 def example(qas_id="q1", impossible=False):
     answers = [] if impossible else [SquadAnswer("1895", 31)]
-    return SquadExample(qas_id, "When?", CONTEXT, answers, is_impossible=impossible)
+    return SquadExample(
+        qas_id, "When?", CONTEXT, answers, is_impossible=impossible
+    )
 
 
 def logits_with(width, starts, ends, base=-5.0):
@@ -114,7 +145,11 @@ def test_best_span_is_an_exact_slice_of_the_context():
     decoded = decode_answers([example()], features, logits)
     assert decoded.predictions == {"q1": "Blue Rivers"}
     nbest = decoded.nbest["q1"]
-    assert nbest[0]["text"] == "Blue Rivers" and nbest[0]["start_logit"] == 5.0 and nbest[0]["end_logit"] == 4.0
+    assert (
+        nbest[0]["text"] == "Blue Rivers"
+        and nbest[0]["start_logit"] == 5.0
+        and nbest[0]["end_logit"] == 4.0
+    )
     assert sum(entry["probability"] for entry in nbest) == pytest.approx(1.0)
     scores = [entry["start_logit"] + entry["end_logit"] for entry in nbest]
     assert scores == sorted(scores, reverse=True)
@@ -135,7 +170,9 @@ def test_best_span_is_an_exact_slice_of_the_context():
 def test_invalid_spans_are_filtered(starts, ends, max_answer_length, expected):
     features = features_of([window_features(range(10))], [0])
     logits = logits_with(16, starts, ends)
-    decoded = decode_answers([example()], features, logits, max_answer_length=max_answer_length)
+    decoded = decode_answers(
+        [example()], features, logits, max_answer_length=max_answer_length
+    )
     assert decoded.predictions["q1"] == expected
 
 
@@ -146,8 +183,14 @@ def test_a_start_outside_its_max_context_window_is_skipped():
     second = window_features(range(3, 10), max_context=[False] + [True] * 6)
     features = features_of([first, second], [0, 0])
     logits = np.full((2, 2, 16), -50.0, np.float32)
-    logits[0, 0, 4 + 4], logits[0, 1, 4 + 5] = 9.0, 9.0  # words 4..5 in window 0
-    logits[1, 0, 4 + 3], logits[1, 1, 4 + 6] = 2.0, 2.0  # words 6..9 in window 1
+    logits[0, 0, 4 + 4], logits[0, 1, 4 + 5] = (
+        9.0,
+        9.0,
+    )  # words 4..5 in window 0
+    logits[1, 0, 4 + 3], logits[1, 1, 4 + 6] = (
+        2.0,
+        2.0,
+    )  # words 6..9 in window 1
     decoded = decode_answers([example()], features, logits)
     assert decoded.predictions["q1"] == "1895 in Paris."
 
@@ -155,12 +198,21 @@ def test_a_start_outside_its_max_context_window_is_skipped():
 def test_version_2_null_answer_and_threshold():
     features = features_of([window_features(range(10))], [0])
     logits = logits_with(16, {0: 3.0, 7: 1.0}, {0: 3.0, 8: 1.0})
-    decoded = decode_answers([example(impossible=True)], features, logits, version_2_with_negative=True)
+    decoded = decode_answers(
+        [example(impossible=True)],
+        features,
+        logits,
+        version_2_with_negative=True,
+    )
     assert decoded.predictions["q1"] == ""
     assert decoded.null_odds["q1"] == pytest.approx(6.0 - 2.0)
     assert "" in [entry["text"] for entry in decoded.nbest["q1"]]
     lenient = decode_answers(
-        [example(impossible=True)], features, logits, version_2_with_negative=True, null_score_diff_threshold=5.0
+        [example(impossible=True)],
+        features,
+        logits,
+        version_2_with_negative=True,
+        null_score_diff_threshold=5.0,
     )
     assert lenient.predictions["q1"] == "Blue Rivers"
 
@@ -171,9 +223,15 @@ def test_in_graph_top1_matches_the_nbest_decoding():
     examples = [example(f"q{i}") for i in range(6)]
     for trial in range(5):
         logits = random_logits(rng, features, 16)
-        decoded = decode_answers(examples, features, logits, n_best_size=5, max_answer_length=4)
+        decoded = decode_answers(
+            examples, features, logits, n_best_size=5, max_answer_length=4
+        )
         begin, end, score, _ = best_answer_spans(
-            tf.constant(logits), in_graph_windows(windows, features), tf.constant(6), n_best_size=5, max_answer_length=4
+            tf.constant(logits),
+            in_graph_windows(windows, features),
+            tf.constant(6),
+            n_best_size=5,
+            max_answer_length=4,
         )
         assert_top1_matches(decoded, examples, begin, end, score)
 
@@ -186,23 +244,33 @@ def test_in_graph_top1_of_windows_narrower_than_the_longest_answer():
     examples = [example(f"q{i}") for i in range(5)]
     logits = random_logits(rng, features, 8)
     decoded = decode_answers(examples, features, logits)
-    narrow = best_answer_spans(tf.constant(logits), in_graph_windows(windows, features), tf.constant(5))
+    narrow = best_answer_spans(
+        tf.constant(logits), in_graph_windows(windows, features), tf.constant(5)
+    )
     assert_top1_matches(decoded, examples, *narrow[:3])
     # The same windows padded to 40 tokens, wider than the longest answer.
     extra = (0, 32)
     wide_windows = [
         dict(
             window,
-            token_start=np.pad(window["token_start"], extra, constant_values=-1),
+            token_start=np.pad(
+                window["token_start"], extra, constant_values=-1
+            ),
             token_end=np.pad(window["token_end"], extra, constant_values=-1),
-            context_index=np.pad(window["context_index"], extra, constant_values=-1),
+            context_index=np.pad(
+                window["context_index"], extra, constant_values=-1
+            ),
             max_context=np.pad(window["max_context"], extra),
         )
         for window in windows
     ]
     wide_features = features_of(wide_windows, features.example_index)
     wide_logits = np.pad(logits, [(0, 0), (0, 0), extra], constant_values=-1e4)
-    wide = best_answer_spans(tf.constant(wide_logits), in_graph_windows(wide_windows, wide_features), tf.constant(5))
+    wide = best_answer_spans(
+        tf.constant(wide_logits),
+        in_graph_windows(wide_windows, wide_features),
+        tf.constant(5),
+    )
     for narrow_output, wide_output in zip(narrow, wide):
         np.testing.assert_array_equal(narrow_output, wide_output)
 
@@ -216,7 +284,9 @@ def test_in_graph_top1_of_an_empty_batch_is_empty():
         "token_end": tf.zeros([0, 1], tf.int32),
         "example_index": tf.zeros([0], tf.int32),
     }
-    begin, end, score, null = best_answer_spans(tf.zeros([0, 2, 1]), windows, tf.constant(0))
+    begin, end, score, null = best_answer_spans(
+        tf.zeros([0, 2, 1]), windows, tf.constant(0)
+    )
     assert [(t.shape, t.dtype) for t in (begin, end, score, null)] == [
         ((0,), tf.int32),
         ((0,), tf.int32),

@@ -34,13 +34,15 @@ import time
 
 def main(argv):
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["default", "mirrored"],
-                        default="default")
+    parser.add_argument(
+        "--mode", choices=["default", "mirrored"], default="default"
+    )
     parser.add_argument("--config", required=True)
     parser.add_argument("--summary", required=True)
     parser.add_argument("--keras_mwms_workaround", action="store_true")
-    parser.add_argument("--job", choices=["classifier", "squad"],
-                        default="classifier")
+    parser.add_argument(
+        "--job", choices=["classifier", "squad"], default="classifier"
+    )
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -67,6 +69,7 @@ def main(argv):
 
         assert patch_keras_multi_worker_fit(), "Keras internals not found."
     if args.mode == "mirrored":
+
         def two_cpus(*unused_args, **unused_kwargs):
             return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 

@@ -66,7 +66,6 @@ ATOL = 1e-5
 TIMEOUT = 240  # Seconds per process (a run takes 10-40 s on 2 cores).
 
 
-
 # ---------------------------------------------------------------- fixtures
 
 
@@ -188,9 +187,16 @@ def _run_worker(job, name, mode="default", extra=()):
     summary = output_dir + ".summary.json"
     config = dict(job["config"], output_dir=output_dir)
     process = Process(
-        [sys.executable, WORKER, f"--mode={mode}",
-         f"--config={json.dumps(config)}", f"--summary={summary}", *extra],
-        output_dir, _env(),
+        [
+            sys.executable,
+            WORKER,
+            f"--mode={mode}",
+            f"--config={json.dumps(config)}",
+            f"--summary={summary}",
+            *extra,
+        ],
+        output_dir,
+        _env(),
     )
     assert process.wait(TIMEOUT) == 0, process.describe()
     with open(summary) as handle:
@@ -237,8 +243,10 @@ def _assert_same_training(run, reference, initial):
     assert steps == expected_steps == list(range(1, NUM_STEPS + 1))
     np.testing.assert_allclose(losses, expected_losses, rtol=0, atol=ATOL)
     np.testing.assert_allclose(
-        run["dev_probabilities"], reference["dev_probabilities"],
-        rtol=0, atol=ATOL,
+        run["dev_probabilities"],
+        reference["dev_probabilities"],
+        rtol=0,
+        atol=ATOL,
     )
     assert run["results"]["global_step"] == NUM_STEPS
     assert run["results"]["eval_loss"] == pytest.approx(
@@ -265,8 +273,9 @@ def test_mirrored_on_two_cpus_matches_the_default_strategy(job, reference):
     assert not mirrored["multi_worker"]
     assert mirrored["replicas"] == 2
     difference = _assert_same_training(mirrored, reference, job["initial"])
-    print(f"MirroredStrategy vs default: max |weight difference| "
-          f"{difference:.3g}")
+    print(
+        f"MirroredStrategy vs default: max |weight difference| {difference:.3g}"
+    )
 
 
 # -------------------------------------------- MultiWorkerMirroredStrategy
@@ -320,11 +329,18 @@ def _run_two_workers(job, name, command):
             # it may write, and it must write no results.
             output_dir = os.path.join(job["root"], f"{name}_worker{index}")
             output_dirs.append(output_dir)
-            processes.append(Process(
-                command(index, output_dir), output_dir,
-                _env({"cluster": cluster,
-                      "task": {"type": "worker", "index": index}}),
-            ))
+            processes.append(
+                Process(
+                    command(index, output_dir),
+                    output_dir,
+                    _env(
+                        {
+                            "cluster": cluster,
+                            "task": {"type": "worker", "index": index},
+                        }
+                    ),
+                )
+            )
         _wait_all(processes)
     finally:
         for process in processes:
@@ -336,7 +352,9 @@ def _assert_chief_wrote_everything(chief_dir, worker_dir):
     results = _eval_results(chief_dir)
     assert int(results["global_step"]) == NUM_STEPS, results
     assert "eval_mcc" in results and "eval_loss" in results
-    state, damaged = CheckpointFolder(os.path.join(chief_dir, "checkpoint"), {}).latest()
+    state, damaged = CheckpointFolder(
+        os.path.join(chief_dir, "checkpoint"), {}
+    ).latest()
     assert state.step == NUM_STEPS and not damaged
     for path in ("adapters", "export"):
         assert os.path.isdir(os.path.join(chief_dir, path)), path
@@ -345,8 +363,13 @@ def _assert_chief_wrote_everything(chief_dir, worker_dir):
     written = []
     if os.path.isdir(worker_dir):
         written = sorted(os.listdir(worker_dir))
-    for result in ("eval_results.txt", "eval_results.json", "checkpoint",
-                   "adapters", "export"):
+    for result in (
+        "eval_results.txt",
+        "eval_results.json",
+        "checkpoint",
+        "adapters",
+        "export",
+    ):
         assert result not in written, (
             f"the non-chief worker wrote {result}: {written}"
         )
@@ -365,8 +388,12 @@ def test_two_worker_run_classifier_completes(job):
 
     def command(index, output_dir):
         flags = [f"--{key}={value}" for key, value in config.items()]
-        return [sys.executable, RUN_CLASSIFIER, *flags,
-                f"--output_dir={output_dir}"]
+        return [
+            sys.executable,
+            RUN_CLASSIFIER,
+            *flags,
+            f"--output_dir={output_dir}",
+        ]
 
     processes, (chief_dir, worker_dir) = _run_two_workers(
         job, "run_classifier", command
@@ -384,11 +411,16 @@ def test_two_workers_with_keras_workaround_match_one_device(job, reference):
     functions in the worker processes only. The global batch of 8 is split
     4 + 4 across the workers, so the result equals the one-device run.
     """
+
     def command(index, output_dir):
         config = dict(job["config"], output_dir=output_dir)
-        return [sys.executable, WORKER, f"--config={json.dumps(config)}",
-                f"--summary={output_dir}.summary.json",
-                "--keras_mwms_workaround"]
+        return [
+            sys.executable,
+            WORKER,
+            f"--config={json.dumps(config)}",
+            f"--summary={output_dir}.summary.json",
+            "--keras_mwms_workaround",
+        ]
 
     processes, (chief_dir, worker_dir) = _run_two_workers(
         job, "workaround", command
@@ -404,13 +436,13 @@ def test_two_workers_with_keras_workaround_match_one_device(job, reference):
         assert summary["chief"] == (index == 0)
         summaries.append(summary)
     _assert_chief_wrote_everything(chief_dir, worker_dir)
-    difference = _assert_same_training(
-        summaries[0], reference, job["initial"]
-    )
+    difference = _assert_same_training(summaries[0], reference, job["initial"])
     # Both workers computed the same evaluation.
     assert summaries[1]["results"] == summaries[0]["results"]
-    print(f"MultiWorkerMirroredStrategy vs default: max |weight difference| "
-          f"{difference:.3g}")
+    print(
+        f"MultiWorkerMirroredStrategy vs default: max |weight difference| "
+        f"{difference:.3g}"
+    )
 
 
 # ------------------------------------------------------------ SQuAD job
@@ -428,7 +460,9 @@ def squad_job(tmp_path_factory):
         ),
         preprocessor=AdapterBertQuestionAnswererPreprocessor(
             tokenizer=BertTokenizer(vocabulary=TINY_VOCAB),
-            sequence_length=16, doc_stride=4, max_query_length=4,
+            sequence_length=16,
+            doc_stride=4,
+            max_query_length=4,
         ),
     )
     # Small hidden states keep every (half-)batch gradient under the clip
@@ -452,38 +486,61 @@ def squad_job(tmp_path_factory):
             last = min(len(context_words), first + int(rng.integers(1, 4)))
             answer = " ".join(context_words[first:last])
             start = len(" ".join(context_words[:first])) + (1 if first else 0)
-            paragraphs.append({
-                "context": " ".join(context_words),
-                "qas": [{
-                    "id": f"{name}{i}",
-                    "question": " ".join(rng.choice(words, 3)),
-                    "answers": [{"text": answer, "answer_start": start}],
-                }],
-            })
+            paragraphs.append(
+                {
+                    "context": " ".join(context_words),
+                    "qas": [
+                        {
+                            "id": f"{name}{i}",
+                            "question": " ".join(rng.choice(words, 3)),
+                            "answers": [
+                                {"text": answer, "answer_start": start}
+                            ],
+                        }
+                    ],
+                }
+            )
         path = os.path.join(root, f"{name}.json")
         with open(path, "w") as handle:
-            json.dump({"data": [{"title": name, "paragraphs": paragraphs}]}, handle)
+            json.dump(
+                {"data": [{"title": name, "paragraphs": paragraphs}]}, handle
+            )
         return path
 
     config = dict(
-        preset=preset, max_seq_length=16, doc_stride=4, max_query_length=4,
-        train_file=squad_file("train", 40), predict_file=squad_file("dev", 9),
-        do_train=True, do_predict=True, train_batch_size=BATCH,
-        predict_batch_size=BATCH, num_train_epochs=1.0, learning_rate=1e-2,
-        adapter_size=ADAPTER_SIZE, verbose=0,
+        preset=preset,
+        max_seq_length=16,
+        doc_stride=4,
+        max_query_length=4,
+        train_file=squad_file("train", 40),
+        predict_file=squad_file("dev", 9),
+        do_train=True,
+        do_predict=True,
+        train_batch_size=BATCH,
+        predict_batch_size=BATCH,
+        num_train_epochs=1.0,
+        learning_rate=1e-2,
+        adapter_size=ADAPTER_SIZE,
+        verbose=0,
     )
     return dict(
         root=root,
         config=config,
-        initial=safetensors.numpy.load_file(os.path.join(initial, WEIGHTS_FILE)),
+        initial=safetensors.numpy.load_file(
+            os.path.join(initial, WEIGHTS_FILE)
+        ),
     )
 
 
 def test_squad_mirrored_on_two_cpus_matches_the_default_strategy(squad_job):
     extra = ("--job=squad",)
     reference = _run_worker(squad_job, "squad_default", extra=extra)
-    mirrored = _run_worker(squad_job, "squad_mirrored", mode="mirrored", extra=extra)
-    assert mirrored["strategy"] == "MirroredStrategy" and mirrored["replicas"] == 2
+    mirrored = _run_worker(
+        squad_job, "squad_mirrored", mode="mirrored", extra=extra
+    )
+    assert (
+        mirrored["strategy"] == "MirroredStrategy" and mirrored["replicas"] == 2
+    )
     weights = _adapter_weights(mirrored["output_dir"])
     expected = _adapter_weights(reference["output_dir"])
     # Adam divides each gradient by its own running norm, so the float32
@@ -496,9 +553,15 @@ def test_squad_mirrored_on_two_cpus_matches_the_default_strategy(squad_job):
     assert _max_difference(weights, expected) <= tolerance
     steps, losses = _loss_log(mirrored["output_dir"])
     expected_steps, expected_losses = _loss_log(reference["output_dir"])
-    assert steps == expected_steps and len(steps) == reference["results"]["global_step"] > 0
+    assert (
+        steps == expected_steps
+        and len(steps) == reference["results"]["global_step"] > 0
+    )
     np.testing.assert_allclose(losses, expected_losses, rtol=0, atol=tolerance)
     np.testing.assert_allclose(
-        mirrored["dev_probabilities"], reference["dev_probabilities"], rtol=0, atol=tolerance
+        mirrored["dev_probabilities"],
+        reference["dev_probabilities"],
+        rtol=0,
+        atol=tolerance,
     )
     assert mirrored["results"] == pytest.approx(reference["results"])

@@ -2,7 +2,6 @@
 final export, damaged checkpoints, non-finite losses, what a checkpoint
 holds, and bad flag values."""
 
-import dataclasses
 import json
 import os
 import re
@@ -30,7 +29,9 @@ from tests.training.test_run_classifier import make_cola
 from tests.training.test_run_classifier import read_results
 from tests.training.test_run_classifier import run_script
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 
 
 def save_preset(path, seed):
@@ -56,9 +57,19 @@ def data_dir(tmp_path_factory):
 
 def make_config(output_dir, preset, data_dir, **overrides):
     fields = dict(
-        task_name="cola", data_dir=data_dir, output_dir=str(output_dir), preset=preset,
-        max_seq_length=16, train_batch_size=8, num_train_epochs=2, save_checkpoints_steps=3,
-        do_train=True, do_eval=True, verbose=0, adapter_size=4, learning_rate=1e-3,
+        task_name="cola",
+        data_dir=data_dir,
+        output_dir=str(output_dir),
+        preset=preset,
+        max_seq_length=16,
+        train_batch_size=8,
+        num_train_epochs=2,
+        save_checkpoints_steps=3,
+        do_train=True,
+        do_eval=True,
+        verbose=0,
+        adapter_size=4,
+        learning_rate=1e-3,
     )
     fields.update(overrides)
     return ClassifierRunConfig(**fields)
@@ -107,9 +118,13 @@ def test_a_kill_during_the_final_export_is_repaired_by_the_rerun(
     assert writer.call_count == 0
 
 
-def test_a_damaged_checkpoint_is_skipped_or_refused(tmp_path, tiny_preset, data_dir, capsys):
+def test_a_damaged_checkpoint_is_skipped_or_refused(
+    tmp_path, tiny_preset, data_dir, capsys
+):
     out = tmp_path / "out"
-    config = make_config(out, tiny_preset, data_dir, num_train_epochs=3)  # 12 steps.
+    config = make_config(
+        out, tiny_preset, data_dir, num_train_epochs=3
+    )  # 12 steps.
 
     def stop_at_step_6(self, step):
         original(self, step)
@@ -139,24 +154,37 @@ def test_a_damaged_checkpoint_is_skipped_or_refused(tmp_path, tiny_preset, data_
     for folder in checkpoint_folders(out):
         with open(os.path.join(folder, WEIGHTS), "r+b") as handle:
             handle.truncate(100)
-    with pytest.raises(CheckpointError, match="is damaged: trained.safetensors does not match its checksum") as info:
+    with pytest.raises(
+        CheckpointError,
+        match="is damaged: trained.safetensors does not match its checksum",
+    ) as info:
         ClassifierRun(config).run()
     assert len(str(info.value).splitlines()) == 1
 
 
-def test_an_unreadable_state_file_is_a_damaged_checkpoint(tmp_path, tiny_preset, data_dir):
+def test_an_unreadable_state_file_is_a_damaged_checkpoint(
+    tmp_path, tiny_preset, data_dir
+):
     out = tmp_path / "out"
-    ClassifierRun(make_config(out, tiny_preset, data_dir, num_train_epochs=1)).run()
+    ClassifierRun(
+        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
+    ).run()
     (folder,) = [f for f in checkpoint_folders(out) if f.endswith("4")]
     open(os.path.join(folder, "state.json"), "w").close()
     state, damaged = CheckpointFolder(str(out / "checkpoint"), {}).latest()
     assert state.step == 3
-    assert damaged[0][0] == folder and "state.json is unreadable" in damaged[0][1]
+    assert (
+        damaged[0][0] == folder and "state.json is unreadable" in damaged[0][1]
+    )
 
 
-def test_training_stops_at_the_first_non_finite_loss(tmp_path, tiny_preset, data_dir):
+def test_training_stops_at_the_first_non_finite_loss(
+    tmp_path, tiny_preset, data_dir
+):
     out = tmp_path / "out"
-    config = make_config(out, tiny_preset, data_dir, num_train_epochs=1)  # 4 steps.
+    config = make_config(
+        out, tiny_preset, data_dir, num_train_epochs=1
+    )  # 4 steps.
 
     def stop_at_step_3(self, step):
         original(self, step)
@@ -172,7 +200,11 @@ def test_training_stops_at_the_first_non_finite_loss(tmp_path, tiny_preset, data
     folder = CheckpointFolder(str(out / "checkpoint"), {})
     (path,) = checkpoint_folders(out)
     arrays = safetensors.numpy.load_file(os.path.join(path, WEIGHTS))
-    head = [k for k in arrays if k.startswith("trained/") and "logits" in k and "kernel" in k]
+    head = [
+        k
+        for k in arrays
+        if k.startswith("trained/") and "logits" in k and "kernel" in k
+    ]
     arrays[head[0]] = np.full_like(arrays[head[0]], np.nan)
     safetensors.numpy.save_file(arrays, os.path.join(path, WEIGHTS))
     state_path = os.path.join(path, "state.json")
@@ -181,19 +213,29 @@ def test_training_stops_at_the_first_non_finite_loss(tmp_path, tiny_preset, data
 
     state["weights_sha256"] = _sha256(os.path.join(path, WEIGHTS))
     json.dump(state, open(state_path, "w"))
-    with pytest.raises(NonFiniteLossError, match="The training loss became nan at step 4; nothing of this step was saved"):
+    with pytest.raises(
+        NonFiniteLossError,
+        match="The training loss became nan at step 4; nothing of this step "
+        "was saved",
+    ):
         ClassifierRun(config).run()
     assert folder.steps() == [3]  # No NaN checkpoint, no export.
-    assert not os.path.exists(out / "export") and not os.path.exists(out / "adapters")
+    assert not os.path.exists(out / "export") and not os.path.exists(
+        out / "adapters"
+    )
 
 
-def test_adapter_checkpoints_hold_what_trains_not_the_frozen_base(tmp_path, tiny_preset, data_dir):
+def test_adapter_checkpoints_hold_what_trains_not_the_frozen_base(
+    tmp_path, tiny_preset, data_dir
+):
     out = tmp_path / "out"
-    run = ClassifierRun(make_config(out, tiny_preset, data_dir, num_train_epochs=1))
+    run = ClassifierRun(
+        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
+    )
     run.run()
     (path,) = [f for f in checkpoint_folders(out) if f.endswith("4")]
     arrays = safetensors.numpy.load_file(os.path.join(path, WEIGHTS))
-    trained = {k[len("trained/"):] for k in arrays if k.startswith("trained/")}
+    trained = {k[len("trained/") :] for k in arrays if k.startswith("trained/")}
     assert trained == {v.path for v in run.model.trainable_weights}
     frozen = {v.path for v in run.model.non_trainable_weights}
     assert frozen and not frozen & trained
@@ -203,19 +245,33 @@ def test_adapter_checkpoints_hold_what_trains_not_the_frozen_base(tmp_path, tiny
     assert stored < 0.5 * sum(np.prod(v.shape) for v in run.model.weights)
 
 
-def test_resuming_with_other_settings_or_base_says_what_differs(tmp_path, tiny_preset, data_dir):
+def test_resuming_with_other_settings_or_base_says_what_differs(
+    tmp_path, tiny_preset, data_dir
+):
     out = tmp_path / "out"
-    ClassifierRun(make_config(out, tiny_preset, data_dir, num_train_epochs=1)).run()
+    ClassifierRun(
+        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
+    ).run()
     with pytest.raises(CheckpointError, match=r"adapter_size=4 there, 8 now"):
-        ClassifierRun(make_config(out, tiny_preset, data_dir, num_train_epochs=2, adapter_size=8)).run()
+        ClassifierRun(
+            make_config(
+                out, tiny_preset, data_dir, num_train_epochs=2, adapter_size=8
+            )
+        ).run()
     other_base = save_preset(str(tmp_path / "other_preset"), seed=2)
     with pytest.raises(CheckpointError, match="trained on other base weights"):
-        ClassifierRun(make_config(out, other_base, data_dir, num_train_epochs=2)).run()
+        ClassifierRun(
+            make_config(out, other_base, data_dir, num_train_epochs=2)
+        ).run()
 
 
-def test_a_checkpoint_is_committed_whole_or_not_at_all(tmp_path, tiny_preset, data_dir):
+def test_a_checkpoint_is_committed_whole_or_not_at_all(
+    tmp_path, tiny_preset, data_dir
+):
     out = tmp_path / "out"
-    ClassifierRun(make_config(out, tiny_preset, data_dir, num_train_epochs=1)).run()
+    ClassifierRun(
+        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
+    ).run()
     # A kill between writing the files and the rename leaves a `.partial`.
     partial = out / "checkpoint" / "step-00000009.partial"
     os.makedirs(partial)
@@ -223,32 +279,74 @@ def test_a_checkpoint_is_committed_whole_or_not_at_all(tmp_path, tiny_preset, da
     assert CheckpointFolder(str(out / "checkpoint"), {}).steps() == [4, 3]
 
 
-def test_eval_without_a_checkpoint_says_the_model_is_untrained(tmp_path, tiny_preset, data_dir, capsys):
+def test_eval_without_a_checkpoint_says_the_model_is_untrained(
+    tmp_path, tiny_preset, data_dir, capsys
+):
     out = tmp_path / "out"
-    results = ClassifierRun(make_config(out, tiny_preset, data_dir, do_train=False)).run()
-    assert "these results are those of the untrained model" in capsys.readouterr().out
+    results = ClassifierRun(
+        make_config(out, tiny_preset, data_dir, do_train=False)
+    ).run()
+    assert (
+        "these results are those of the untrained model"
+        in capsys.readouterr().out
+    )
     assert results["global_step"] == 0
     assert results["note"] == "untrained model: no checkpoint was found"
-    assert "note = untrained model: no checkpoint was found" in open(out / "eval_results.txt").read()
+    assert (
+        "note = untrained model: no checkpoint was found"
+        in open(out / "eval_results.txt").read()
+    )
 
 
-def test_eval_results_keep_the_original_accuracy_beside_the_task_metric(tmp_path, tiny_preset, data_dir):
+def test_eval_results_keep_the_original_accuracy_beside_the_task_metric(
+    tmp_path, tiny_preset, data_dir
+):
     out = tmp_path / "out"
-    results = ClassifierRun(make_config(out, tiny_preset, data_dir, num_train_epochs=1)).run()
-    assert {"eval_mcc", "eval_accuracy", "eval_loss", "global_step"} <= set(results)
+    results = ClassifierRun(
+        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
+    ).run()
+    assert {"eval_mcc", "eval_accuracy", "eval_loss", "global_step"} <= set(
+        results
+    )
     assert read_results(str(out))["eval_accuracy"] == results["eval_accuracy"]
 
 
-def test_the_learning_rate_defaults_to_the_tuning_modes(tmp_path, tiny_preset, data_dir, capsys):
+def test_the_learning_rate_defaults_to_the_tuning_modes(
+    tmp_path, tiny_preset, data_dir, capsys
+):
     assert ClassifierRunConfig(task_name="cola").learning_rate == 3e-4
-    assert ClassifierRunConfig(task_name="cola", tuning="layer_norm").learning_rate == 3e-4
-    assert ClassifierRunConfig(task_name="cola", tuning="full").learning_rate == 5e-5
-    assert ClassifierRunConfig(task_name="cola", tuning="top_k", top_k_layers=1).learning_rate == 5e-5
-    assert ClassifierRunConfig(task_name="cola", learning_rate=1e-3).learning_rate == 1e-3
-    config = make_config(tmp_path / "out", tiny_preset, data_dir, learning_rate=None, num_train_epochs=1, verbose=1)
+    assert (
+        ClassifierRunConfig(task_name="cola", tuning="layer_norm").learning_rate
+        == 3e-4
+    )
+    assert (
+        ClassifierRunConfig(task_name="cola", tuning="full").learning_rate
+        == 5e-5
+    )
+    assert (
+        ClassifierRunConfig(
+            task_name="cola", tuning="top_k", top_k_layers=1
+        ).learning_rate
+        == 5e-5
+    )
+    assert (
+        ClassifierRunConfig(task_name="cola", learning_rate=1e-3).learning_rate
+        == 1e-3
+    )
+    config = make_config(
+        tmp_path / "out",
+        tiny_preset,
+        data_dir,
+        learning_rate=None,
+        num_train_epochs=1,
+        verbose=1,
+    )
     run = ClassifierRun(config)
     run.run()
-    assert "Learning rate 0.0003 (the default of --tuning=adapters)." in capsys.readouterr().out
+    assert (
+        "Learning rate 0.0003 (the default of --tuning=adapters)."
+        in capsys.readouterr().out
+    )
     schedule = run.model.optimizer.get_config()["learning_rate"]["config"]
     assert schedule["initial_learning_rate"] == 3e-4
 
@@ -256,22 +354,59 @@ def test_the_learning_rate_defaults_to_the_tuning_modes(tmp_path, tiny_preset, d
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--max_seq_length=0"], "--max_seq_length=0 leaves no room for the text: CoLA needs at least 3"),
-        (["--max_seq_length=2"], "--max_seq_length=2 leaves no room for the text"),
-        (["--train_batch_size=0"], "--train_batch_size must be positive, got 0"),
+        (
+            ["--max_seq_length=0"],
+            "--max_seq_length=0 leaves no room for the text: CoLA needs at "
+            "least 3",
+        ),
+        (
+            ["--max_seq_length=2"],
+            "--max_seq_length=2 leaves no room for the text",
+        ),
+        (
+            ["--train_batch_size=0"],
+            "--train_batch_size must be positive, got 0",
+        ),
         (["--eval_batch_size=0"], "--eval_batch_size must be positive, got 0"),
-        (["--predict_batch_size=0"], "--predict_batch_size must be positive, got 0"),
-        (["--save_checkpoints_steps=0"], "--save_checkpoints_steps must be positive, got 0"),
+        (
+            ["--predict_batch_size=0"],
+            "--predict_batch_size must be positive, got 0",
+        ),
+        (
+            ["--save_checkpoints_steps=0"],
+            "--save_checkpoints_steps must be positive, got 0",
+        ),
         (["--learning_rate=0"], "--learning_rate must be positive, got 0.0"),
-        (["--learning_rate=-1e-3"], "--learning_rate must be positive, got -0.001"),
-        (["--num_train_epochs=0"], "--num_train_epochs must be positive, got 0.0"),
-        (["--train_batch_size=128"], "32 training examples over 3 epochs make no full batch of 128: give more training data"),
-        (["--output_dir=/proc/cannot/create"], "--output_dir=/proc/cannot/create cannot be created"),
+        (
+            ["--learning_rate=-1e-3"],
+            "--learning_rate must be positive, got -0.001",
+        ),
+        (
+            ["--num_train_epochs=0"],
+            "--num_train_epochs must be positive, got 0.0",
+        ),
+        (
+            ["--train_batch_size=128"],
+            "32 training examples over 3 epochs make no full batch of 128: "
+            "give more training data",
+        ),
+        (
+            ["--output_dir=/proc/cannot/create"],
+            "--output_dir=/proc/cannot/create cannot be created",
+        ),
     ],
 )
-def test_bad_values_exit_2_with_one_line(tmp_path, tiny_preset, data_dir, capsys, flags, message):
-    argv = ["--task=cola", "--do_train", f"--data_dir={data_dir}", f"--preset={tiny_preset}",
-            f"--output_dir={tmp_path / 'out'}", "--max_seq_length=16"] + flags
+def test_bad_values_exit_2_with_one_line(
+    tmp_path, tiny_preset, data_dir, capsys, flags, message
+):
+    argv = [
+        "--task=cola",
+        "--do_train",
+        f"--data_dir={data_dir}",
+        f"--preset={tiny_preset}",
+        f"--output_dir={tmp_path / 'out'}",
+        "--max_seq_length=16",
+    ] + flags
     code, err = run_script(argv, capsys)
     assert code == 2
     assert message in err and len(err.splitlines()) == 1, err
@@ -281,15 +416,28 @@ def test_an_empty_train_file_says_so(tmp_path, tiny_preset, capsys):
     data_dir = str(tmp_path / "CoLA")
     make_cola(data_dir, np.random.default_rng(0))
     open(os.path.join(data_dir, "train.tsv"), "w").close()
-    argv = ["--task=cola", "--do_train", f"--data_dir={data_dir}", f"--preset={tiny_preset}",
-            f"--output_dir={tmp_path / 'out'}", "--max_seq_length=16"]
+    argv = [
+        "--task=cola",
+        "--do_train",
+        f"--data_dir={data_dir}",
+        f"--preset={tiny_preset}",
+        f"--output_dir={tmp_path / 'out'}",
+        "--max_seq_length=16",
+    ]
     code, err = run_script(argv, capsys)
-    assert code == 2 and "0 training examples over 3 epochs make no full batch of 32" in err, err
+    assert (
+        code == 2
+        and "0 training examples over 3 epochs make no full batch of 32" in err
+    ), err
 
 
 def run_process(*argv, env=None):
     return subprocess.run(
-        [sys.executable, *argv], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+        [sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
         env=env,
     )
 
@@ -299,7 +447,8 @@ def test_an_error_is_one_line_without_tensorflow_start_up_logs():
     result = run_process("run_classifier.py", "--task=nope", env=env)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "run_classifier.py: error: Unknown task 'nope'. Choose one of: CoLA, SST-2, MRPC, "
+        "run_classifier.py: error: Unknown task 'nope'. Choose one of: CoLA, "
+        "SST-2, MRPC, "
         "STS-B, QQP, MNLI, QNLI, RTE, WNLI, AX."
     ]
 
@@ -307,8 +456,22 @@ def test_an_error_is_one_line_without_tensorflow_start_up_logs():
 @pytest.mark.parametrize("script", ["run_classifier.py", "run_squad.py"])
 def test_help_lists_every_flag_and_no_development_path(script):
     result = run_process(script, "--help")
-    listed = set(re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout, re.MULTILINE))
-    assert {"adapter_size", "learning_rate", "tuning", "train_batch_size", "predict_batch_size",
-            "save_checkpoints_steps", "use_tpu", "tpu_name", "preset", "output_dir",
-            "do_train", "init_checkpoint", "max_seq_length"} <= listed
+    listed = set(
+        re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout, re.MULTILINE)
+    )
+    assert {
+        "adapter_size",
+        "learning_rate",
+        "tuning",
+        "train_batch_size",
+        "predict_batch_size",
+        "save_checkpoints_steps",
+        "use_tpu",
+        "tpu_name",
+        "preset",
+        "output_dir",
+        "do_train",
+        "init_checkpoint",
+        "max_seq_length",
+    } <= listed
     assert "../shared" not in result.stdout
