@@ -1,8 +1,10 @@
-"""Keras layers: the adapter module and the adapter Transformer block."""
+"""Keras layers: the adapter module, the adapter Transformer block and the
+SQuAD span head."""
 
 from keras_adapters.layers.adapter import Adapter
 from keras_adapters.layers.adapter_transformer_encoder import (
     AdapterTransformerEncoder,
 )
+from keras_adapters.layers.span_head import SpanHead
 
-__all__ = ["Adapter", "AdapterTransformerEncoder"]
+__all__ = ["Adapter", "AdapterTransformerEncoder", "SpanHead"]

@@ -1,10 +1,14 @@
-"""Choosing a `tf.distribute` strategy the way the original flags do."""
+"""Choosing how to distribute training the way the original flags do: a
+`tf.distribute` strategy on the TensorFlow backend, Keras' own
+`keras.distribution` on the others."""
 
 import json
 import os
 
+import keras
 import tensorflow as tf
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.training.keras_compat import patch_keras_multi_worker_fit
 
 
@@ -29,9 +33,19 @@ def strategy_from_flags(
         gcp_project: optional project (`--gcp_project`).
         master: optional TensorFlow master address (`--master`).
 
+    On the JAX backend (and any other but TensorFlow) the same flags pick
+    a `keras.distribution.DataParallel` over every local device, the TPU
+    chips with `use_tpu`, set as Keras' global distribution.
+
     Returns:
-        A `tf.distribute.Strategy`.
+        An object whose `scope()` the model is built and compiled under: a
+        `tf.distribute.Strategy`, or the `keras.distribution.Distribution`.
+
+    Raises:
+        KerasAdaptersError: `use_tpu` where the backend sees no TPU.
     """
+    if keras.config.backend() != "tensorflow":
+        return _keras_distribution(use_tpu)
     if use_tpu:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
             tpu=tpu_name or master or _default_tpu(),
@@ -47,6 +61,37 @@ def strategy_from_flags(
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _keras_distribution(use_tpu):
+    """Data parallelism over the local devices (the TPU chips with
+    `use_tpu`), as Keras' global distribution."""
+    kind = "tpu" if use_tpu else None
+    devices = keras.distribution.list_devices(kind)
+    if use_tpu and not devices:
+        raise KerasAdaptersError(
+            f"`use_tpu` is set but the {keras.config.backend()} backend "
+            "sees no TPU; run on a TPU host or drop `use_tpu`."
+        )
+    distribution = keras.distribution.DataParallel(devices=devices)
+    keras.distribution.set_distribution(distribution)
+    return distribution
+
+
+def describe(distribution):
+    """One line for the run log: the backend and how training is spread."""
+    backend = keras.config.backend()
+    if isinstance(distribution, keras.distribution.DataParallel):
+        devices = distribution.device_mesh.devices.flatten()
+        where = f"DataParallel over {len(devices)} device(s): " + ", ".join(
+            map(str, devices)
+        )
+    else:
+        where = (
+            f"{type(distribution).__name__} over "
+            f"{distribution.num_replicas_in_sync} replica(s)"
+        )
+    return f"Keras backend {backend}, {where}."
 
 
 def _default_tpu():

@@ -19,6 +19,7 @@ from keras_adapters.training.checkpoints import CheckpointFolder
 from keras_adapters.training.pipeline import evaluation_dataset
 from keras_adapters.training.pipeline import plan_batches
 from keras_adapters.training.pipeline import training_dataset
+from keras_adapters.training.strategy import describe
 from keras_adapters.training.strategy import is_chief
 from keras_adapters.training.strategy import strategy_from_flags
 from keras_adapters.tuning import DEFAULT_LEARNING_RATES
@@ -208,6 +209,8 @@ class TaskRun:
             config.gcp_project,
             config.master,
         )
+        if self.chief and config.verbose:
+            print(describe(self.strategy))
         try:
             os.makedirs(config.output_dir, exist_ok=True)
         except OSError as error:

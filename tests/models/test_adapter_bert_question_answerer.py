@@ -11,8 +11,8 @@ from keras_hub.models import BertTokenizer
 from keras_adapters import tuning_summary
 from keras_adapters.data import read_squad_examples
 from keras_adapters.data.squad_features import convert_examples_to_features
+from keras_adapters.layers import SpanHead
 from keras_adapters.layers.span_head import PADDING_LOGIT
-from keras_adapters.layers.span_head import SpanHead
 from keras_adapters.metrics import normalize_answer
 from keras_adapters.models import AdapterBertQuestionAnswerer
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
