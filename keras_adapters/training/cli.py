@@ -6,6 +6,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from keras_adapters.errors import KerasAdaptersError
 
@@ -57,9 +58,13 @@ def run_script(main, script_path):
 
     def parse_flags(argv):
         try:
-            return flags.FLAGS(argv)
+            argv = flags.FLAGS(argv)
         except flags.Error as error:  # An unknown flag or a bad value.
             fail(error)
+        if not flags.FLAGS["verbosity"].present:
+            # absl would log at INFO: TensorFlow's and JAX's notices.
+            logging.set_verbosity(logging.WARNING)
+        return argv
 
     try:
         app.run(main, flags_parser=parse_flags)

@@ -66,8 +66,10 @@ def strategy_from_flags(
 def _keras_distribution(use_tpu):
     """Data parallelism over the local devices (the TPU chips with
     `use_tpu`), as Keras' global distribution."""
-    kind = "tpu" if use_tpu else None
-    devices = keras.distribution.list_devices(kind)
+    try:
+        devices = keras.distribution.list_devices("tpu" if use_tpu else None)
+    except RuntimeError:  # JAX has no TPU platform here.
+        devices = []
     if use_tpu and not devices:
         raise KerasAdaptersError(
             f"`use_tpu` is set but the {keras.config.backend()} backend "

@@ -1,0 +1,142 @@
+"""The scripts on Keras' JAX backend: the same run, files, resume and
+one-line errors as on TensorFlow, and `keras.distribution.DataParallel`
+over two host devices equal to one device."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from tests.training.test_run_classifier import make_cola
+from tests.training.test_run_failures import save_preset
+
+pytest.importorskip("jax")
+
+REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("jax")
+    data_dir = str(root / "CoLA")
+    make_cola(data_dir, np.random.default_rng(5), train=32)
+    return {
+        "preset": save_preset(str(root / "preset"), seed=3),
+        "data": data_dir,
+    }
+
+
+def run_classifier(output_dir, files, *flags, devices=1):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["KERAS_BACKEND"] = "jax"
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    argv = [
+        sys.executable,
+        os.path.join(REPO_ROOT, "run_classifier.py"),
+        "--task=cola",
+        f"--data_dir={files['data']}",
+        f"--preset={files['preset']}",
+        f"--output_dir={output_dir}",
+        "--max_seq_length=16",
+        "--train_batch_size=8",
+        "--adapter_size=4",
+        "--save_checkpoints_steps=3",
+        "--learning_rate=1e-3",
+        *flags,
+    ]
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=600,
+    )
+
+
+def losses(output_dir):
+    with open(os.path.join(output_dir, "train_log.tsv")) as handle:
+        return [float(line.split("\t")[1]) for line in handle]
+
+
+def newest_checkpoint(output_dir):
+    folder = os.path.join(output_dir, "checkpoint")
+    newest = sorted(os.listdir(folder))[-1]
+    return safetensors.numpy.load_file(
+        os.path.join(folder, newest, "trained.safetensors")
+    )
+
+
+def test_run_classifier_on_jax_trains_evaluates_predicts_and_resumes(
+    tmp_path, files
+):
+    out = tmp_path / "out"
+    result = run_classifier(
+        out,
+        files,
+        "--do_train",
+        "--do_eval",
+        "--do_predict",
+        "--num_train_epochs=2",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Keras backend jax, DataParallel over 1 device(s)" in result.stdout
+    with open(out / "eval_results.json") as handle:
+        results = json.load(handle)
+    assert results["global_step"] == 8
+    assert {"eval_mcc", "eval_accuracy", "eval_loss"} <= set(results)
+    assert len(losses(out)) == 8 and np.isfinite(losses(out)).all()
+    assert len(open(out / "test_results.tsv").readlines()) == 9
+    for path in ("adapters/adapter_config.json", "export/saved_model.pb"):
+        assert (out / path).is_file(), path
+    # Three more epochs: resumes at step 8 of 20 from the checkpoint.
+    again = run_classifier(out, files, "--do_train", "--num_train_epochs=5")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Resuming at step 8 of 20." in again.stdout
+    assert [i + 1 for i in range(20)] == [
+        int(line.split("\t")[0]) for line in open(out / "train_log.tsv")
+    ]
+
+
+def test_data_parallel_on_two_devices_equals_one_device(tmp_path, files):
+    runs = {}
+    for devices in (1, 2):
+        out = tmp_path / f"devices{devices}"
+        result = run_classifier(
+            out,
+            files,
+            "--do_train",
+            "--num_train_epochs=1",
+            "--adam_epsilon=1e-6",
+            devices=devices,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"DataParallel over {devices} device(s)" in result.stdout
+        runs[devices] = out
+    np.testing.assert_allclose(losses(runs[1]), losses(runs[2]), atol=1e-5)
+    one, two = newest_checkpoint(runs[1]), newest_checkpoint(runs[2])
+    trained = [key for key in one if key.startswith("trained/")]
+    assert trained
+    for key in trained:
+        np.testing.assert_allclose(one[key], two[key], atol=1e-5, err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--task=nope"], "Unknown task 'nope'"),
+        (["--max_seq_length=2"], "--max_seq_length=2 leaves no room"),
+        (["--use_tpu"], "--use_tpu is set but the jax backend sees no TPU"),
+    ],
+)
+def test_bad_input_on_jax_is_the_same_one_line(tmp_path, files, flags, message):
+    result = run_classifier(tmp_path / "out", files, "--do_train", *flags)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("run_classifier.py: error: ") and message in line
