@@ -2,6 +2,8 @@
 
 from absl import flags
 
+from keras_adapters.training.task_run import JIT_COMPILE
+from keras_adapters.training.task_run import MIXED_PRECISION_POLICIES
 from keras_adapters.tuning import DEFAULT_LEARNING_RATES
 from keras_adapters.tuning import TUNING_MODES
 
@@ -101,12 +103,15 @@ def define_shared_flags(max_seq_length):
         "seed", 12345, "Random seed (data order and initializers)."
     )
     flags.DEFINE_enum(
-        "mixed_precision", None, ["bf16", "fp16"], "Mixed precision policy."
+        "mixed_precision",
+        None,
+        list(MIXED_PRECISION_POLICIES),
+        "Mixed precision policy.",
     )
     flags.DEFINE_enum(
         "jit_compile",
         "auto",
-        ["auto", "true", "false"],
+        list(JIT_COMPILE),
         "XLA-compile the training step; auto: on GPU/TPU, off on CPU.",
     )
     flags.DEFINE_string(

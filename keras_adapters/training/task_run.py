@@ -29,6 +29,8 @@ from keras_adapters.tuning import tuning_summary
 DEFAULT_PRESET = "bert_base_en_uncased"
 # --jit_compile -> Keras' `jit_compile` ("auto": XLA on GPU and TPU only).
 JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
+# --mixed_precision -> the Keras dtype policy.
+MIXED_PRECISION_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
 @dataclasses.dataclass
@@ -96,9 +98,12 @@ class RunConfig:
         if not self.bert_config_file:
             self.preset = self.preset or DEFAULT_PRESET
         TuningMode(self.tuning, self.top_k_layers, self.train_pooler)
-        if self.mixed_precision not in (None, "", "bf16", "fp16"):
+        if self.mixed_precision and (
+            self.mixed_precision not in MIXED_PRECISION_POLICIES
+        ):
             raise KerasAdaptersError(
-                f"`mixed_precision` must be bf16 or fp16, got "
+                "`mixed_precision` must be one of "
+                f"{', '.join(MIXED_PRECISION_POLICIES)}, got "
                 f"'{self.mixed_precision}'."
             )
         if self.jit_compile not in JIT_COMPILE:
@@ -198,9 +203,7 @@ class TaskRun:
         keras.utils.set_random_seed(config.seed)
         if config.mixed_precision:
             keras.mixed_precision.set_global_policy(
-                "mixed_bfloat16"
-                if config.mixed_precision == "bf16"
-                else "mixed_float16"
+                MIXED_PRECISION_POLICIES[config.mixed_precision]
             )
         self.strategy = strategy_from_flags(
             config.use_tpu,
