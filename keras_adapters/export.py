@@ -1,4 +1,7 @@
-"""SavedModel export of a text classifier that serves raw strings."""
+"""SavedModel exports of classifiers and question answerers (raw strings).
+
+The TensorFlow and the JAX backends export the same signatures.
+"""
 
 import numbers
 
@@ -42,6 +45,14 @@ def export_saved_model(
     The model runs in inference mode (`training=False`, no dropout), on
     each batch cut to its longest tokenized input.
 
+    On the JAX backend the model goes into the graph through `jax2tf`, as
+    StableHLO lowered for CPU, CUDA and TPU (TensorFlow's `XlaCallModule`
+    op runs it; `jax` is needed to export, not to serve). Each batch runs
+    padded up to a multiple of 16 tokens (`JAX_WIDTH_MULTIPLE`; padding is
+    masked, so the outputs do not change), and TensorFlow compiles the
+    model at the first batch of each size and width (about 1 s for MiniLM
+    on CPU), then reuses it. An empty batch gives empty outputs.
+
     `saved_model_cli show --dir DIR --all` works as installed, but
     `saved_model_cli run` fails with "Op type not registered
     'RegexSplitWithOffsets'": the CLI has no option to load custom-op
@@ -57,7 +68,8 @@ def export_saved_model(
 
     Args:
         classifier: an `AdapterBertTextClassifier` (or any keras-hub
-            `TextClassifier` on the TensorFlow backend) with a preprocessor.
+            `TextClassifier`) with a preprocessor, on the TensorFlow or the
+            JAX backend.
         export_dir: string or path-like. The SavedModel directory, created
             if needed; files of an earlier export there are overwritten.
         labels: optional list of `num_classes` label names, in class-id
@@ -102,11 +114,12 @@ def export_saved_model(
     if labels is not None:
         labels = [str(label) for label in labels]
 
+    run_model = _serving_model(classifier)
+
     def serve(inputs):
         # `y=None`: called with a bare `(a, b)` tuple, keras-hub
         # preprocessors take it for `(x, y)` and drop the second sentence.
-        x = _trim_to_longest(preprocessor(inputs, y=None))
-        outputs = tf.cast(classifier(x, training=False), tf.float32)
+        outputs = run_model(preprocessor(inputs, y=None))
         if regression:
             return {"scores": tf.reshape(outputs, [-1])}
         if classifier.activation is not keras.activations.softmax:
@@ -167,6 +180,102 @@ def _trim_to_longest(features):
     }
 
 
+# The model's inputs among the preprocessor's features.
+MODEL_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+# On the JAX backend each batch runs padded up to a multiple of this many
+# tokens (at most the preprocessor's sequence length), so that the served
+# model compiles once per batch size and width step, not once per length.
+JAX_WIDTH_MULTIPLE = 16
+
+# The platforms the JAX export's StableHLO is lowered for: TensorFlow runs
+# the SavedModel on whichever of them it places the model on.
+JAX_PLATFORMS = ("cpu", "cuda", "tpu")
+
+
+def _serving_model(model):
+    """The model in inference mode as a function of TensorFlow tensors.
+
+    Returns `run(features)`: the preprocessor's features of a batch (full
+    `sequence_length` width) in, the model's outputs (float32) out, the
+    batch cut to its longest input. Sequence outputs (question answering)
+    may come out wider than that longest input (on JAX); their first
+    `longest` positions are the model's outputs.
+    """
+    if keras.config.backend() == "jax":
+        return _jax_serving_model(model)
+
+    def run(features):
+        inputs = _trim_to_longest({key: features[key] for key in MODEL_INPUTS})
+        return tf.cast(model(inputs, training=False), tf.float32)
+
+    return run
+
+
+def _jax_serving_model(model):
+    """`_serving_model` on the JAX backend, through `jax2tf`.
+
+    The model's weights become `tf.Variable`s that the graph reads (the
+    SavedModel stores them); its `stateless_call` is serialized as StableHLO
+    with a symbolic batch size `b` and width `L` (`L` bounded by the
+    preprocessor's sequence length, which keras-hub's position embedding
+    needs to know). Each batch is padded up to a multiple of
+    `JAX_WIDTH_MULTIPLE` tokens; the padding is masked, so the outputs are
+    those of the batch at its own width.
+    """
+    from jax.experimental import jax2tf
+
+    weights = list(model.weights)
+    index = {id(weight): i for i, weight in enumerate(weights)}
+    variables = [
+        tf.Variable(keras.ops.convert_to_numpy(weight), trainable=False)
+        for weight in weights
+    ]
+
+    def stateless(values, token_ids, segment_ids, padding_mask):
+        def value(variable):
+            # Not a weight (a dropout seed): unused in inference.
+            i = index.get(id(variable))
+            return variable.value if i is None else values[i]
+
+        outputs, _ = model.stateless_call(
+            [value(v) for v in model.trainable_variables],
+            [value(v) for v in model.non_trainable_variables],
+            {
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+            },
+            training=False,
+        )
+        return keras.ops.cast(outputs, "float32")
+
+    def run(features):
+        inputs = [features[key] for key in MODEL_INPUTS]
+        limit = inputs[0].shape[1]
+        if limit is None:
+            limit = model.backbone.max_sequence_length
+        lengths = tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), 1)
+        step = JAX_WIDTH_MULTIPLE
+        width = (tf.maximum(tf.reduce_max(lengths), 1) + step - 1) // step
+        width = tf.minimum(width * step, limit)
+        # JAX's symbolic sizes are at least 1: an empty batch runs one row
+        # of padding, dropped from the outputs.
+        count = tf.shape(inputs[0])[0]
+        extra = tf.maximum(count, 1) - count
+        inputs = [tf.pad(x[:, :width], [[0, extra], [0, 0]]) for x in inputs]
+        converted = jax2tf.convert(
+            stateless,
+            polymorphic_shapes=[None] + ["(b, L)"] * len(inputs),
+            polymorphic_constraints=[f"L <= {limit}"],
+            with_gradient=False,
+            native_serialization_platforms=JAX_PLATFORMS,
+        )
+        return converted(variables, *inputs)[:count]
+
+    return run
+
+
 def _save_signature(concrete, export_dir):
     """Saves one concrete function as `serving_default`, with its weights."""
     # Only the signature is saved (no polymorphic function: saving one would
@@ -211,8 +320,13 @@ def export_question_answerer(
     (narrower than `max_answer_length` included); an empty batch gives
     empty outputs.
 
+    On the JAX backend the model runs as in `export_saved_model` (through
+    `jax2tf`, windows padded up to a multiple of 16 tokens); the decoding
+    reads its logits at the batch's own width, so the answers are the same.
+
     Args:
-        model: an `AdapterBertQuestionAnswerer` with a preprocessor.
+        model: an `AdapterBertQuestionAnswerer` with a preprocessor, on the
+            TensorFlow or the JAX backend.
         export_dir: the SavedModel folder; an earlier export there is
             overwritten.
         n_best_size: int. Starts and ends considered per window.
@@ -240,6 +354,7 @@ def export_question_answerer(
     ```
     """
     preprocessor = _exportable_preprocessor(model)
+    run_model = _serving_model(model)
 
     def serve(question, context):
         with tf.control_dependencies(
@@ -251,16 +366,13 @@ def export_question_answerer(
                 )
             ]
         ):
-            windows = _trim_to_longest(
-                preprocessor(
-                    {"question": tf.identity(question), "context": context}
-                )
+            windows = preprocessor(
+                {"question": tf.identity(question), "context": context}
             )
-        inputs = {
-            key: windows[key]
-            for key in ("token_ids", "segment_ids", "padding_mask")
-        }
-        logits = tf.cast(model(inputs, training=False), tf.float32)
+        logits = run_model(windows)
+        windows = _trim_to_longest(windows)
+        # The JAX model may run wider (padded); decode at the batch's width.
+        logits = logits[:, :, : tf.shape(windows["token_ids"])[1]]
         begin, end, score, null = best_answer_spans(
             logits,
             windows,
@@ -298,11 +410,12 @@ def _exportable_preprocessor(model):
     """The preprocessor a raw-string SavedModel of `model` runs in its graph.
 
     Raises:
-        KerasAdaptersError: not the TensorFlow backend, or no preprocessor.
+        KerasAdaptersError: neither the TensorFlow nor the JAX backend, or
+            no preprocessor.
     """
-    if keras.config.backend() != "tensorflow":
+    if keras.config.backend() not in ("tensorflow", "jax"):
         raise KerasAdaptersError(
-            "SavedModel export needs the TensorFlow backend; got "
+            "SavedModel export needs the TensorFlow or JAX backend; got "
             f"KERAS_BACKEND={keras.config.backend()!r}."
         )
     preprocessor = getattr(model, "preprocessor", None)

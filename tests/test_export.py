@@ -1,5 +1,6 @@
 """SavedModel export: raw strings in, a fresh TF-only process serves them."""
 
+import importlib.util
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from keras_hub.models import BertTokenizer
 
 from keras_adapters.data import SquadExample
 from keras_adapters.data.squad_features import convert_examples_to_features
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
 from keras_adapters.models import AdapterBertBackbone
@@ -22,8 +24,10 @@ from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
 from keras_adapters.models.span_decoding import decode_answers
+from tests.conftest import REPO_ROOT
 from tests.conftest import TINY_CONFIG
 from tests.conftest import TINY_VOCAB
+from tests.conftest import _minilm_path
 
 # Out-of-vocabulary words, casing, accents, CJK, an empty string and a
 # sentence longer than the 12 tokens of the tiny preprocessor (truncation).
@@ -51,27 +55,41 @@ LONG_CONTEXTS = [
 ]
 
 # Loads SavedModels with nothing but tensorflow and tensorflow_text, runs
-# their `serving_default` on raw strings and prints the outputs as JSON.
+# their `serving_default` on raw strings and prints the outputs as JSON
+# (`[dtype, values, shape]` per output; the modules of keras-hub,
+# keras_adapters or jax it imported, none expected). JAX is kept out, as
+# on a serving machine without it.
 LOADER = r"""
 import json
 import sys
 
+# Serving needs no JAX: `import jax` fails here (TensorFlow tries it).
+sys.modules["jax"] = None
+
 import tensorflow as tf
 import tensorflow_text  # noqa: F401 (registers the tokenizer ops)
 
+loaded = {}
 results = []
 for request in json.loads(sys.argv[1]):
-    serve = tf.saved_model.load(request["dir"]).signatures["serving_default"]
-    inputs = {k: tf.constant(v) for k, v in request["inputs"].items()}
+    if request["dir"] not in loaded:
+        loaded[request["dir"]] = tf.saved_model.load(request["dir"])
+    serve = loaded[request["dir"]].signatures["serving_default"]
+    inputs = {
+        k: tf.constant(v, tf.string) for k, v in request["inputs"].items()
+    }
     outputs = {}
     for key, value in serve(**inputs).items():
         value = value.numpy()
         if value.dtype == object:
             value = value.astype(bytes).astype(str)
-        outputs[key] = [value.dtype.name, value.tolist()]
+        outputs[key] = [value.dtype.name, value.tolist(), list(value.shape)]
     results.append(outputs)
 modules = sorted(
-    m for m in sys.modules if m.split(".")[0] in ("keras_hub", "keras_adapters")
+    m
+    for m, module in sys.modules.items()
+    if module is not None
+    and m.split(".")[0] in ("keras_hub", "keras_adapters", "jax")
 )
 print("RESULT " + json.dumps({"results": results, "modules": modules}))
 """
@@ -90,23 +108,33 @@ SAVED_MODEL_CLI = [
 
 
 def quiet_env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    """The environment of the serving processes: no Keras backend chosen
+    (tensorflow_text imports Keras, which would import JAX under the JAX
+    test run's KERAS_BACKEND=jax), TensorFlow's info logs off."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("KERAS_BACKEND", None)
+    return env
 
 
-def start(command, cwd, name):
-    """Starts `command` in `cwd`; its output goes to files there."""
+def start(command, cwd, name, env=None):
+    """Starts `command` in `cwd` (with `env` added to the environment); its
+    output goes to files there."""
     out = open(os.path.join(cwd, name + ".out"), "w+")
     err = open(os.path.join(cwd, name + ".err"), "w+")
     process = subprocess.Popen(
-        command, stdout=out, stderr=err, cwd=cwd, env=quiet_env()
+        command,
+        stdout=out,
+        stderr=err,
+        cwd=cwd,
+        env=dict(quiet_env(), **(env or {})),
     )
     return process, out, err
 
 
-def finish(started, check=True):
+def finish(started, check=True, timeout=300):
     """Waits for a `start`ed command; returns (returncode, stdout, stderr)."""
     process, out, err = started
-    returncode = process.wait(timeout=300)
+    returncode = process.wait(timeout=timeout)
     out.seek(0)
     err.seek(0)
     stdout, stderr = out.read(), err.read()
@@ -249,10 +277,10 @@ def test_single_sentence_export_serves_raw_strings(exports):
     served = exports["served"]["single"]
     expected = exports["expected"]["single"]
     assert set(served) == {"probabilities", "label_ids", "labels"}
-    dtype, probabilities = served["probabilities"]
+    dtype, probabilities, _ = served["probabilities"]
     assert dtype == "float32"
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
-    assert served["label_ids"] == ["int32", expected.argmax(-1).tolist()]
+    assert served["label_ids"][:2] == ["int32", expected.argmax(-1).tolist()]
     assert served["labels"][1] == [LABELS[i] for i in expected.argmax(-1)]
     # The fitted head gives sentence i class i % 3.
     assert served["label_ids"][1] == [0, 1, 2, 0, 1]
@@ -271,7 +299,7 @@ def test_pair_export_serves_sentence_pairs(exports):
 def test_regression_export_serves_scores(exports):
     served = exports["served"]["regression"]
     assert set(served) == {"scores"}
-    dtype, scores = served["scores"]
+    dtype, scores, _ = served["scores"]
     assert dtype == "float32"
     # Predicted with the preprocessor at the export's sequence length (8);
     # the export left the preprocessor at its own 12.
@@ -361,6 +389,50 @@ def test_bad_arguments_are_clear_errors(tmp_path, tiny_backbone):
     assert not os.path.exists(export_dir)
 
 
+@pytest.mark.parametrize("export", ["classifier", "question_answerer"])
+def test_other_backends_are_a_one_line_error(
+    export, tmp_path, monkeypatch, tiny_backbone
+):
+    model = AdapterBertTextClassifier(tiny_backbone, num_classes=2)
+    monkeypatch.setattr(keras.config, "backend", lambda: "torch")
+    function = {
+        "classifier": export_saved_model,
+        "question_answerer": export_question_answerer,
+    }[export]
+    with pytest.raises(KerasAdaptersError) as error:
+        function(model, str(tmp_path / "never"))
+    assert str(error.value) == (
+        "SavedModel export needs the TensorFlow or JAX backend; got "
+        "KERAS_BACKEND='torch'."
+    )
+    assert not os.path.exists(tmp_path / "never")
+
+
+@pytest.mark.skipif(
+    keras.config.backend() != "tensorflow",
+    reason="runs tests/test_export_jax.py from the TensorFlow backend",
+)
+def test_jax_backend_exports_pass_in_a_jax_process(request, tmp_path):
+    """Runs tests/test_export_jax.py under KERAS_BACKEND=jax (with this
+    run's `-m`), so that the default TensorFlow run checks the exports
+    from JAX too."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip('pip install "jax[cpu]" for the JAX export tests')
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    if request.config.option.markexpr:
+        command += ["-m", request.config.option.markexpr]
+    command.append(os.path.join(REPO_ROOT, "tests", "test_export_jax.py"))
+    started = start(command, str(tmp_path), "jax", env={"KERAS_BACKEND": "jax"})
+    returncode, stdout, stderr = finish(started, check=False, timeout=900)
+    assert returncode == 0, stdout[-6000:] + stderr[-3000:]
+    summary = stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ passed.*", summary), summary
+    # Only the MiniLM test may skip, where MiniLM is not installed.
+    skipped = re.search(r"(\d+) skipped", summary)
+    allowed = 0 if _minilm_path() else 1
+    assert (int(skipped[1]) if skipped else 0) <= allowed, stdout[-3000:]
+
+
 @pytest.mark.integration
 def test_minilm_export_serves_the_same_predictions(minilm_path, tmp_path):
     classifier = AdapterBertTextClassifier.from_preset(
@@ -394,10 +466,9 @@ def test_minilm_export_serves_the_same_predictions(minilm_path, tmp_path):
     ]
 
 
-@pytest.fixture(scope="module")
-def question_answerer(tmp_path_factory):
-    """A tiny question answerer with wide random weights (48-token windows)
-    and its export, loaded back with `tf.saved_model.load`."""
+def tiny_question_answerer():
+    """A tiny question answerer with wide random weights (48-token windows,
+    stride 16, queries cut at 8 tokens)."""
     keras.utils.set_random_seed(1234)
     config = dict(TINY_CONFIG, vocabulary_size=len(QA_VOCAB))
     config["max_sequence_length"] = 48
@@ -413,6 +484,14 @@ def question_answerer(tmp_path_factory):
     for weight in model.weights:
         if len(weight.shape) >= 2:
             weight.assign(rng.normal(0.0, 0.5, weight.shape))
+    return model
+
+
+@pytest.fixture(scope="module")
+def question_answerer(tmp_path_factory):
+    """`tiny_question_answerer()` and its export, loaded back with
+    `tf.saved_model.load`."""
+    model = tiny_question_answerer()
     export_dir = export_question_answerer(
         model, str(tmp_path_factory.mktemp("qa") / "export")
     )
