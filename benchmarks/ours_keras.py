@@ -1,5 +1,12 @@
 """One measurement of keras_adapters (Keras 3 / TensorFlow) in this process.
 
+With `KERAS_BACKEND=jax` the same measurements run on JAX (TensorFlow is
+still imported: the input pipeline is tf.data); `compare_adapterhub.py`
+runs it so for its JAX column, with `--jit_compile` (JAX's eager path is
+not a training path). The process is pinned to `--threads` CPUs there (XLA's
+CPU thread pool takes no thread count), training steps are timed once
+their outputs exist (JAX dispatches ahead), and `matmul` is `jnp.matmul`.
+
 The building block of `train_step_speed.py`, `compare_adapterhub.py` and
 `serving_speed.py`, which run it once per configuration in a fresh process
 so that its peak RSS belongs to that configuration alone. It prints one line
@@ -99,6 +106,9 @@ def parse_args(argv=None):
 
 ARGS = parse_args()
 _common.set_thread_env(ARGS.threads, ARGS.inter_op)
+JAX = os.environ.get("KERAS_BACKEND") == "jax"
+if JAX and ARGS.threads < len(os.sched_getaffinity(0)):
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: ARGS.threads])
 
 # Every library is imported before RSS_AFTER_IMPORT_MB is read.
 import keras  # noqa: E402
@@ -184,6 +194,12 @@ class StepTimer(keras.callbacks.Callback):
             self.marks.append(time.perf_counter())
 
     def on_train_batch_end(self, batch, logs=None):
+        if JAX:  # the step has been dispatched, not run: wait for it
+            import jax
+
+            jax.block_until_ready(
+                (logs, getattr(self.model, "_jax_state", None))
+            )
         self.marks.append(time.perf_counter())
 
 
@@ -348,6 +364,19 @@ def measure_inference(args):
 
 
 def measure_matmul(args):
+    if JAX:
+        import jax
+        import jax.numpy as jnp
+
+        def multiply(m, k, n):
+            key_a, key_b = jax.random.split(jax.random.key(args.seed))
+            a = jax.random.normal(key_a, (m, k), jnp.float32)
+            b = jax.random.normal(key_b, (k, n), jnp.float32)
+            product = jax.jit(jnp.matmul)
+            return lambda: product(a, b).block_until_ready()
+
+        return _common.matmul_rates(args, multiply)
+
     def multiply(m, k, n):
         a = tf.random.normal([m, k], dtype=tf.float32)
         b = tf.random.normal([k, n], dtype=tf.float32)
@@ -476,6 +505,7 @@ def main(args):
         )
     }
     config["inter_op"] = args.inter_op or args.threads
+    config["backend"] = keras.config.backend()
     if args.measure == "serve":
         config["variant"] = args.variant
     result = {
@@ -484,9 +514,18 @@ def main(args):
         "config": config,
         **MEASURES[args.measure](args),
         "rss_after_import_mb": RSS_AFTER_IMPORT_MB,
-        "versions": _common.keras_versions(),
+        "versions": versions(),
     }
     _common.emit(result)
+
+
+def versions():
+    found = _common.keras_versions()
+    if JAX:
+        import jax
+
+        found["jax"] = jax.__version__
+    return found
 
 
 if __name__ == "__main__":

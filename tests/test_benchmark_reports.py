@@ -312,3 +312,68 @@ def test_squad_short_training_rejects_top_k_without_its_layer_count():
             "other mode takes it; got mode 'top_k' with `top_k`=None."
         )
     )
+
+
+@pytest.mark.integration
+def test_gpu_compare_quick_trains_ours_on_jax_without_tensorflow(
+    minilm_path, tmp_path
+):
+    import importlib.util
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("pip install 'jax[cpu]' for the JAX side")
+    result = run_benchmark(
+        "gpu_compare.py",
+        "--quick",
+        "--sides=ours",
+        "--dtypes=float32",
+        f"--preset={minilm_path}",
+        f"--out_dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "gpu_compare.json").read_text())
+    (run,) = report["runs"]
+    assert "error" not in run, run
+    # The child blocks TensorFlow, as on the GPU machine that lacks it.
+    assert run["tensorflow_imported"] is False
+    assert run["jit_compile"] is True
+    assert run["trained_parameters"] == 605_954
+    assert run["step_seconds_median"] > 0
+    (row,) = report["summary"]
+    assert row["seq"] == 32 and row["ours"]["rounds"] == 1
+    assert "| 32 | float32 |" in (tmp_path / "gpu_compare.md").read_text()
+
+
+def test_gpu_compare_carries_float16_weights_and_restores_float32(tmp_path):
+    import gpu_compare
+    import numpy as np
+
+    weights = {
+        "a.weight": np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4),
+        "position_ids": np.arange(5, dtype=np.int64),
+    }
+    source = tmp_path / "model.safetensors"
+    gpu_compare.write_safetensors(
+        source,
+        [
+            (
+                name,
+                "F32" if value.dtype == np.float32 else "I64",
+                list(value.shape),
+                value.tobytes(),
+            )
+            for name, value in weights.items()
+        ],
+        {"format": "pt"},
+    )
+    gpu_compare.pack_weights(source, tmp_path)
+    gpu_compare.unpack_weights(tmp_path, tmp_path / "restored.safetensors")
+    header, data = gpu_compare.read_safetensors(
+        tmp_path / "restored.safetensors"
+    )
+    assert header["__metadata__"] == {"format": "pt"}
+    begin, end = header["a.weight"]["data_offsets"]
+    restored = np.frombuffer(data[begin:end], np.float32).reshape(3, 4)
+    np.testing.assert_allclose(restored, weights["a.weight"], rtol=1e-3)
+    begin, end = header["position_ids"]["data_offsets"]
+    assert np.frombuffer(data[begin:end], np.int64).tolist() == [0, 1, 2, 3, 4]
