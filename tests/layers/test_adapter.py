@@ -45,7 +45,10 @@ def test_initialization_statistics_and_parameter_count():
         # A normal truncated at 2 stddev has std 0.880 * stddev.
         assert 0.86e-3 < values.std() < 0.90e-3
         assert abs(values.mean()) < 2e-5
-        assert np.abs(values).max() <= 2e-3
+        # Keras' torch backend keeps an untruncated draw when four draws in
+        # a row fall outside 2 stddev: 0.0455**4, about 4e-6 of the values.
+        untruncated = 1e-4 if keras.backend.backend() == "torch" else 0
+        assert np.mean(np.abs(values) > 2e-3) <= untruncated
     assert not adapter.down_bias.numpy().any()
     assert not adapter.up_bias.numpy().any()
 

@@ -105,6 +105,7 @@ def manual_block(layer, x, mask, normalize_first):
         )
 
     a1, a2 = layer._self_attention_adapter, layer._feedforward_adapter
+    x = keras.ops.convert_to_tensor(x)
     if normalize_first:
         x = x + a1(attend(ln1(x)))
         return x + a2(ffn(ln2(x)))

@@ -177,7 +177,7 @@ def test_span_head_masks_padding_and_gives_the_original_loss():
     head = SpanHead()
     sequence = np.random.default_rng(0).normal(size=(3, 6, 8)).astype("float32")
     mask = np.array([[1] * 6, [1] * 4 + [0] * 2, [1] * 2 + [0] * 4])
-    logits = np.asarray(head(sequence, mask))
+    logits = keras.ops.convert_to_numpy(head(sequence, mask))
     assert logits.shape == (3, 2, 6) and logits.dtype == np.float32
     assert (logits[1, :, 4:] == PADDING_LOGIT).all() and (
         logits[1, :, :4] > PADDING_LOGIT
@@ -227,7 +227,8 @@ def test_question_answerer_trains_head_adapters_and_layer_norms(
     model.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_array_equal(
-        np.asarray(restored(inputs)), np.asarray(model(inputs))
+        keras.ops.convert_to_numpy(restored(inputs)),
+        keras.ops.convert_to_numpy(model(inputs)),
     )
     assert restored.tuning == model.tuning
 
