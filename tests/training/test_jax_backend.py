@@ -13,6 +13,8 @@ import safetensors.numpy
 
 from tests.training.test_run_classifier import make_cola
 from tests.training.test_run_failures import save_preset
+from tests.training.test_run_squad import SMALL
+from tests.training.test_run_squad import squad_slice  # noqa: F401
 
 pytest.importorskip("jax")
 
@@ -32,13 +34,24 @@ def files(tmp_path_factory):
     }
 
 
-def run_classifier(output_dir, files, *flags, devices=1):
+def run_script(script, *argv, devices=1):
+    """Runs a top-level script on the JAX backend with `devices` CPUs."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["KERAS_BACKEND"] = "jax"
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    argv = [
-        sys.executable,
-        os.path.join(REPO_ROOT, "run_classifier.py"),
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, script), *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=600,
+    )
+
+
+def run_classifier(output_dir, files, *flags, devices=1):
+    return run_script(
+        "run_classifier.py",
         "--task=cola",
         f"--data_dir={files['data']}",
         f"--preset={files['preset']}",
@@ -49,14 +62,7 @@ def run_classifier(output_dir, files, *flags, devices=1):
         "--save_checkpoints_steps=3",
         "--learning_rate=1e-3",
         *flags,
-    ]
-    return subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-        timeout=600,
+        devices=devices,
     )
 
 
@@ -140,3 +146,32 @@ def test_bad_input_on_jax_is_the_same_one_line(tmp_path, files, flags, message):
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert line.startswith("run_classifier.py: error: ") and message in line
+
+
+def test_run_squad_on_jax_trains_predicts_scores_and_exports(
+    squad_slice,  # noqa: F811 (the fixture imported above)
+    tmp_path,
+):
+    out = tmp_path / "squad"
+    result = run_script(
+        "run_squad.py",
+        f"--preset={squad_slice['preset']}",
+        "--adapter_size=4",
+        f"--output_dir={out}",
+        "--do_train",
+        f"--train_file={squad_slice['train']}",
+        "--do_predict",
+        f"--predict_file={squad_slice['predict']}",
+        "--train_batch_size=8",
+        "--num_train_epochs=1",
+        "--learning_rate=1e-2",
+        *[f"--{name}={value}" for name, value in SMALL.items()],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out / "eval_results.json") as handle:
+        results = json.load(handle)
+    assert 0 <= results["exact_match"] <= 100 and results["total"] > 0
+    with open(out / "predictions.json") as handle:
+        assert len(json.load(handle)) == results["total"]
+    for path in ("adapters/adapter_config.json", "export/saved_model.pb"):
+        assert (out / path).is_file(), path
