@@ -70,7 +70,26 @@ def _register_kernel(folder, monkeypatch):
 
 
 @pytest.mark.integration
-def test_notebook_runs_on_cpu(minilm_path, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "backend, placement",
+    [
+        (None, "Keras backend jax, DataParallel over 1 device(s): cpu:0."),
+        (
+            "tensorflow",
+            "Keras backend tensorflow, DefaultDistributionStrategy over 1 "
+            "replica(s).",
+        ),
+    ],
+)
+def test_notebook_runs_on_cpu(
+    minilm_path, tmp_path, monkeypatch, backend, placement
+):
+    """Unchanged cells on the default backend (JAX) and on TensorFlow."""
+    if backend is None:
+        pytest.importorskip("jax")
+        monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("KERAS_BACKEND", backend)
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
@@ -105,7 +124,7 @@ def test_notebook_runs_on_cpu(minilm_path, tmp_path, monkeypatch):
 
     text = _stream_text(notebook)
     assert "Test run: nothing installed." in text
-    assert "Strategy: DefaultDistributionStrategy, 1 replica(s)" in text
+    assert placement in text
     assert "CoLA: 64 training and 48 dev examples" in text
     assert re.search(r"CoLA dev \(48 examples\): mcc = -?\d\.\d{4}\n", text)
     assert (export_dir / "adapters" / "adapter_config.json").is_file()

@@ -90,7 +90,7 @@ def describe(distribution):
         )
     else:
         where = (
-            f"{type(distribution).__name__} over "
+            f"{type(distribution).__name__.lstrip('_')} over "
             f"{distribution.num_replicas_in_sync} replica(s)"
         )
     return f"Keras backend {backend}, {where}."
