@@ -304,17 +304,42 @@ def matmul_rates(args, multiply):
     return rates
 
 
-def lscpu_model():
+# The CPU features that decide which kernels run (machines differ).
+VECTOR_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def _lscpu():
     try:
-        text = subprocess.run(
+        return subprocess.run(
             ["lscpu"], capture_output=True, text=True, check=True
         ).stdout
     except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in text.splitlines():
+        return ""
+
+
+def lscpu_model():
+    for line in _lscpu().splitlines():
         if line.startswith("Model name:"):
             return line.split(":", 1)[1].strip()
-    return "unknown"
+    return platform.processor() or "unknown"
+
+
+def vector_features():
+    """Which of `VECTOR_FEATURES` the CPU has, from `lscpu`'s flags."""
+    flags = set()
+    for line in _lscpu().splitlines():
+        if line.startswith("Flags:"):
+            flags = set(line.split(":", 1)[1].split())
+    return {name: name in flags for name in VECTOR_FEATURES}
+
+
+def describe_features(machine_info):
+    """`"avx2, avx512f, avx512_bf16"`: the vector features a result's
+    machine has (`"features not recorded"` for older results)."""
+    features = machine_info.get("vector_features")
+    if features is None:
+        return "features not recorded"
+    return ", ".join(name for name, has in features.items() if has) or "none"
 
 
 def machine():
@@ -327,6 +352,7 @@ def machine():
         memory = "unknown"
     return {
         "cpu": lscpu_model(),
+        "vector_features": vector_features(),
         "cores": os.cpu_count(),
         "memory": memory,
         "platform": platform.platform(),

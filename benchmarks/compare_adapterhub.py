@@ -224,7 +224,8 @@ def markdown(result):
     lines = [
         "# keras_adapters vs AdapterHub adapters 1.3.0 (MiniLM-L6, m=64)",
         "",
-        f"Machine: {result['machine']['cpu']}, "
+        f"Machine: {result['machine']['cpu']} "
+        f"({_common.describe_features(result['machine'])}), "
         f"{result['machine']['cores']} cores; {result['settings']['threads']}"
         f" threads, batch {result['settings']['batch']}. Command: "
         f"`{result['command']}`.",

@@ -167,7 +167,8 @@ def base_fingerprint(model, exclude_paths):
     return digest.hexdigest()
 
 
-def _file_sha256(path):
+def file_sha256(path):
+    """The SHA-256 hex digest of the file at `path`."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -251,7 +252,7 @@ def save_adapters(model, directory, labels=None):
         },
         "weights": {
             "file": WEIGHTS_FILE,
-            "sha256": _file_sha256(weights_path),
+            "sha256": file_sha256(weights_path),
             "num_variables": len(stored),
             "num_parameters": int(
                 sum(np.prod(variables[path].shape) for path in stored)
@@ -358,7 +359,7 @@ def _read_weights(directory, config):
     path = os.path.join(directory, config["weights"]["file"])
     if not os.path.isfile(path):
         raise ArtifactError(f"Missing weights file {path}.")
-    if _file_sha256(path) != config["weights"]["sha256"]:
+    if file_sha256(path) != config["weights"]["sha256"]:
         raise ArtifactError(
             f"{path} does not match the checksum in {CONFIG_FILE}: the file "
             "is truncated or corrupted. Copy the artifact again."

@@ -16,7 +16,6 @@ in one line, a checkpoint of another base model or other settings.
 """
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -26,6 +25,7 @@ import numpy as np
 import safetensors.numpy
 
 from keras_adapters.artifacts import base_fingerprint
+from keras_adapters.artifacts import file_sha256
 from keras_adapters.errors import KerasAdaptersError
 
 WEIGHTS = "trained.safetensors"
@@ -36,14 +36,6 @@ _STEP_FOLDER = re.compile(r"^step-(\d+)$")
 
 class CheckpointError(KerasAdaptersError):
     """Raised for a damaged checkpoint or one another run wrote."""
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _rng_states(model):
@@ -150,7 +142,7 @@ class CheckpointFolder:
         )
         state = CheckpointState(
             step=int(step),
-            weights_sha256=_sha256(weights),
+            weights_sha256=file_sha256(weights),
             base_fingerprint=self.fingerprint(model),
             settings=self.settings,
         )
@@ -170,7 +162,7 @@ class CheckpointFolder:
         except (OSError, ValueError, TypeError) as error:
             return None, f"its {STATE} is unreadable ({error})"
         weights = os.path.join(folder, WEIGHTS)
-        if not os.path.isfile(weights) or _sha256(weights) != (
+        if not os.path.isfile(weights) or file_sha256(weights) != (
             state.weights_sha256
         ):
             return None, f"{WEIGHTS} does not match its checksum"

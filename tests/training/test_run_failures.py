@@ -15,8 +15,10 @@ import safetensors.numpy
 from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
 
+from keras_adapters.artifacts import file_sha256
 from keras_adapters.training import classifier_run
 from keras_adapters.training.callbacks import NonFiniteLossError
+from keras_adapters.training.callbacks import StepCheckpoint
 from keras_adapters.training.checkpoints import WEIGHTS
 from keras_adapters.training.checkpoints import CheckpointError
 from keras_adapters.training.checkpoints import CheckpointFolder
@@ -84,6 +86,21 @@ class Killed(Exception):
     pass
 
 
+def run_until_killed(config, after_checkpoint):
+    """Runs `config` until its checkpoint of step `after_checkpoint` is
+    written, then kills it."""
+    original = StepCheckpoint.save
+
+    def save_then_die(self, step):
+        original(self, step)
+        if step == after_checkpoint:
+            raise Killed(step)
+
+    with mock.patch.object(StepCheckpoint, "save", save_then_die):
+        with pytest.raises(Killed):
+            ClassifierRun(config).run()
+
+
 @pytest.mark.parametrize("output", ["export", "adapters"])
 def test_a_kill_during_the_final_export_is_repaired_by_the_rerun(
     tmp_path, tiny_preset, data_dir, capsys, output
@@ -126,17 +143,7 @@ def test_a_damaged_checkpoint_is_skipped_or_refused(
         out, tiny_preset, data_dir, num_train_epochs=3
     )  # 12 steps.
 
-    def stop_at_step_6(self, step):
-        original(self, step)
-        if step == 6:
-            raise Killed(step)
-
-    from keras_adapters.training.callbacks import StepCheckpoint
-
-    original = StepCheckpoint.save
-    with mock.patch.object(StepCheckpoint, "save", stop_at_step_6):
-        with pytest.raises(Killed):
-            ClassifierRun(config).run()
+    run_until_killed(config, after_checkpoint=6)
     older, newer = checkpoint_folders(out)
     assert newer.endswith("step-00000006") and older.endswith("step-00000003")
     # 1 KB of the newest weights overwritten, as a disk fault would.
@@ -186,16 +193,7 @@ def test_training_stops_at_the_first_non_finite_loss(
         out, tiny_preset, data_dir, num_train_epochs=1
     )  # 4 steps.
 
-    def stop_at_step_3(self, step):
-        original(self, step)
-        raise Killed(step)
-
-    from keras_adapters.training.callbacks import StepCheckpoint
-
-    original = StepCheckpoint.save
-    with mock.patch.object(StepCheckpoint, "save", stop_at_step_3):
-        with pytest.raises(Killed):
-            ClassifierRun(config).run()
+    run_until_killed(config, after_checkpoint=3)
     # A checkpoint whose checksum holds but whose head is NaN.
     folder = CheckpointFolder(str(out / "checkpoint"), {})
     (path,) = checkpoint_folders(out)
@@ -209,9 +207,7 @@ def test_training_stops_at_the_first_non_finite_loss(
     safetensors.numpy.save_file(arrays, os.path.join(path, WEIGHTS))
     state_path = os.path.join(path, "state.json")
     state = json.load(open(state_path))
-    from keras_adapters.training.checkpoints import _sha256
-
-    state["weights_sha256"] = _sha256(os.path.join(path, WEIGHTS))
+    state["weights_sha256"] = file_sha256(os.path.join(path, WEIGHTS))
     json.dump(state, open(state_path, "w"))
     with pytest.raises(
         NonFiniteLossError,
