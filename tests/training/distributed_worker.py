@@ -94,7 +94,7 @@ def main(argv):
         run = classifier_run.ClassifierRun(config)
         results = run.run()
         # Every worker takes part in this collective predict.
-        _, outputs = run._outputs(
+        _, _, outputs = run._outputs(
             classifier_run.load_examples(config, "dev"),
             config.eval_batch_size,
         )
