@@ -432,6 +432,19 @@ def write_json(path, result):
     print(f"wrote {path}")
 
 
+def write_results(out_dir, name, result, markdown):
+    """Writes `<name>.json` and its table `<name>.md` (from `markdown`,
+    a function of the result) under `out_dir`, and prints the table."""
+    path = results_path(out_dir, f"{name}.json")
+    write_json(path, result)
+    table = markdown(result)
+    md_path = path[: -len(".json")] + ".md"
+    with open(md_path, "w") as handle:
+        handle.write(table)
+    print(f"wrote {md_path}")
+    print(table)
+
+
 def results_path(out_dir, name):
     return os.path.join(out_dir or RESULTS_DIR, name)
 

@@ -366,13 +366,9 @@ def main():
         "summary": summary,
         "runs": runs,
     }
-    path = _common.results_path(args.out_dir, "adapterhub_comparison.json")
-    _common.write_json(path, result)
-    md_path = path[: -len(".json")] + ".md"
-    with open(md_path, "w") as f:
-        f.write(markdown(result))
-    print(f"wrote {md_path}")
-    print(markdown(result))
+    _common.write_results(
+        args.out_dir, "adapterhub_comparison", result, markdown
+    )
 
 
 if __name__ == "__main__":

@@ -1082,13 +1082,7 @@ def run_comparison(args):
         "summary": summary,
         "runs": runs,
     }
-    path = _common.results_path(args.out_dir, "gpu_compare.json")
-    _common.write_json(path, result)
-    md_path = path[: -len(".json")] + ".md"
-    with open(md_path, "w") as f:
-        f.write(markdown(result))
-    print(f"wrote {md_path}")
-    print(markdown(result))
+    _common.write_results(args.out_dir, "gpu_compare", result, markdown)
     return result
 
 
