@@ -201,10 +201,11 @@ class TaskRun:
         """Seeds, sets the dtype policy and strategy, builds the model."""
         config = self.config
         keras.utils.set_random_seed(config.seed)
-        if config.mixed_precision:
-            keras.mixed_precision.set_global_policy(
-                MIXED_PRECISION_POLICIES[config.mixed_precision]
-            )
+        # Set every time: the policy is global, and a notebook's earlier
+        # run must not leave its precision to this one.
+        keras.mixed_precision.set_global_policy(
+            MIXED_PRECISION_POLICIES.get(config.mixed_precision, "float32")
+        )
         self.strategy = strategy_from_flags(
             config.use_tpu,
             config.tpu_name,

@@ -471,3 +471,35 @@ def test_help_lists_every_flag_and_no_development_path(script):
         "max_seq_length",
     } <= listed
     assert "../shared" not in result.stdout
+
+
+def test_mixed_precision_applies_to_its_run_only(
+    tmp_path, tiny_preset, data_dir
+):
+    import keras
+
+    runs = {}
+    for precision in ("bf16", None):
+        runs[precision] = ClassifierRun(
+            make_config(
+                tmp_path / str(precision),
+                tiny_preset,
+                data_dir,
+                num_train_epochs=1,
+                mixed_precision=precision,
+            )
+        )
+        runs[precision].run()
+        assert np.isfinite(losses_of(tmp_path / str(precision))).all()
+    bf16 = runs["bf16"].model.backbone
+    assert bf16.dtype_policy.compute_dtype == "bfloat16"
+    adapter = bf16.transformer_layers[0]._self_attention_adapter
+    assert adapter.compute_dtype == "float32"  # Adapters stay float32.
+    # The next run in the same process is float32 again.
+    assert runs[None].model.backbone.dtype_policy.name == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def losses_of(output_dir):
+    with open(os.path.join(output_dir, "train_log.tsv")) as handle:
+        return [float(line.split("\t")[1]) for line in handle]
