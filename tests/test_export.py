@@ -433,16 +433,22 @@ def test_jax_backend_exports_pass_in_a_jax_process(request, tmp_path):
     assert (int(skipped[1]) if skipped else 0) <= allowed, stdout[-3000:]
 
 
-@pytest.mark.integration
-def test_minilm_export_serves_the_same_predictions(minilm_path, tmp_path):
+def minilm_classifier(minilm_path):
+    """The real MiniLM classifier at sequence length 64, with a head whose
+    random weights give the two classes distinct probabilities."""
     classifier = AdapterBertTextClassifier.from_preset(
         minilm_path, num_classes=2
     )
     classifier.preprocessor.sequence_length = 64
-    # A non-trivial head, so the two classes get distinct probabilities.
     rng = np.random.default_rng(0)
     kernel = classifier.get_layer("logits").kernel
     kernel.assign(rng.normal(0.0, 1.0, kernel.shape))
+    return classifier
+
+
+@pytest.mark.integration
+def test_minilm_export_serves_the_same_predictions(minilm_path, tmp_path):
+    classifier = minilm_classifier(minilm_path)
     sentences = [
         "A gripping, beautifully acted film.",
         "A dull, lifeless mess that overstays its welcome.",

@@ -17,7 +17,6 @@ import tensorflow as tf
 
 from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
-from keras_adapters.models import AdapterBertTextClassifier
 from tests.test_export import FIRSTS
 from tests.test_export import LABELS
 from tests.test_export import LONG_CONTEXTS
@@ -28,6 +27,7 @@ from tests.test_export import SENTENCES
 from tests.test_export import cli_command
 from tests.test_export import finish
 from tests.test_export import finish_loader
+from tests.test_export import minilm_classifier
 from tests.test_export import nbest_top1
 from tests.test_export import softmax
 from tests.test_export import start
@@ -269,14 +269,7 @@ def test_saved_model_cli_runs_the_export_from_jax(jax_exports):
 
 @pytest.mark.integration
 def test_minilm_export_from_jax_serves_keras_predictions(minilm_path, tmp_path):
-    classifier = AdapterBertTextClassifier.from_preset(
-        minilm_path, num_classes=2
-    )
-    classifier.preprocessor.sequence_length = 64
-    # A non-trivial head, so the two classes get distinct probabilities.
-    rng = np.random.default_rng(0)
-    kernel = classifier.get_layer("logits").kernel
-    kernel.assign(rng.normal(0.0, 1.0, kernel.shape))
+    classifier = minilm_classifier(minilm_path)
     sentences = [
         "A gripping, beautifully acted film.",
         "A dull, lifeless mess that overstays its welcome.",

@@ -77,6 +77,13 @@ def make_config(output_dir, preset, data_dir, **overrides):
     return ClassifierRunConfig(**fields)
 
 
+def train_one_epoch(output_dir, preset, data_dir):
+    """Trains 4 steps, checkpointing at steps 3 and 4."""
+    ClassifierRun(
+        make_config(output_dir, preset, data_dir, num_train_epochs=1)
+    ).run()
+
+
 def checkpoint_folders(output_dir):
     folder = os.path.join(output_dir, "checkpoint")
     return sorted(os.path.join(folder, name) for name in os.listdir(folder))
@@ -173,9 +180,7 @@ def test_an_unreadable_state_file_is_a_damaged_checkpoint(
     tmp_path, tiny_preset, data_dir
 ):
     out = tmp_path / "out"
-    ClassifierRun(
-        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
-    ).run()
+    train_one_epoch(out, tiny_preset, data_dir)
     (folder,) = [f for f in checkpoint_folders(out) if f.endswith("4")]
     open(os.path.join(folder, "state.json"), "w").close()
     state, damaged = CheckpointFolder(str(out / "checkpoint"), {}).latest()
@@ -245,9 +250,7 @@ def test_resuming_with_other_settings_or_base_says_what_differs(
     tmp_path, tiny_preset, data_dir
 ):
     out = tmp_path / "out"
-    ClassifierRun(
-        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
-    ).run()
+    train_one_epoch(out, tiny_preset, data_dir)
     with pytest.raises(CheckpointError, match=r"adapter_size=4 there, 8 now"):
         ClassifierRun(
             make_config(
@@ -265,9 +268,7 @@ def test_a_checkpoint_is_committed_whole_or_not_at_all(
     tmp_path, tiny_preset, data_dir
 ):
     out = tmp_path / "out"
-    ClassifierRun(
-        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
-    ).run()
+    train_one_epoch(out, tiny_preset, data_dir)
     # A kill between writing the files and the rename leaves a `.partial`.
     partial = out / "checkpoint" / "step-00000009.partial"
     os.makedirs(partial)
