@@ -65,6 +65,15 @@ def _is_file_name(value):
     )
 
 
+def _is_input_names(value):
+    """Whether `value` names one or two text inputs."""
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) in (1, 2)
+        and all(isinstance(name, str) and name for name in value)
+    )
+
+
 def _of_type(*types):
     return lambda value: isinstance(value, types)
 
@@ -183,7 +192,7 @@ def _base_config(backbone):
     return config
 
 
-def save_adapters(model, directory, labels=None):
+def save_adapters(model, directory, labels=None, inputs=None):
     """Saves only what a task trained, plus what is needed to reload it.
 
     Args:
@@ -192,6 +201,10 @@ def save_adapters(model, directory, labels=None):
         directory: output folder (created if needed).
         labels: optional list of label names, in class-id order
             (classifiers).
+        inputs: optional names of a classifier's text inputs,
+            `["sentence"]` or `["sentence1", "sentence2"]` for sentence
+            pairs; `MultiTaskClassifier` reads it to pack each task's
+            examples as they were trained.
 
     Returns:
         The path of the weights file.
@@ -214,6 +227,11 @@ def save_adapters(model, directory, labels=None):
                 f"{len(labels)} labels given for a model with "
                 f"{model.num_classes} classes; give one name per class."
             )
+    if inputs is not None and not _is_input_names(inputs):
+        raise KerasAdaptersError(
+            f"`inputs` must name one or two text inputs, e.g. "
+            f"['sentence1', 'sentence2']; got {inputs!r}."
+        )
     os.makedirs(directory, exist_ok=True)
     variables = {variable.path: variable for variable in model.weights}
     stored = _task_variable_paths(model)
@@ -246,6 +264,7 @@ def save_adapters(model, directory, labels=None):
             "train_pooler": model.tuning.train_pooler,
         },
         "labels": list(labels) if labels is not None else None,
+        "inputs": list(inputs) if inputs is not None else None,
         "base_model": {
             "config": _base_config(model.backbone),
             "fingerprint": base_fingerprint(model, stored),
@@ -309,6 +328,13 @@ def read_artifact_config(directory):
     _check_section(config, path, "task", TASKS[task_name][1])
     for section, checks in _CONFIG_KEYS.items():
         _check_section(config, path, section, checks)
+    inputs = config.get("inputs")
+    if inputs is not None and not _is_input_names(inputs):
+        raise ArtifactError(
+            f"{path}: 'inputs' is {reprlib.repr(inputs)}, not one or two "
+            "input names; the artifact is corrupted, write it again with "
+            "keras_adapters.save_adapters."
+        )
     if "preprocessor" in config:
         _check_section(
             config, path, "preprocessor", _PREPROCESSOR_KEYS, required=False
@@ -410,6 +436,52 @@ def _check_stored_sizes(directory, config, weights):
             )
 
 
+def read_artifact(directory):
+    """Reads an artifact's config and weights, checked, building nothing.
+
+    Args:
+        directory: an artifact folder written by `save_adapters`.
+
+    Returns:
+        `(config, weights)`: the validated config dict and the
+        `{variable path: array}` weights, whose checksum and sizes match
+        the config.
+
+    Raises:
+        ArtifactError: a missing, incomplete or corrupted file.
+    """
+    config = read_artifact_config(directory)
+    weights = _read_weights(directory, config)
+    _check_stored_sizes(directory, config, weights)
+    return config, weights
+
+
+def check_base_config(config, backbone):
+    """Raises unless `backbone` has the architecture an artifact was
+    trained on (adapter settings aside).
+
+    Args:
+        config: a validated artifact config.
+        backbone: the BERT backbone to load it onto.
+
+    Raises:
+        ArtifactError: naming each config value that differs.
+    """
+    expected = config["base_model"]["config"]
+    actual = _base_config(backbone)
+    if expected != actual:
+        differences = sorted(
+            f"{key}: trained on {expected.get(key)}, given {actual.get(key)}"
+            for key in set(expected) | set(actual)
+            if expected.get(key) != actual.get(key)
+        )
+        raise ArtifactError(
+            "The adapters were trained on a different base architecture ("
+            + "; ".join(differences)
+            + "). Load them onto the base model they were trained on."
+        )
+
+
 def _backbone_for(config, base):
     adapter = config["adapter"]
     if isinstance(base, str):
@@ -463,23 +535,9 @@ def load_adapters(directory, base, preprocessor="auto"):
     )
     ```
     """
-    config = read_artifact_config(directory)
-    weights = _read_weights(directory, config)
-    _check_stored_sizes(directory, config, weights)
+    config, weights = read_artifact(directory)
     backbone = _backbone_for(config, base)
-    expected = config["base_model"]["config"]
-    actual = _base_config(backbone)
-    if expected != actual:
-        differences = sorted(
-            f"{key}: trained on {expected.get(key)}, given {actual.get(key)}"
-            for key in set(expected) | set(actual)
-            if expected.get(key) != actual.get(key)
-        )
-        raise ArtifactError(
-            "The adapters were trained on a different base architecture ("
-            + "; ".join(differences)
-            + "). Load them onto the base model they were trained on."
-        )
+    check_base_config(config, backbone)
     task = dict(config["task"])
     task_cls = TASKS[task.pop("class")][0]
     if preprocessor == "auto":

@@ -19,6 +19,8 @@ from keras_adapters.data.glue import get_task
 from keras_adapters.data.glue import read_examples
 from keras_adapters.data.glue import read_tfds_examples
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.export import PAIR
+from keras_adapters.export import SENTENCE
 from keras_adapters.export import export_saved_model
 from keras_adapters.metrics.glue import accuracy
 from keras_adapters.metrics.glue import glue_metrics
@@ -279,9 +281,12 @@ class ClassifierRun(TaskRun):
         """The adapter-only artifact and the raw-string SavedModel."""
         task = self.config.task
         labels = None if task.is_regression else list(task.labels)
+        inputs = PAIR if task.is_pair else (SENTENCE,)
         return {
             os.path.join(self.config.output_dir, "adapters"): (
-                lambda path: save_adapters(self.model, path, labels=labels)
+                lambda path: save_adapters(
+                    self.model, path, labels=labels, inputs=inputs
+                )
             ),
             self.config.export_dir: lambda path: export_saved_model(
                 self.model, path, labels=labels, pair=task.is_pair
