@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models.span_decoding import best_answer_spans
+from keras_adapters.multi_task import MultiTaskClassifier
 
 # The signature's input names, for single sentences and for sentence pairs.
 SENTENCE = "sentence"
@@ -105,6 +106,14 @@ def export_saved_model(
     serve(sentence=tf.constant(["what a film"]))["labels"]
     ```
     """
+    if isinstance(classifier, MultiTaskClassifier):
+        if (labels, sequence_length, pair) != (None, None, False):
+            raise KerasAdaptersError(
+                "A MultiTaskClassifier exports each task's own labels, "
+                "sequence length and inputs; drop `labels`, "
+                "`sequence_length` and `pair`."
+            )
+        return _export_multi_task(classifier, export_dir)
     regression = bool(getattr(classifier, "regression", False))
     if labels is not None and not isinstance(labels, (str, bytes)):
         labels = list(labels)
@@ -166,6 +175,86 @@ def export_saved_model(
     return export_dir
 
 
+# The inputs of `MultiTaskClassifier`'s signature.
+MULTI_TASK = ("task", SENTENCE, "sentence2")
+
+
+def _export_multi_task(model, export_dir):
+    """`export_saved_model` of a `MultiTaskClassifier`.
+
+    Writes `serving_default(task, sentence, sentence2)` over every task and
+    one signature per task, named after it, with that task's own inputs
+    (`sentence`, or `sentence1` and `sentence2`).
+    """
+    _exportable_backend()
+    preprocessor = model.preprocessor
+    run_model = _serving_model(model, MODEL_INPUTS + ("task_ids",))
+    infos = list(model.tasks.values())
+    width = max(info.num_outputs for info in infos)
+    label_names = tf.constant(
+        [
+            list(info.labels or ()) + [""] * (width - len(info.labels or ()))
+            for info in infos
+        ]
+    )
+    is_regression_task = tf.constant([info.regression for info in infos])
+
+    def serve(task, sentence, sentence2):
+        features = preprocessor(task, sentence, sentence2)
+        logits = run_model(features)
+        task_ids = features["task_ids"]
+        regression = tf.gather(is_regression_task, task_ids)
+        # A task's unused columns are -inf: their probability is 0.
+        probabilities = tf.where(
+            regression[:, None], 0.0, tf.nn.softmax(logits, axis=-1)
+        )
+        label_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        labels = tf.gather_nd(
+            label_names, tf.stack([task_ids, label_ids], axis=1)
+        )
+        return {
+            "label": tf.where(regression, "", labels),
+            "label_id": tf.where(regression, -1, label_ids),
+            "probabilities": probabilities,
+            "score": tf.where(
+                regression,
+                logits[:, 0],
+                tf.reduce_max(probabilities, axis=-1),
+            ),
+        }
+
+    signatures = {
+        "serving_default": _string_signature(serve, MULTI_TASK),
+    }
+    for info in infos:
+        signatures[info.name] = _task_signature(serve, info)
+    _save_signatures(signatures, export_dir)
+    return export_dir
+
+
+def _task_signature(serve, info):
+    """One task's signature: its own inputs, its own classes."""
+
+    def serve_task(*texts):
+        count = tf.size(texts[0])
+        second = texts[1] if info.pair else tf.fill([count], "")
+        outputs = serve(tf.fill([count], info.name), texts[0], second)
+        if info.regression:
+            return {"score": outputs["score"]}
+        probabilities = outputs["probabilities"][:, : info.num_outputs]
+        return {**outputs, "probabilities": probabilities}
+
+    return _string_signature(serve_task, PAIR if info.pair else (SENTENCE,))
+
+
+def _string_signature(function, names):
+    """The concrete function of `function` over `[None]` string inputs."""
+    signature = [tf.TensorSpec([None], tf.string, name=name) for name in names]
+    return tf.function(
+        function, input_signature=signature, autograph=False
+    ).get_concrete_function()
+
+
 def _trim_to_longest(features):
     """Cuts every `[batch, sequence]` feature to the batch's longest row.
 
@@ -193,7 +282,7 @@ JAX_WIDTH_MULTIPLE = 16
 JAX_PLATFORMS = ("cpu", "cuda", "tpu")
 
 
-def _serving_model(model):
+def _serving_model(model, input_names=MODEL_INPUTS):
     """The model in inference mode as a function of TensorFlow tensors.
 
     Returns `run(features)`: the preprocessor's features of a batch (full
@@ -201,18 +290,23 @@ def _serving_model(model):
     batch cut to its longest input. Sequence outputs (question answering)
     may come out wider than that longest input (on JAX); their first
     `longest` positions are the model's outputs.
+
+    Args:
+        model: the Keras model.
+        input_names: the features the model reads: `[batch, sequence]`
+            ones, then any `[batch]` ones (`task_ids`).
     """
     if keras.config.backend() == "jax":
-        return _jax_serving_model(model)
+        return _jax_serving_model(model, input_names)
 
     def run(features):
-        inputs = _trim_to_longest({key: features[key] for key in MODEL_INPUTS})
+        inputs = _trim_to_longest({key: features[key] for key in input_names})
         return tf.cast(model(inputs, training=False), tf.float32)
 
     return run
 
 
-def _jax_serving_model(model):
+def _jax_serving_model(model, input_names):
     """`_serving_model` on the JAX backend, through `jax2tf`.
 
     The model's weights become `tf.Variable`s that the graph reads (the
@@ -232,7 +326,7 @@ def _jax_serving_model(model):
         for weight in weights
     ]
 
-    def stateless(values, token_ids, segment_ids, padding_mask):
+    def stateless(values, *inputs):
         def value(variable):
             # Not a weight (a dropout seed): unused in inference.
             i = index.get(id(variable))
@@ -241,17 +335,13 @@ def _jax_serving_model(model):
         outputs, _ = model.stateless_call(
             [value(v) for v in model.trainable_variables],
             [value(v) for v in model.non_trainable_variables],
-            {
-                "token_ids": token_ids,
-                "segment_ids": segment_ids,
-                "padding_mask": padding_mask,
-            },
+            dict(zip(input_names, inputs)),
             training=False,
         )
         return keras.ops.cast(outputs, "float32")
 
     def run(features):
-        inputs = [features[key] for key in MODEL_INPUTS]
+        inputs = [features[key] for key in input_names]
         limit = inputs[0].shape[1]
         if limit is None:
             limit = model.backbone.max_sequence_length
@@ -263,10 +353,16 @@ def _jax_serving_model(model):
         # of padding, dropped from the outputs.
         count = tf.shape(inputs[0])[0]
         extra = tf.maximum(count, 1) - count
-        inputs = [tf.pad(x[:, :width], [[0, extra], [0, 0]]) for x in inputs]
+        inputs = [
+            tf.pad(x[:, :width], [[0, extra], [0, 0]])
+            if x.shape.rank == 2
+            else tf.pad(x, [[0, extra]])
+            for x in inputs
+        ]
         converted = jax2tf.convert(
             stateless,
-            polymorphic_shapes=[None] + ["(b, L)"] * len(inputs),
+            polymorphic_shapes=[None]
+            + ["(b, L)" if x.shape.rank == 2 else "(b,)" for x in inputs],
             polymorphic_constraints=[f"L <= {limit}"],
             with_gradient=False,
             native_serialization_platforms=JAX_PLATFORMS,
@@ -278,6 +374,11 @@ def _jax_serving_model(model):
 
 def _save_signature(concrete, export_dir):
     """Saves one concrete function as `serving_default`, with its weights."""
+    _save_signatures({"serving_default": concrete}, export_dir)
+
+
+def _save_signatures(signatures, export_dir):
+    """Saves concrete functions by signature name, with their weights."""
     # Only the signature is saved (no polymorphic function: saving one would
     # trace it again). Track the `tf.Variable`s the graph reads, not the
     # Keras variables that wrap them: a Keras variable exports as a second,
@@ -285,14 +386,18 @@ def _save_signature(concrete, export_dir):
     # the graph never reads when the SavedModel is loaded as a TF1 graph
     # (`saved_model_cli run`, TF Serving).
     module = tf.Module()
-    module.model_variables = list(concrete.variables)
+    module.model_variables = list(
+        {
+            id(variable): variable
+            for concrete in signatures.values()
+            for variable in concrete.variables
+        }.values()
+    )
     if not module.model_variables:
         raise KerasAdaptersError(
             "The traced model reads no variables; nothing to export."
         )
-    tf.saved_model.save(
-        module, str(export_dir), signatures={"serving_default": concrete}
-    )
+    tf.saved_model.save(module, str(export_dir), signatures=signatures)
 
 
 def export_question_answerer(
@@ -406,6 +511,15 @@ def export_question_answerer(
     return export_dir
 
 
+def _exportable_backend():
+    """Raises unless the backend is one that exports SavedModels."""
+    if keras.config.backend() not in ("tensorflow", "jax"):
+        raise KerasAdaptersError(
+            "SavedModel export needs the TensorFlow or JAX backend; got "
+            f"KERAS_BACKEND={keras.config.backend()!r}."
+        )
+
+
 def _exportable_preprocessor(model):
     """The preprocessor a raw-string SavedModel of `model` runs in its graph.
 
@@ -413,11 +527,7 @@ def _exportable_preprocessor(model):
         KerasAdaptersError: neither the TensorFlow nor the JAX backend, or
             no preprocessor.
     """
-    if keras.config.backend() not in ("tensorflow", "jax"):
-        raise KerasAdaptersError(
-            "SavedModel export needs the TensorFlow or JAX backend; got "
-            f"KERAS_BACKEND={keras.config.backend()!r}."
-        )
+    _exportable_backend()
     preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is None:
         raise KerasAdaptersError(

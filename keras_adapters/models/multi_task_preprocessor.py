@@ -66,14 +66,15 @@ class MultiTaskPreprocessor:
                 tf.cast(matches, tf.int32), axis=1, output_type=tf.int32
             )
 
-    def __call__(self, task, sentence, sentence2):
+    def __call__(self, task, sentence, sentence2=None):
         """Features of a batch.
 
         Args:
             task: `[batch]` strings, each example's task name.
             sentence: `[batch]` strings, the first (or only) sentence.
             sentence2: `[batch]` strings, the second sentence of pair
-                tasks; ignored for single-sentence tasks (pass `""`).
+                tasks; ignored for single-sentence tasks (`""` there).
+                Defaults to none, for batches of single-sentence tasks.
 
         Returns:
             A dict of `token_ids`, `segment_ids`, `padding_mask`
@@ -84,6 +85,8 @@ class MultiTaskPreprocessor:
                 task's empty `sentence2`, or inputs of different sizes.
         """
         sentence = tf.convert_to_tensor(sentence, tf.string)
+        if sentence2 is None:
+            sentence2 = tf.fill(tf.shape(sentence), "")
         sentence2 = tf.convert_to_tensor(sentence2, tf.string)
         task_ids = self.task_ids(task)
         pair = tf.gather(tf.constant(self.pair), task_ids)
