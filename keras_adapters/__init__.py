@@ -11,8 +11,11 @@ from keras_adapters.artifacts import ArtifactError
 from keras_adapters.artifacts import load_adapters
 from keras_adapters.artifacts import read_artifact_config
 from keras_adapters.artifacts import save_adapters
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
+from keras_adapters.multi_task import MultiTaskClassifier
+from keras_adapters.multi_task import TaskInfo
 from keras_adapters.saving import load_model
 from keras_adapters.tuning import TuningMode
 from keras_adapters.tuning import parameter_groups
@@ -28,6 +31,8 @@ __all__ = [
     "export_question_answerer",
     "load_adapters",
     "load_model",
+    "MultiTaskClassifier",
+    "TaskInfo",
     "read_artifact_config",
     "save_adapters",
     "export_saved_model",

@@ -14,6 +14,7 @@ from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
     AdapterBertTextClassifierPreprocessor,
 )
 from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
+from keras_adapters.models.multi_task_preprocessor import MultiTaskPreprocessor
 
 __all__ = [
     "AdapterBertBackbone",
@@ -22,4 +23,5 @@ __all__ = [
     "AdapterBertTextClassifier",
     "AdapterBertTextClassifierPreprocessor",
     "AdapterBertTokenizer",
+    "MultiTaskPreprocessor",
 ]

@@ -1,0 +1,117 @@
+"""One SavedModel serving many adapter tasks on one frozen BERT.
+
+Example (the artifacts are run_classifier.py's <output_dir>/adapters):
+
+    python export_multitask.py --base=path/to/model \
+        --task cola=output/cola/adapters --task mrpc=output/mrpc/adapters \
+        --export_dir=glue_server
+
+The SavedModel's `serving_default(task, sentence, sentence2)` runs each
+example with its own task's adapters; `cola(sentence)`,
+`mrpc(sentence1, sentence2)`, ... serve one task each.
+"""
+
+import os
+import shutil
+
+from absl import flags
+
+import quiet_tensorflow  # noqa: F401  (first: loads TensorFlow quietly)
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string(
+    "base",
+    None,
+    "The pretrained BERT every task was trained on: a keras-hub preset id "
+    "or folder, or a Hugging Face BERT folder (run_classifier.py's "
+    "--preset).",
+)
+flags.DEFINE_multi_string(
+    "task",
+    [],
+    "NAME=ARTIFACT_DIR, once per task: a name (lower case letters, digits, "
+    "_) and an adapter artifact folder (run_classifier.py's "
+    "<output_dir>/adapters).",
+)
+flags.DEFINE_list(
+    "pair_tasks",
+    None,
+    "Names of the tasks that read sentence pairs. Defaults to what each "
+    "artifact records, else to the GLUE task of that name.",
+)
+flags.DEFINE_string("export_dir", None, "The SavedModel folder to write.")
+flags.mark_flags_as_required(["base", "export_dir"])
+
+
+def task_artifacts(values):
+    """`{name: folder}` from `NAME=FOLDER` flag values."""
+    from keras_adapters.errors import KerasAdaptersError
+
+    artifacts = {}
+    for value in values:
+        name, separator, folder = value.partition("=")
+        if not separator or not name or not folder:
+            raise KerasAdaptersError(
+                f"`task` takes NAME=ARTIFACT_DIR, got {value!r}; e.g. "
+                "--task cola=output/cola/adapters."
+            )
+        if name in artifacts:
+            raise KerasAdaptersError(f"`task` names '{name}' twice.")
+        artifacts[name] = folder
+    if not artifacts:
+        raise KerasAdaptersError(
+            "Give at least one `task`, e.g. --task cola=output/cola/adapters."
+        )
+    return artifacts
+
+
+def check_writable(export_dir):
+    """Fails before any loading when `export_dir` cannot be written."""
+    from keras_adapters.errors import KerasAdaptersError
+
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as error:
+        raise KerasAdaptersError(
+            f"Cannot create `export_dir` '{export_dir}': {error.strerror}."
+        ) from None
+    if not os.access(parent, os.W_OK):
+        raise KerasAdaptersError(
+            f"Cannot write `export_dir` '{export_dir}': its folder is not "
+            "writable."
+        )
+
+
+def main(argv):
+    del argv
+    import keras_adapters
+
+    check_writable(FLAGS.export_dir)
+
+    model = keras_adapters.MultiTaskClassifier.from_artifacts(
+        FLAGS.base, task_artifacts(FLAGS.task), pair_tasks=FLAGS.pair_tasks
+    )
+    for info in model.tasks.values():
+        kind = "regression" if info.regression else f"{info.labels}"
+        inputs = "sentence pairs" if info.pair else "sentences"
+        print(f"{info.name}: {kind}, {inputs}, {info.sequence_length} tokens")
+    # Written aside and renamed: an interrupted export leaves no half model.
+    export_dir = FLAGS.export_dir.rstrip(os.sep)
+    partial = export_dir + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    keras_adapters.export_saved_model(model, partial)
+    shutil.rmtree(export_dir, ignore_errors=True)
+    os.replace(partial, export_dir)
+    print(f"Wrote {export_dir}")
+
+
+def run():
+    from keras_adapters.training.cli import run_script
+
+    run_script(main, __file__)
+
+
+if __name__ == "__main__":
+    run()
