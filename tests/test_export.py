@@ -55,8 +55,9 @@ LONG_CONTEXTS = [
 ]
 
 # Loads SavedModels with nothing but tensorflow and tensorflow_text, runs
-# their `serving_default` on raw strings and prints the outputs as JSON
-# (`[dtype, values, shape]` per output; the modules of keras-hub,
+# a signature (`serving_default` unless the request names one) on raw
+# strings and prints the outputs as JSON (`[dtype, values, shape]` per
+# output, or the error message of a refused input; the modules of keras-hub,
 # keras_adapters or jax it imported, none expected). JAX is kept out, as
 # on a serving machine without it.
 LOADER = r"""
@@ -74,12 +75,18 @@ results = []
 for request in json.loads(sys.argv[1]):
     if request["dir"] not in loaded:
         loaded[request["dir"]] = tf.saved_model.load(request["dir"])
-    serve = loaded[request["dir"]].signatures["serving_default"]
+    signature = request.get("signature", "serving_default")
+    serve = loaded[request["dir"]].signatures[signature]
     inputs = {
         k: tf.constant(v, tf.string) for k, v in request["inputs"].items()
     }
+    try:
+        served = serve(**inputs)
+    except tf.errors.InvalidArgumentError as error:
+        results.append({"error": error.message})
+        continue
     outputs = {}
-    for key, value in serve(**inputs).items():
+    for key, value in served.items():
         value = value.numpy()
         if value.dtype == object:
             value = value.astype(bytes).astype(str)

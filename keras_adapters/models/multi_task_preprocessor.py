@@ -3,6 +3,30 @@
 import tensorflow as tf
 from keras_hub.layers import MultiSegmentPacker
 
+from keras_adapters.errors import KerasAdaptersError
+
+
+def _check(condition, *message):
+    """Refuses a batch unless `condition`, saying `message` (strings and
+    string tensors): at once as a `KerasAdaptersError` when running
+    eagerly, else as a graph assertion (a SavedModel's
+    `InvalidArgumentError`).
+
+    Returns:
+        The control dependencies to run first (empty when eager).
+    """
+    if not tf.executing_eagerly():
+        return [tf.debugging.Assert(condition, list(message), summarize=8)]
+    if not condition:
+        words = [
+            part
+            if isinstance(part, str)
+            else ", ".join(value.decode() for value in part.numpy())
+            for part in message
+        ]
+        raise KerasAdaptersError(" ".join(words))
+    return []
+
 
 class MultiTaskPreprocessor:
     """Tokenizes a batch in which every example names its task.
@@ -51,17 +75,14 @@ class MultiTaskPreprocessor:
         names = tf.constant(self.task_names)
         matches = tf.equal(task[:, None], names[None, :])
         known = tf.reduce_any(matches, axis=1)
-        check = tf.debugging.Assert(
+        check = _check(
             tf.reduce_all(known),
-            [
-                "Unknown task name(s):",
-                tf.boolean_mask(task, ~known),
-                "known tasks:",
-                names,
-            ],
-            summarize=8,
+            "Unknown task name(s):",
+            tf.boolean_mask(task, ~known),
+            "known tasks:",
+            names,
         )
-        with tf.control_dependencies([check]):
+        with tf.control_dependencies(check):
             return tf.argmax(
                 tf.cast(matches, tf.int32), axis=1, output_type=tf.int32
             )
@@ -81,8 +102,9 @@ class MultiTaskPreprocessor:
             (`[batch, width]` int32) and `task_ids` (`[batch]` int32).
 
         Raises:
-            tf.errors.InvalidArgumentError: an unknown task name, a pair
-                task's empty `sentence2`, or inputs of different sizes.
+            KerasAdaptersError: an unknown task name or a pair task's empty
+                `sentence2` (`tf.errors.InvalidArgumentError` in a graph,
+                e.g. a SavedModel), or inputs of different sizes.
         """
         sentence = tf.convert_to_tensor(sentence, tf.string)
         if sentence2 is None:
@@ -101,13 +123,10 @@ class MultiTaskPreprocessor:
                 tf.size(task_ids),
                 message="task, sentence and sentence2 need as many strings",
             ),
-            tf.debugging.Assert(
+            *_check(
                 ~tf.reduce_any(pair & tf.equal(sentence2, "")),
-                [
-                    "sentence2 is empty for sentence-pair task(s):",
-                    tf.boolean_mask(task, pair & tf.equal(sentence2, "")),
-                ],
-                summarize=8,
+                "sentence2 is empty for sentence-pair task(s):",
+                tf.boolean_mask(task, pair & tf.equal(sentence2, "")),
             ),
         ]
         with tf.control_dependencies(checks):
