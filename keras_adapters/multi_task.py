@@ -400,7 +400,9 @@ class MultiTaskClassifier(keras.Model):
             variable.assign(value)
         return layer
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        # An inference model: no dropout, whatever `training` says.
+        del training
         if not self.task_layers:
             raise KerasAdaptersError(
                 "The model has no task; add one with `add_task`."
