@@ -46,6 +46,17 @@ def export_saved_model(
     The model runs in inference mode (`training=False`, no dropout), on
     each batch cut to its longest tokenized input.
 
+    A `keras_adapters.MultiTaskClassifier` exports as one SavedModel for
+    all its tasks: `serving_default(task, sentence, sentence2)` (`[None]`
+    strings each; `task` names each example's task, `sentence2` is read for
+    pair tasks only) returns `label` (string, `""` for regression),
+    `label_id` (int32, `-1` for regression), `probabilities` (`[None,
+    widest task]`, zeros beyond a task's classes and for regression) and
+    `score` (the regression output, else the probability of `label`); and
+    one signature per task, named after it, with that task's own inputs
+    (`sentence`, or `sentence1` and `sentence2`) and classes. `labels`,
+    `sequence_length` and `pair` come from each task then.
+
     On the JAX backend the model goes into the graph through `jax2tf`, as
     StableHLO lowered for CPU, CUDA and TPU (TensorFlow's `XlaCallModule`
     op runs it; `jax` is needed to export, not to serve). Each batch runs
@@ -69,8 +80,8 @@ def export_saved_model(
 
     Args:
         classifier: an `AdapterBertTextClassifier` (or any keras-hub
-            `TextClassifier`) with a preprocessor, on the TensorFlow or the
-            JAX backend.
+            `TextClassifier`) with a preprocessor, or a
+            `MultiTaskClassifier`, on the TensorFlow or the JAX backend.
         export_dir: string or path-like. The SavedModel directory, created
             if needed; files of an earlier export there are overwritten.
         labels: optional list of `num_classes` label names, in class-id
