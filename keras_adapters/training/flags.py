@@ -2,8 +2,8 @@
 
 from absl import flags
 
+from keras_adapters.training.precision import MIXED_PRECISION_POLICIES
 from keras_adapters.training.task_run import JIT_COMPILE
-from keras_adapters.training.task_run import MIXED_PRECISION_POLICIES
 from keras_adapters.tuning import DEFAULT_LEARNING_RATES
 from keras_adapters.tuning import TUNING_MODES
 
@@ -104,9 +104,13 @@ def define_shared_flags(max_seq_length):
     )
     flags.DEFINE_enum(
         "mixed_precision",
-        None,
+        "auto",
         list(MIXED_PRECISION_POLICIES),
-        "Mixed precision policy.",
+        "Dtype policy. auto: mixed bfloat16 where the hardware computes "
+        "bfloat16 natively (TPU, GPU of compute capability >= 8.0, CPU with "
+        "AVX512_BF16 or AMX), float32 elsewhere; fp32, bf16 (mixed_bfloat16) "
+        "and fp16 (mixed_float16) force one. Adapters always compute in "
+        "float32.",
     )
     flags.DEFINE_enum(
         "jit_compile",

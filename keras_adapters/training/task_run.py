@@ -19,6 +19,9 @@ from keras_adapters.training.checkpoints import CheckpointFolder
 from keras_adapters.training.pipeline import evaluation_dataset
 from keras_adapters.training.pipeline import plan_batches
 from keras_adapters.training.pipeline import training_dataset
+from keras_adapters.training.precision import MIXED_PRECISION_POLICIES
+from keras_adapters.training.precision import choose_dtype_policy
+from keras_adapters.training.precision import describe_policy
 from keras_adapters.training.strategy import describe
 from keras_adapters.training.strategy import is_chief
 from keras_adapters.training.strategy import strategy_from_flags
@@ -29,8 +32,6 @@ from keras_adapters.tuning import tuning_summary
 DEFAULT_PRESET = "bert_base_en_uncased"
 # --jit_compile -> Keras' `jit_compile` ("auto": XLA on GPU and TPU only).
 JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
-# --mixed_precision -> the Keras dtype policy.
-MIXED_PRECISION_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
 @dataclasses.dataclass
@@ -68,7 +69,7 @@ class RunConfig:
     top_k_layers: int = None
     train_pooler: bool = False
     seed: int = 12345
-    mixed_precision: str = None
+    mixed_precision: str = "auto"
     jit_compile: str = "auto"
     export_dir: str = None
     max_train_examples: int = 0
@@ -98,9 +99,7 @@ class RunConfig:
         if not self.bert_config_file:
             self.preset = self.preset or DEFAULT_PRESET
         TuningMode(self.tuning, self.top_k_layers, self.train_pooler)
-        if self.mixed_precision and (
-            self.mixed_precision not in MIXED_PRECISION_POLICIES
-        ):
+        if self.mixed_precision not in MIXED_PRECISION_POLICIES:
             raise KerasAdaptersError(
                 "`mixed_precision` must be one of "
                 f"{', '.join(MIXED_PRECISION_POLICIES)}, got "
@@ -203,9 +202,12 @@ class TaskRun:
         keras.utils.set_random_seed(config.seed)
         # Set every time: the policy is global, and a notebook's earlier
         # run must not leave its precision to this one.
-        keras.mixed_precision.set_global_policy(
-            MIXED_PRECISION_POLICIES.get(config.mixed_precision, "float32")
+        policy, reason = choose_dtype_policy(
+            config.mixed_precision, use_tpu=config.use_tpu
         )
+        keras.mixed_precision.set_global_policy(policy)
+        if self.chief and config.verbose:
+            print(describe_policy(policy, reason))
         self.strategy = strategy_from_flags(
             config.use_tpu,
             config.tpu_name,
