@@ -15,6 +15,7 @@ from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
 from keras_adapters.saving import load_model
 from keras_adapters.tuning import TuningMode
+from keras_adapters.tuning import lowest_trained_block
 from keras_adapters.tuning import parameter_groups
 from keras_adapters.tuning import set_tuning_mode
 from keras_adapters.tuning import tuning_summary
@@ -38,6 +39,7 @@ __all__ = [
     "models",
     "optimization",
     "TuningMode",
+    "lowest_trained_block",
     "parameter_groups",
     "set_tuning_mode",
     "tuning_summary",

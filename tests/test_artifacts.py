@@ -54,7 +54,7 @@ def test_round_trip_reproduces_logits_exactly(tmp_path, base_preset, kwargs):
     stored = config["weights"]["num_parameters"]
     adapters = sum(
         int(np.prod(v.shape))
-        for v in model.backbone.adapter_layers
+        for v in model.backbone.adapters
         for v in v.weights
     )
     trained = sum(int(np.prod(v.shape)) for v in model.trainable_weights)

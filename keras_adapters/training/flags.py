@@ -82,6 +82,12 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_float(
         "adapter_init_scale", 1e-3, "Std of the adapter initializer."
     )
+    flags.DEFINE_integer(
+        "adapter_layers",
+        None,
+        "AdapterDrop: adapters only in the top K blocks (default: every "
+        "block).",
+    )
     flags.DEFINE_float(
         "adapter_weight_decay_rate",
         0.01,
@@ -98,6 +104,13 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_enum("tuning", "adapters", TUNING_MODES, "What trains.")
     flags.DEFINE_integer(
         "top_k_layers", None, "Blocks trained with --tuning=top_k."
+    )
+    flags.DEFINE_bool(
+        "freeze_below_adapters",
+        False,
+        "With --tuning=adapters, also freeze the LayerNorms below the lowest "
+        "adapter block (embedding LayerNorm included), so nothing below it "
+        "trains.",
     )
     flags.DEFINE_integer(
         "seed", 12345, "Random seed (data order and initializers)."

@@ -63,11 +63,13 @@ class RunConfig:
     num_tpu_cores: int = 8
     adapter_size: int = 64
     adapter_init_scale: float = 1e-3
+    adapter_layers: int = None
     adapter_weight_decay_rate: float = 0.01
     adam_epsilon: float = 1e-6
     tuning: str = "adapters"
     top_k_layers: int = None
     train_pooler: bool = False
+    freeze_below_adapters: bool = False
     seed: int = 12345
     mixed_precision: str = "auto"
     jit_compile: str = "auto"
@@ -98,7 +100,12 @@ class RunConfig:
             raise KerasAdaptersError("`bert_config_file` needs `vocab_file`.")
         if not self.bert_config_file:
             self.preset = self.preset or DEFAULT_PRESET
-        TuningMode(self.tuning, self.top_k_layers, self.train_pooler)
+        TuningMode(
+            self.tuning,
+            self.top_k_layers,
+            self.train_pooler,
+            self.freeze_below_adapters,
+        )
         if self.mixed_precision not in MIXED_PRECISION_POLICIES:
             raise KerasAdaptersError(
                 "`mixed_precision` must be one of "
@@ -126,9 +133,19 @@ class RunConfig:
         """The settings a checkpoint must share with the run resuming it."""
         return dict(
             adapter_size=self.adapter_size,
+            adapter_layers=self.adapter_layers,
             tuning=self.tuning,
             top_k_layers=self.top_k_layers,
             train_pooler=self.train_pooler,
+            freeze_below_adapters=self.freeze_below_adapters,
+        )
+
+    def adapter_kwargs(self):
+        """The adapter arguments of the model builders."""
+        return dict(
+            adapter_size=self.adapter_size,
+            adapter_init_scale=self.adapter_init_scale,
+            adapter_layers=self.adapter_layers,
         )
 
     def tuning_kwargs(self):
@@ -137,6 +154,7 @@ class RunConfig:
             tuning_mode=self.tuning,
             top_k=self.top_k_layers,
             train_pooler=self.train_pooler,
+            freeze_below_adapters=self.freeze_below_adapters,
         )
 
 
