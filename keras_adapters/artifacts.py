@@ -445,6 +445,13 @@ def _check_stored_sizes(directory, config, weights):
             )
 
 
+def _blocks(adapter_layers):
+    """Where `adapter_layers` puts adapters, in words."""
+    if adapter_layers is None:
+        return "every block"
+    return f"the top {adapter_layers} blocks"
+
+
 def _backbone_for(config, base):
     adapter = config["adapter"]
     adapter_layers = adapter.get("adapter_layers")
@@ -470,9 +477,8 @@ def _backbone_for(config, base):
         base.adapter_layers or base.num_layers
     ):
         raise ArtifactError(
-            f"The artifact has adapters in the top {adapter_layers or 'all'} "
-            "blocks but the given backbone in the top "
-            f"{base.adapter_layers or 'all'}; build it with "
+            f"The artifact has adapters in {_blocks(adapter_layers)}, the "
+            f"given backbone in {_blocks(base.adapter_layers)}; build it with "
             f"adapter_layers={adapter_layers}."
         )
     return base
