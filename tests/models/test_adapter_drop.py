@@ -7,6 +7,9 @@ import pytest
 from keras_hub.layers import TransformerEncoder
 from keras_hub.models import BertBackbone
 
+from keras_adapters import lowest_trained_block
+from keras_adapters import set_tuning_mode
+from keras_adapters import tuning_summary
 from keras_adapters.layers.adapter_transformer_encoder import adapter_config
 from keras_adapters.models import AdapterBertBackbone
 from keras_adapters.models import AdapterBertTextClassifier
@@ -172,3 +175,20 @@ def test_tasks_from_preset_take_adapter_layers(tmp_path, base_preset):
         AdapterBertTextClassifier.from_preset(
             saved, adapter_layers=3, preprocessor=None
         )
+
+
+@pytest.mark.integration
+def test_real_minilm_top_three_blocks_train_what_adapterdrop_says(minilm_path):
+    backbone = AdapterBertBackbone.from_preset(
+        minilm_path, adapter_size=64, adapter_layers=3
+    )
+    assert adapters_per_block(backbone) == [0, 0, 0, 2, 2, 2]
+    set_tuning_mode(backbone, "adapters", freeze_below_adapters=True)
+    counts = tuning_summary(backbone, print_fn=None)
+    # Three blocks of two adapters: 3 * 2 * (2 * 64 * 384 + 64 + 384), half
+    # of the 595,200 of adapters in all six blocks.
+    assert counts["adapters"]["trained"] == 297_600
+    # The LayerNorms of blocks 3-5 only: 3 * 2 * (384 + 384).
+    assert counts["layer_norms"]["trained"] == 4_608
+    assert counts["rest"]["trained"] == counts["pooler"]["trained"] == 0
+    assert lowest_trained_block(backbone) == 3
