@@ -103,6 +103,9 @@ def _float32_by_default(monkeypatch):
         "detect_hardware",
         lambda use_tpu=False: precision.Hardware(on_tpu=use_tpu),
     )
+    yield
+    # A run sets the global policy; the next test starts from float32.
+    keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture

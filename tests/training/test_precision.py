@@ -1,6 +1,5 @@
 """`--mixed_precision`: what `auto` picks on each kind of hardware."""
 
-import keras
 import pytest
 
 from keras_adapters.training import precision
@@ -161,4 +160,3 @@ def test_the_run_log_says_which_policy_and_why(
     run.setup()
     assert line in capsys.readouterr().out.splitlines()
     assert run.model.backbone.dtype_policy.name == policy
-    keras.mixed_precision.set_global_policy("float32")
