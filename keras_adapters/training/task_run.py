@@ -131,14 +131,19 @@ class RunConfig:
 
     def checkpoint_settings(self):
         """The settings a checkpoint must share with the run resuming it."""
-        return dict(
+        settings = dict(
             adapter_size=self.adapter_size,
-            adapter_layers=self.adapter_layers,
             tuning=self.tuning,
             top_k_layers=self.top_k_layers,
             train_pooler=self.train_pooler,
-            freeze_below_adapters=self.freeze_below_adapters,
         )
+        # AdapterDrop's only when used, so that checkpoints written before
+        # it existed still resume.
+        if self.adapter_layers is not None:
+            settings["adapter_layers"] = self.adapter_layers
+        if self.freeze_below_adapters:
+            settings["freeze_below_adapters"] = True
+        return settings
 
     def adapter_kwargs(self):
         """The adapter arguments of the model builders."""

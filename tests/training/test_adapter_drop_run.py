@@ -144,7 +144,9 @@ def test_training_never_changes_what_lies_below_the_lowest_adapter(
     assert artifact["tuning"]["freeze_below_adapters"] is True
     assert os.path.isdir(out / "export")
     with pytest.raises(
-        CheckpointError, match="adapter_layers=1 there, None now"
+        CheckpointError,
+        match="adapter_layers=1 there, None now; freeze_below_adapters=True "
+        "there, None now",
     ):
         ClassifierRun(
             make_config(
@@ -152,6 +154,33 @@ def test_training_never_changes_what_lies_below_the_lowest_adapter(
                 tiny_preset,
                 data_dir,
                 num_train_epochs=2,
-                freeze_below_adapters=True,
             )
         ).run()
+
+
+def test_checkpoints_name_adapterdrop_settings_only_when_used(
+    tmp_path,
+    tiny_preset,  # noqa: F811
+    data_dir,  # noqa: F811
+):
+    # The settings of checkpoints written before AdapterDrop existed.
+    default = make_config(tmp_path, tiny_preset, data_dir)
+    assert set(default.checkpoint_settings()) == {
+        "adapter_size",
+        "tuning",
+        "top_k_layers",
+        "train_pooler",
+        "task",
+    }
+    dropped = make_config(
+        tmp_path,
+        tiny_preset,
+        data_dir,
+        adapter_layers=1,
+        freeze_below_adapters=True,
+    )
+    assert dropped.checkpoint_settings() == dict(
+        default.checkpoint_settings(),
+        adapter_layers=1,
+        freeze_below_adapters=True,
+    )
