@@ -154,6 +154,7 @@ def run_one(args):
         jit_compile=args.jit_compile,
         adam_epsilon=args.adam_epsilon,
         verbose=0,
+        mixed_precision="fp32",  # As the recorded results.
         **spec.tuning_flags(),
     )
 

@@ -109,6 +109,7 @@ def main():
         doc_stride=args.doc_stride,
         max_query_length=args.max_query_length,
         verbose=0,
+        mixed_precision="fp32",  # As the recorded results.
     )
     runs = {}
     for name, extra in (

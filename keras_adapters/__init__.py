@@ -18,6 +18,7 @@ from keras_adapters.multi_task import MultiTaskClassifier
 from keras_adapters.multi_task import TaskInfo
 from keras_adapters.saving import load_model
 from keras_adapters.tuning import TuningMode
+from keras_adapters.tuning import lowest_trained_block
 from keras_adapters.tuning import parameter_groups
 from keras_adapters.tuning import set_tuning_mode
 from keras_adapters.tuning import tuning_summary
@@ -43,6 +44,7 @@ __all__ = [
     "models",
     "optimization",
     "TuningMode",
+    "lowest_trained_block",
     "parameter_groups",
     "set_tuning_mode",
     "tuning_summary",

@@ -122,6 +122,17 @@ _CONFIG_KEYS = {
     },
     "weights": {"file": (_is_file_name, "a file name"), "sha256": _STRING},
 }
+# Values that artifacts of older versions lack: `load_adapters` reads them
+# with their defaults (adapters in every block, nothing frozen below them).
+_OPTIONAL_KEYS = {
+    "adapter": {
+        "adapter_layers": (
+            lambda value: value is None or _is_integer(value),
+            "null or a positive integer",
+        ),
+    },
+    "tuning": {"freeze_below_adapters": _BOOLEAN},
+}
 # Preprocessor settings an artifact keeps (the tokenizer comes from the
 # base); each is optional.
 _PREPROCESSOR_KEYS = {
@@ -187,9 +198,21 @@ def file_sha256(path):
 
 def _base_config(backbone):
     config = backbone.get_config()
-    for key in [*adapter_config(backbone), "name", "trainable", "dtype"]:
+    for key in [
+        *_adapter_section(backbone),
+        "name",
+        "trainable",
+        "dtype",
+    ]:
         config.pop(key, None)
     return config
+
+
+def _adapter_section(backbone):
+    """The adapter settings of `backbone`, as an artifact stores them."""
+    return dict(
+        adapter_config(backbone), adapter_layers=backbone.adapter_layers
+    )
 
 
 def save_adapters(model, directory, labels=None, inputs=None):
@@ -257,12 +280,8 @@ def save_adapters(model, directory, labels=None, inputs=None):
             for key in _PREPROCESSOR_KEYS
             if hasattr(preprocessor, key)
         },
-        "adapter": adapter_config(model.backbone),
-        "tuning": {
-            "mode": model.tuning.mode,
-            "top_k": model.tuning.top_k,
-            "train_pooler": model.tuning.train_pooler,
-        },
+        "adapter": _adapter_section(model.backbone),
+        "tuning": model.tuning.arguments(),
         "labels": list(labels) if labels is not None else None,
         "inputs": list(inputs) if inputs is not None else None,
         "base_model": {
@@ -335,11 +354,27 @@ def read_artifact_config(directory):
             "input names; the artifact is corrupted, write it again with "
             "keras_adapters.save_adapters."
         )
+    for section, checks in _OPTIONAL_KEYS.items():
+        _check_section(config, path, section, checks, required=False)
+    _check_adapter_layers(config, path)
     if "preprocessor" in config:
         _check_section(
             config, path, "preprocessor", _PREPROCESSOR_KEYS, required=False
         )
     return config
+
+
+def _check_adapter_layers(config, path):
+    """Raises if `adapter.adapter_layers` exceeds the base model's blocks."""
+    adapter_layers = config["adapter"].get("adapter_layers")
+    num_layers = config["base_model"]["config"].get("num_layers")
+    too_many = _is_integer(num_layers) and (adapter_layers or 0) > num_layers
+    if too_many:
+        raise ArtifactError(
+            f"{path}: 'adapter.adapter_layers' is {adapter_layers}, more than "
+            f"the base model's {num_layers} blocks; the artifact is "
+            "corrupted, write it again with keras_adapters.save_adapters."
+        )
 
 
 def _check_section(config, path, section, checks, required=True):
@@ -482,14 +517,23 @@ def check_base_config(config, backbone):
         )
 
 
+def _blocks(adapter_layers):
+    """Where `adapter_layers` puts adapters, in words."""
+    if adapter_layers is None:
+        return "every block"
+    return f"the top {adapter_layers} blocks"
+
+
 def _backbone_for(config, base):
     adapter = config["adapter"]
+    adapter_layers = adapter.get("adapter_layers")
     if isinstance(base, str):
         return AdapterBertBackbone.from_preset(
             base,
             adapter_size=adapter["adapter_size"],
             adapter_init_scale=adapter["adapter_init_scale"],
             adapter_activation=adapter["adapter_activation"],
+            adapter_layers=adapter_layers,
         )
     if not isinstance(base, AdapterBertBackbone):
         raise TypeError(
@@ -500,6 +544,14 @@ def _backbone_for(config, base):
         raise ArtifactError(
             f"The artifact has adapters of size {adapter['adapter_size']} but "
             f"the given backbone has adapter_size={base.adapter_size}."
+        )
+    if (adapter_layers or base.num_layers) != (
+        base.adapter_layers or base.num_layers
+    ):
+        raise ArtifactError(
+            f"The artifact has adapters in {_blocks(adapter_layers)}, the "
+            f"given backbone in {_blocks(base.adapter_layers)}; build it with "
+            f"adapter_layers={adapter_layers}."
         )
     return base
 
@@ -556,6 +608,7 @@ def load_adapters(directory, base, preprocessor="auto"):
         tuning_mode=tuning["mode"],
         top_k=tuning["top_k"],
         train_pooler=tuning["train_pooler"],
+        freeze_below_adapters=tuning.get("freeze_below_adapters", False),
         **task,
     )
     if base_fingerprint(model, weights) != config["base_model"]["fingerprint"]:

@@ -35,11 +35,15 @@ class TuningMode:
         top_k: number of top Transformer blocks trained in `"top_k"` mode.
         train_pooler: whether the pooler dense also trains in the
             `"adapters"`, `"layer_norm"` and `"top_k"` modes.
+        freeze_below_adapters: in `"adapters"` mode, also freeze the
+            embedding LayerNorm and the LayerNorms of the blocks below the
+            lowest block with adapters, so that nothing below it trains.
     """
 
     mode: str = "adapters"
     top_k: int = None
     train_pooler: bool = False
+    freeze_below_adapters: bool = False
 
     def __post_init__(self):
         if self.mode not in TUNING_MODES:
@@ -58,19 +62,30 @@ class TuningMode:
                 "`train_pooler` only applies to partial tuning modes; the "
                 "pooler already trains in mode 'full'."
             )
+        if self.freeze_below_adapters and self.mode != "adapters":
+            raise KerasAdaptersError(
+                "`freeze_below_adapters` only applies to tuning mode "
+                f"'adapters', not '{self.mode}'."
+            )
+
+    def arguments(self):
+        """The keyword arguments of `set_tuning_mode` for this mode."""
+        return dataclasses.asdict(self)
 
     def describe(self):
         """A short human-readable description, e.g. `top_k (k=2)`."""
         text = self.mode if self.top_k is None else f"top_k (k={self.top_k})"
         if self.mode != "full":
             text += ", pooler trained" if self.train_pooler else ""
+        if self.freeze_below_adapters:
+            text += ", frozen below the lowest adapters"
         return text
 
 
 def backbone_of(model):
     """The `AdapterBertBackbone` of a task (or the backbone itself)."""
     backbone = getattr(model, "backbone", model)
-    if not hasattr(backbone, "adapter_layers"):
+    if not hasattr(backbone, "layer_norm_layers"):
         raise TypeError(
             f"Expected an AdapterBertBackbone or a task built on one, got "
             f"{type(model).__name__}. For plain BERT use "
@@ -98,7 +113,7 @@ def parameter_groups(model):
     """
     backbone = backbone_of(model)
     owners = {
-        "adapters": _variable_ids(backbone.adapter_layers),
+        "adapters": _variable_ids(backbone.adapters),
         "layer_norms": _variable_ids(backbone.layer_norm_layers),
         "pooler": _variable_ids([backbone.pooled_dense]),
     }
@@ -123,7 +138,7 @@ def _trained_ids(model, tuning):
     if tuning.train_pooler:
         trained |= {id(variable) for variable in groups["pooler"]}
     if tuning.mode == "adapters":
-        if not backbone.adapter_layers:
+        if not backbone.adapters:
             raise KerasAdaptersError(
                 "Tuning mode 'adapters' needs adapters, but the backbone has "
                 "adapter_size=0. Build it with adapter_size > 0 or choose "
@@ -131,6 +146,8 @@ def _trained_ids(model, tuning):
             )
         trained |= {id(variable) for variable in groups["adapters"]}
         trained |= {id(variable) for variable in groups["layer_norms"]}
+        if tuning.freeze_below_adapters:
+            trained -= _variable_ids(_layer_norms_below_adapters(backbone))
     elif tuning.mode == "layer_norm":
         trained |= {id(variable) for variable in groups["layer_norms"]}
     elif tuning.mode == "top_k":
@@ -144,7 +161,60 @@ def _trained_ids(model, tuning):
     return trained
 
 
-def set_tuning_mode(model, mode, top_k=None, train_pooler=False):
+def _layer_norms_below_adapters(backbone):
+    """The embedding LayerNorm and those of the blocks below the lowest
+    block with adapters."""
+    blocks = backbone.transformer_layers
+    lowest = next(i for i, block in enumerate(blocks) if block.adapters)
+    return [backbone.embeddings_layer_norm] + [
+        layer_norm
+        for block in blocks[:lowest]
+        for layer_norm in block.layer_norms
+    ]
+
+
+def lowest_trained_block(model):
+    """The index of the lowest Transformer block that holds a trained
+    variable: below it, the encoder is a fixed function of the input.
+
+    Args:
+        model: an `AdapterBertBackbone` or a task built on one.
+
+    Returns:
+        An int: `0` when an embedding variable (the embedding LayerNorm
+        included) trains, the number of blocks when no encoder variable
+        trains (the pooler does not count: it reads the top block).
+
+    Example:
+
+    ```python
+    backbone = keras_adapters.models.AdapterBertBackbone.from_preset(
+        preset, adapter_layers=3
+    )  # 6 blocks: adapters in blocks 3, 4 and 5.
+    keras_adapters.set_tuning_mode(backbone, "adapters",
+                                   freeze_below_adapters=True)
+    keras_adapters.lowest_trained_block(backbone)  # 3
+    ```
+    """
+    backbone = backbone_of(model)
+    blocks = backbone.transformer_layers
+    trained = {id(v) for v in backbone.weights if v.trainable}
+    above_embeddings = _variable_ids([*blocks, backbone.pooled_dense])
+    if trained - above_embeddings:
+        return 0
+    return next(
+        (
+            i
+            for i, block in enumerate(blocks)
+            if trained & _variable_ids([block])
+        ),
+        len(blocks),
+    )
+
+
+def set_tuning_mode(
+    model, mode, top_k=None, train_pooler=False, freeze_below_adapters=False
+):
     """Puts a model in a tuning mode by setting each variable's `trainable`.
 
     Modes:
@@ -156,6 +226,12 @@ def set_tuning_mode(model, mode, top_k=None, train_pooler=False):
         - `"top_k"`: the top `top_k` blocks (all their variables) and the
           head train.
 
+    With adapters in the top blocks only (`adapter_layers` of the
+    backbone), `"adapters"` mode still trains every LayerNorm;
+    `freeze_below_adapters=True` also freezes the embedding LayerNorm and
+    the LayerNorms of the blocks without adapters below the lowest adapter,
+    so nothing below that block trains and backpropagation stops there.
+
     Call it after building the model and before `compile()`; setting
     `model.trainable` afterwards resets every flag.
 
@@ -165,6 +241,8 @@ def set_tuning_mode(model, mode, top_k=None, train_pooler=False):
         top_k: int, the number of top blocks for `"top_k"`.
         train_pooler: bool. Also train the pooler dense in the partial modes.
             Defaults to `False`, as the original.
+        freeze_below_adapters: bool. In `"adapters"` mode, freeze everything
+            below the lowest block with adapters. Defaults to `False`.
 
     Returns:
         The `TuningMode` applied, also stored as `model.tuning`.
@@ -176,7 +254,12 @@ def set_tuning_mode(model, mode, top_k=None, train_pooler=False):
     keras_adapters.tuning_summary(classifier)
     ```
     """
-    tuning = TuningMode(mode=mode, top_k=top_k, train_pooler=train_pooler)
+    tuning = TuningMode(
+        mode=mode,
+        top_k=top_k,
+        train_pooler=train_pooler,
+        freeze_below_adapters=freeze_below_adapters,
+    )
     trained = _trained_ids(model, tuning)
     model.trainable = True
     for variable in model.weights:

@@ -9,6 +9,7 @@ from keras_hub.models import BertTokenizer
 
 from keras_adapters.models import AdapterBertBackbone
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
+from keras_adapters.training import precision
 from keras_adapters.weight_transfer import assign_by_path
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +91,21 @@ def tiny_inputs(batch_size=3, length=10, seed=0):
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)
+
+
+@pytest.fixture(autouse=True)
+def _float32_by_default(monkeypatch):
+    """`--mixed_precision=auto` picks float32 in every in-process test, on
+    any CPU or GPU: tests comparing numbers must not depend on the machine
+    (tests/training/test_precision.py covers the hardware branches)."""
+    monkeypatch.setattr(
+        precision,
+        "detect_hardware",
+        lambda use_tpu=False: precision.Hardware(on_tpu=use_tpu),
+    )
+    yield
+    # A run sets the global policy; the next test starts from float32.
+    keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def trained_looking_classifier(adapter_size=4):
         dropout=0.0,
     )
     rng = np.random.default_rng(0)
-    for adapter in model.backbone.adapter_layers:
+    for adapter in model.backbone.adapters:
         for variable in adapter.weights:
             variable.assign(rng.normal(scale=0.3, size=variable.shape))
     return model

@@ -39,6 +39,7 @@ def trained_classifier(preset, **kwargs):
         dict(),
         dict(tuning_mode="top_k", top_k=1),
         dict(tuning_mode="layer_norm", train_pooler=True),
+        dict(adapter_layers=1, freeze_below_adapters=True),
     ],
 )
 def test_round_trip_reproduces_logits_exactly(tmp_path, base_preset, kwargs):
@@ -54,7 +55,7 @@ def test_round_trip_reproduces_logits_exactly(tmp_path, base_preset, kwargs):
     stored = config["weights"]["num_parameters"]
     adapters = sum(
         int(np.prod(v.shape))
-        for v in model.backbone.adapter_layers
+        for v in model.backbone.adapters
         for v in v.weights
     )
     trained = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
@@ -67,6 +68,56 @@ def test_round_trip_reproduces_logits_exactly(tmp_path, base_preset, kwargs):
     )
     np.testing.assert_array_equal(reloaded.predict(data, verbose=0), expected)
     assert reloaded.tuning == model.tuning
+    assert config["adapter"]["adapter_layers"] == model.backbone.adapter_layers
+    assert reloaded.backbone.adapter_layers == model.backbone.adapter_layers
+    assert config["tuning"]["freeze_below_adapters"] == (
+        model.tuning.freeze_below_adapters
+    )
+    assert {v.path for v in reloaded.trainable_weights} == {
+        v.path for v in model.trainable_weights
+    }
+
+
+def test_artifacts_without_the_adapterdrop_keys_load_as_every_block(
+    tmp_path, base_preset
+):
+    model = trained_classifier(base_preset)
+    folder = str(tmp_path / "artifact")
+    keras_adapters.save_adapters(model, folder)
+    edit_artifact(folder, "adapter.adapter_layers")
+    edit_artifact(folder, "tuning.freeze_below_adapters")
+    reloaded = keras_adapters.load_adapters(
+        folder, base_preset, preprocessor=None
+    )
+    assert reloaded.backbone.adapter_layers is None
+    assert all(
+        len(b.adapters) == 2 for b in reloaded.backbone.transformer_layers
+    )
+    assert not reloaded.tuning.freeze_below_adapters
+    data = tiny_inputs()
+    np.testing.assert_array_equal(
+        reloaded.predict(data, verbose=0), model.predict(data, verbose=0)
+    )
+
+
+def test_adapter_layers_must_fit_the_base_and_the_given_backbone(
+    tmp_path, base_preset
+):
+    folder = str(tmp_path / "artifact")
+    keras_adapters.save_adapters(
+        trained_classifier(base_preset, adapter_layers=1), folder
+    )
+    every_block = AdapterBertBackbone.from_preset(base_preset, adapter_size=4)
+    assert artifact_error(folder, every_block) == (
+        "The artifact has adapters in the top 1 blocks, the given backbone "
+        "in every block; build it with adapter_layers=1."
+    )
+    path = edit_artifact(folder, "adapter.adapter_layers", 3)
+    assert artifact_error(folder, base_preset) == (
+        f"{path}: 'adapter.adapter_layers' is 3, more than the base model's "
+        "2 blocks; the artifact is corrupted, write it again with "
+        "keras_adapters.save_adapters."
+    )
 
 
 def test_label_list_must_match_the_classes(tmp_path, base_preset):
@@ -203,6 +254,9 @@ def test_missing_config_keys(artifact, base_preset, key):
         ("preprocessor", [], "an object"),
         ("task.num_classes", 0, "a positive integer"),
         ("tuning.top_k", "2", "null or a positive integer"),
+        ("adapter.adapter_layers", 0, "null or a positive integer"),
+        ("adapter.adapter_layers", "2", "null or a positive integer"),
+        ("tuning.freeze_below_adapters", "yes", "true or false"),
         ("weights", "x", "an object"),
         ("weights.file", "../elsewhere.safetensors", "a file name"),
         ("weights.sha256", None, "a string"),

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from keras_adapters import TuningMode
+from keras_adapters import lowest_trained_block
 from keras_adapters import set_tuning_mode
 from keras_adapters import tuning_summary
 from keras_adapters.models import AdapterBertBackbone
@@ -128,3 +130,97 @@ def test_real_minilm_counts(minilm_path):
     assert counts["layer_norms"]["trained"] == 9_984
     assert counts["head"]["trained"] == 770
     assert counts["total"]["trained"] == trained(model) == 605_954
+
+
+@pytest.fixture
+def dropped():
+    """Three blocks, adapters in the top two (AdapterDrop)."""
+    backbone = AdapterBertBackbone(
+        **dict(TINY_CONFIG, num_layers=3), adapter_size=4, adapter_layers=2
+    )
+    return AdapterBertTextClassifier(backbone, num_classes=3)
+
+
+def trained_paths(model):
+    return {v.path for v in model.trainable_weights}
+
+
+def test_freeze_below_adapters_freezes_everything_below_the_lowest_adapter(
+    dropped,
+):
+    d, m, classes = 16, 4, 3
+    head = d * classes + classes
+    # Plain adapters mode: every LayerNorm still trains.
+    assert trained(dropped) == (
+        adapter_params(d, m, 2) + layer_norm_params(d, 3) + head
+    )
+    assert lowest_trained_block(dropped) == 0
+    tuning = set_tuning_mode(dropped, "adapters", freeze_below_adapters=True)
+    assert tuning.freeze_below_adapters and dropped.tuning == tuning
+    # Adapters and LayerNorms of blocks 1 and 2, and the head.
+    assert trained(dropped) == adapter_params(d, m, 2) + 2 * 2 * 2 * d + head
+    paths = trained_paths(dropped)
+    assert not any(
+        path.startswith(("transformer_layer_0/", "embeddings_layer_norm/"))
+        for path in paths
+    )
+    assert "transformer_layer_1/self_attention_layer_norm/gamma" in paths
+    assert lowest_trained_block(dropped) == 1
+    lines = []
+    counts = tuning_summary(dropped, print_fn=lines.append)
+    assert counts["layer_norms"] == {"trained": 8 * d, "total": 14 * d}
+    assert lines[0].startswith(
+        "Tuning mode: adapters, frozen below the lowest adapters"
+    )
+
+
+def test_with_adapters_everywhere_only_the_embedding_norm_freezes(classifier):
+    set_tuning_mode(classifier, "adapters", freeze_below_adapters=True)
+    frozen = {v.path for v in classifier.weights} - trained_paths(classifier)
+    assert "embeddings_layer_norm/gamma" in frozen
+    assert "transformer_layer_0/self_attention_layer_norm/gamma" not in frozen
+    # Block 0 has adapters, so it is the lowest trained block.
+    assert lowest_trained_block(classifier) == 0
+
+
+def test_freeze_below_adapters_is_part_of_the_task_config(dropped):
+    set_tuning_mode(dropped, "adapters", freeze_below_adapters=True)
+    assert dropped.tuning == TuningMode(freeze_below_adapters=True)
+    config = dropped.get_config()
+    assert config["freeze_below_adapters"] is True
+    restored = AdapterBertTextClassifier.from_config(config)
+    assert restored.tuning == dropped.tuning
+    assert trained_paths(restored) == trained_paths(dropped)
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (dict(mode="full"), 0),
+        (dict(mode="layer_norm"), 0),
+        (dict(mode="top_k", top_k=1), 2),
+        (dict(mode="top_k", top_k=3), 0),
+        (dict(mode="adapters", freeze_below_adapters=True), 1),
+    ],
+)
+def test_lowest_trained_block_of_each_mode(dropped, kwargs, expected):
+    set_tuning_mode(dropped, **kwargs)
+    assert lowest_trained_block(dropped) == expected
+    assert lowest_trained_block(dropped.backbone) == expected
+
+
+def test_lowest_trained_block_when_no_encoder_variable_trains(dropped):
+    for variable in dropped.backbone.weights:
+        variable.trainable = False
+    dropped.backbone.pooled_dense.kernel.trainable = True
+    assert lowest_trained_block(dropped) == 3
+
+
+@pytest.mark.parametrize("mode, top_k", [("full", None), ("top_k", 1)])
+def test_freeze_below_adapters_needs_adapters_mode(dropped, mode, top_k):
+    with pytest.raises(
+        ValueError,
+        match=f"`freeze_below_adapters` only applies to tuning mode "
+        f"'adapters', not '{mode}'",
+    ):
+        set_tuning_mode(dropped, mode, top_k=top_k, freeze_below_adapters=True)

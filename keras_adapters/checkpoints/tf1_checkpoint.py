@@ -242,6 +242,7 @@ def backbone_from_tf1_checkpoint(
     init_checkpoint=None,
     adapter_size=None,
     adapter_init_scale=1e-3,
+    adapter_layers=None,
 ):
     """Builds an adapter backbone from the original config and checkpoint.
 
@@ -253,6 +254,8 @@ def backbone_from_tf1_checkpoint(
             `0` builds a plain BERT. An explicit size that contradicts the
             checkpoint's adapters is an error.
         adapter_init_scale: float. Initializer of fresh adapters.
+        adapter_layers: int or `None`. Adapters only in the top
+            `adapter_layers` blocks; `None` (the default) for every block.
 
     Returns:
         An `AdapterBertBackbone`.
@@ -268,7 +271,11 @@ def backbone_from_tf1_checkpoint(
     ```
     """
     backbone = _configured_backbone(
-        bert_config_file, init_checkpoint, adapter_size, adapter_init_scale
+        bert_config_file,
+        init_checkpoint,
+        adapter_size,
+        adapter_init_scale,
+        adapter_layers,
     )
     if init_checkpoint:
         load_tf1_checkpoint(backbone, init_checkpoint)
@@ -276,13 +283,18 @@ def backbone_from_tf1_checkpoint(
 
 
 def _configured_backbone(
-    bert_config_file, init_checkpoint, adapter_size, adapter_init_scale
+    bert_config_file,
+    init_checkpoint,
+    adapter_size,
+    adapter_init_scale,
+    adapter_layers,
 ):
     """The backbone `bert_config.json` describes, not yet loaded."""
     return AdapterBertBackbone(
         **read_bert_config(bert_config_file),
         adapter_size=_resolve_adapter_size(init_checkpoint, adapter_size),
         adapter_init_scale=adapter_init_scale,
+        adapter_layers=adapter_layers,
     )
 
 
@@ -310,6 +322,7 @@ def classifier_from_tf1_checkpoint(
     num_classes=None,
     adapter_size=None,
     adapter_init_scale=1e-3,
+    adapter_layers=None,
     sequence_length=128,
     **kwargs,
 ):
@@ -328,6 +341,7 @@ def classifier_from_tf1_checkpoint(
         num_classes: int; defaults to the checkpoint head's size.
         adapter_size: see `backbone_from_tf1_checkpoint`.
         adapter_init_scale: float. Initializer of fresh adapters.
+        adapter_layers: see `backbone_from_tf1_checkpoint`.
         sequence_length: int. Preprocessor length. Defaults to `128`.
         **kwargs: other `AdapterBertTextClassifier` arguments.
 
@@ -356,7 +370,11 @@ def classifier_from_tf1_checkpoint(
             sequence_length=sequence_length,
         )
     backbone = _configured_backbone(
-        bert_config_file, init_checkpoint, adapter_size, adapter_init_scale
+        bert_config_file,
+        init_checkpoint,
+        adapter_size,
+        adapter_init_scale,
+        adapter_layers,
     )
     model = AdapterBertTextClassifier(
         backbone,

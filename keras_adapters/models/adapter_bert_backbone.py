@@ -53,23 +53,62 @@ def readable_load_errors(preset):
         ) from None
 
 
-def check_adapter_size(preset, backbone, adapter_size):
-    """Raises if a requested `adapter_size` contradicts a loaded preset's."""
+def validate_adapter_layers(adapter_layers, num_layers, adapter_size):
+    """Returns `adapter_layers` (`None` or an int); raises if out of range.
+
+    Args:
+        adapter_layers: `None` (adapters in every block) or the number of
+            top blocks that get adapters.
+        num_layers: int, the number of Transformer blocks.
+        adapter_size: int, the adapter width (`0`: no adapters at all).
+    """
+    if adapter_layers is None:
+        return None
+    if adapter_size == 0:
+        raise KerasAdaptersError(
+            f"`adapter_layers`={adapter_layers} needs adapters, but "
+            "`adapter_size`=0. Drop `adapter_layers` or give `adapter_size` "
+            "> 0."
+        )
+    if (
+        isinstance(adapter_layers, bool)
+        or not 1 <= adapter_layers <= num_layers
+    ):
+        raise KerasAdaptersError(
+            f"`adapter_layers` must be between 1 and the model's "
+            f"{num_layers} blocks (or unset for all), got {adapter_layers}."
+        )
+    return int(adapter_layers)
+
+
+def check_adapter_settings(preset, backbone, adapter_size, adapter_layers):
+    """Raises if a requested `adapter_size` or `adapter_layers` contradicts
+    the adapters of a loaded adapter preset."""
     if adapter_size is not None and adapter_size != backbone.adapter_size:
         raise KerasAdaptersError(
             f"Preset '{preset}' holds trained adapters of size "
             f"{backbone.adapter_size}, not {adapter_size}. Leave "
             "`adapter_size` unset to reload them."
         )
+    saved = backbone.adapter_layers or backbone.num_layers
+    if adapter_layers is not None and adapter_layers != saved:
+        raise KerasAdaptersError(
+            f"Preset '{preset}' holds trained adapters in its top {saved} "
+            f"blocks, not {adapter_layers}. Leave `adapter_layers` unset to "
+            "reload them."
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
 class AdapterBertBackbone(BertBackbone):
-    """A BERT encoder with Houlsby adapters in every Transformer block.
+    """A BERT encoder with Houlsby adapters in its Transformer blocks.
 
     A `keras_hub.models.BertBackbone`, built by keras-hub's own constructor,
     whose blocks then become `keras_adapters.layers.AdapterTransformerEncoder`
-    layers (two adapters each, none in the embeddings or the pooler). The
+    layers (two adapters each, none in the embeddings or the pooler). With
+    `adapter_layers=k` only the top `k` blocks get adapters (AdapterDrop,
+    Rücklé et al. 2021); the blocks below compute exactly what the plain
+    BERT blocks compute. The
     architecture, layer names and variable paths are those of
     `BertBackbone`, plus the adapters'. With `adapter_size=0` it is a plain
     BERT encoder, which is what the full fine-tuning baseline uses.
@@ -87,6 +126,9 @@ class AdapterBertBackbone(BertBackbone):
             adapter kernels. Defaults to `1e-3`.
         adapter_activation: string or callable. Adapter non-linearity.
             Defaults to tanh-approximated GELU.
+        adapter_layers: int or `None`. Put adapters only in the top
+            `adapter_layers` blocks (between 1 and `num_layers`). Defaults
+            to `None`, every block.
         *args, **kwargs: the arguments of `keras_hub.models.BertBackbone`:
             `vocabulary_size`, `num_layers`, `num_heads`, `hidden_dim`,
             `intermediate_dim`, `dropout`, `max_sequence_length`,
@@ -99,6 +141,7 @@ class AdapterBertBackbone(BertBackbone):
     backbone = keras_adapters.models.AdapterBertBackbone(
         vocabulary_size=100, num_layers=2, num_heads=2, hidden_dim=32,
         intermediate_dim=64, max_sequence_length=16, adapter_size=8,
+        adapter_layers=1,  # Adapters in the top block only.
     )
     outputs = backbone({
         "token_ids": np.ones((1, 12), "int32"),
@@ -115,29 +158,42 @@ class AdapterBertBackbone(BertBackbone):
         adapter_size=DEFAULT_ADAPTER_SIZE,
         adapter_init_scale=1e-3,
         adapter_activation=gelu_approximate,
+        adapter_layers=None,
         **kwargs,
     ):
         validate_adapter_size(adapter_size)
         super().__init__(*args, **kwargs)
-        self._add_adapters(adapter_size, adapter_init_scale, adapter_activation)
+        self._add_adapters(
+            adapter_size, adapter_init_scale, adapter_activation, adapter_layers
+        )
 
     def _add_adapters(
-        self, adapter_size, adapter_init_scale, adapter_activation
+        self,
+        adapter_size,
+        adapter_init_scale,
+        adapter_activation,
+        adapter_layers,
     ):
-        """Gives every block adapters; the blocks stay where they are wired."""
-        for block in self.transformer_layers:
+        """Gives the top `adapter_layers` blocks adapters (every block for
+        `None`) and the others none; the blocks stay where they are wired."""
+        adapter_layers = validate_adapter_layers(
+            adapter_layers, self.num_layers, adapter_size
+        )
+        first_adapted = self.num_layers - (adapter_layers or self.num_layers)
+        for index, block in enumerate(self.transformer_layers):
             add_adapters(
                 block,
-                adapter_size=adapter_size,
+                adapter_size=adapter_size if index >= first_adapted else 0,
                 adapter_init_scale=adapter_init_scale,
                 adapter_activation=adapter_activation,
             )
         self.adapter_size = int(adapter_size)
         self.adapter_init_scale = float(adapter_init_scale)
         self.adapter_activation = keras.activations.get(adapter_activation)
+        self.adapter_layers = adapter_layers
 
     @property
-    def adapter_layers(self):
+    def adapters(self):
         """Every `Adapter` layer, bottom block first."""
         return [
             adapter
@@ -156,7 +212,7 @@ class AdapterBertBackbone(BertBackbone):
 
     def get_config(self):
         config = super().get_config()
-        config.update(adapter_config(self))
+        config.update(adapter_config(self), adapter_layers=self.adapter_layers)
         return config
 
     @classmethod
@@ -166,6 +222,7 @@ class AdapterBertBackbone(BertBackbone):
         adapter_size=None,
         adapter_init_scale=1e-3,
         adapter_activation=gelu_approximate,
+        adapter_layers=None,
         load_weights=True,
         **kwargs,
     ):
@@ -187,6 +244,10 @@ class AdapterBertBackbone(BertBackbone):
             adapter_init_scale: float. Initializer standard deviation of the
                 new adapters. Defaults to `1e-3`.
             adapter_activation: adapter non-linearity. Defaults to GELU.
+            adapter_layers: int or `None`. Adapters only in the top
+                `adapter_layers` blocks of a plain BERT preset; `None` (the
+                default) for every block. An adapter preset keeps its own
+                (passing a different one is an error).
             load_weights: bool. Whether to load the pretrained weights.
             **kwargs: forwarded to the preset loader (e.g. `dtype`).
 
@@ -201,7 +262,7 @@ class AdapterBertBackbone(BertBackbone):
 
         ```python
         backbone = keras_adapters.models.AdapterBertBackbone.from_preset(
-            "bert_base_en_uncased", adapter_size=64
+            "bert_base_en_uncased", adapter_size=64, adapter_layers=6
         )
         ```
         """
@@ -211,7 +272,9 @@ class AdapterBertBackbone(BertBackbone):
                 backbone = super().from_preset(
                     preset, load_weights=load_weights, **kwargs
                 )
-            check_adapter_size(preset, backbone, adapter_size)
+            check_adapter_settings(
+                preset, backbone, adapter_size, adapter_layers
+            )
             return backbone
         if saved_cls is not BertBackbone:
             raise KerasAdaptersError(
@@ -230,6 +293,6 @@ class AdapterBertBackbone(BertBackbone):
         # pretrained weights: it only lacks the adapters.
         backbone.__class__ = cls
         backbone._add_adapters(
-            adapter_size, adapter_init_scale, adapter_activation
+            adapter_size, adapter_init_scale, adapter_activation, adapter_layers
         )
         return backbone

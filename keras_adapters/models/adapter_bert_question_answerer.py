@@ -36,6 +36,9 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         top_k: int. Number of trained blocks in `"top_k"` mode.
         train_pooler: must stay `False`: the span head does not read the
             pooler, which stays frozen in every mode (`"full"` included).
+        freeze_below_adapters: bool. In `"adapters"` mode, also freeze the
+            LayerNorms below the lowest adapter block (AdapterDrop; see
+            `keras_adapters.set_tuning_mode`).
 
     Example:
 
@@ -61,6 +64,7 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         tuning_mode="adapters",
         top_k=None,
         train_pooler=False,
+        freeze_below_adapters=False,
         **kwargs,
     ):
         if train_pooler:
@@ -68,7 +72,9 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
                 "The question answerer does not use the pooler; drop "
                 "`train_pooler`."
             )
-        self._init_tuning(tuning_mode, top_k, train_pooler)
+        self._init_tuning(
+            tuning_mode, top_k, train_pooler, freeze_below_adapters
+        )
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor

@@ -37,6 +37,9 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
         tuning_mode: string. Defaults to `"adapters"`.
         top_k: int. Number of trained blocks in `"top_k"` mode.
         train_pooler: bool. Also train the pooler in partial modes.
+        freeze_below_adapters: bool. In `"adapters"` mode, also freeze the
+            LayerNorms below the lowest adapter block (AdapterDrop; see
+            `keras_adapters.set_tuning_mode`).
 
     Example:
 
@@ -62,6 +65,7 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
         tuning_mode="adapters",
         top_k=None,
         train_pooler=False,
+        freeze_below_adapters=False,
         **kwargs,
     ):
         if regression:
@@ -78,7 +82,9 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
             )
         # Read by `compile()`, which `Task.__init__` calls.
         self.regression = bool(regression)
-        self._init_tuning(tuning_mode, top_k, train_pooler)
+        self._init_tuning(
+            tuning_mode, top_k, train_pooler, freeze_below_adapters
+        )
         super().__init__(
             backbone=backbone,
             num_classes=int(num_classes),

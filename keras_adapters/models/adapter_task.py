@@ -3,7 +3,7 @@
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.keras_hub_internals import get_preset_loader
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
-from keras_adapters.models.adapter_bert_backbone import check_adapter_size
+from keras_adapters.models.adapter_bert_backbone import check_adapter_settings
 from keras_adapters.models.adapter_bert_backbone import preset_backbone_class
 from keras_adapters.models.adapter_bert_backbone import readable_load_errors
 from keras_adapters.optimization import AdamWeightDecay
@@ -31,15 +31,17 @@ class AdapterTask:
 
     backbone_cls = AdapterBertBackbone
 
-    def _init_tuning(self, tuning_mode, top_k, train_pooler):
+    def _init_tuning(
+        self, tuning_mode, top_k, train_pooler, freeze_below_adapters
+    ):
         """Validates the mode; call before the keras-hub constructor."""
-        self.tuning = TuningMode(tuning_mode, top_k, train_pooler)
+        self.tuning = TuningMode(
+            tuning_mode, top_k, train_pooler, freeze_below_adapters
+        )
 
     def _apply_tuning(self):
         """Sets every variable's `trainable`; call after construction."""
-        set_tuning_mode(
-            self, self.tuning.mode, self.tuning.top_k, self.tuning.train_pooler
-        )
+        set_tuning_mode(self, **self.tuning.arguments())
 
     def default_optimizer(self):
         """`AdamWeightDecay` at the mode's default constant rate."""
@@ -47,13 +49,8 @@ class AdapterTask:
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "tuning_mode": self.tuning.mode,
-                "top_k": self.tuning.top_k,
-                "train_pooler": self.tuning.train_pooler,
-            }
-        )
+        arguments = self.tuning.arguments()
+        config.update(tuning_mode=arguments.pop("mode"), **arguments)
         return config
 
     @classmethod
@@ -64,6 +61,7 @@ class AdapterTask:
         adapter_size=None,
         adapter_init_scale=1e-3,
         adapter_activation=gelu_approximate,
+        adapter_layers=None,
         **kwargs,
     ):
         """Builds the task on a pretrained BERT preset.
@@ -77,6 +75,9 @@ class AdapterTask:
                 (default `64`); a saved adapter preset keeps its own.
             adapter_init_scale: float. Defaults to `1e-3`.
             adapter_activation: adapter non-linearity. Defaults to GELU.
+            adapter_layers: int or `None`. Adapters only in the top
+                `adapter_layers` blocks of a plain BERT preset (`None`, the
+                default: every block); a saved adapter preset keeps its own.
             **kwargs: constructor arguments (`tuning_mode`, `preprocessor`,
                 `dtype`, ...).
 
@@ -89,13 +90,16 @@ class AdapterTask:
                 task = super().from_preset(
                     preset, load_weights=load_weights, **kwargs
                 )
-            check_adapter_size(preset, task.backbone, adapter_size)
+            check_adapter_settings(
+                preset, task.backbone, adapter_size, adapter_layers
+            )
             return task
         backbone = AdapterBertBackbone.from_preset(
             preset,
             adapter_size=adapter_size,
             adapter_init_scale=adapter_init_scale,
             adapter_activation=adapter_activation,
+            adapter_layers=adapter_layers,
             load_weights=load_weights,
             dtype=kwargs.pop("dtype", None),
         )

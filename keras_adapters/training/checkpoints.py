@@ -181,10 +181,12 @@ class CheckpointFolder:
 
     def _check_compatible(self, state, model):
         folder = self._folder(state.step)
+        # A setting left out (at its default) reads as None.
         differing = [
-            f"{name}={state.settings.get(name)!r} there, {value!r} now"
-            for name, value in self.settings.items()
-            if state.settings.get(name) != value
+            f"{name}={state.settings.get(name)!r} there, "
+            f"{self.settings.get(name)!r} now"
+            for name in sorted(set(state.settings) | set(self.settings))
+            if state.settings.get(name) != self.settings.get(name)
         ]
         if differing:
             raise CheckpointError(

@@ -93,8 +93,7 @@ def build_classifier(config):
             vocab_file=config.vocab_file,
             do_lower_case=config.do_lower_case,
             num_classes=num_classes,
-            adapter_size=config.adapter_size,
-            adapter_init_scale=config.adapter_init_scale,
+            **config.adapter_kwargs(),
             sequence_length=config.max_seq_length,
             **mode,
         )
@@ -102,8 +101,7 @@ def build_classifier(config):
         model = AdapterBertTextClassifier.from_preset(
             config.preset,
             num_classes=num_classes,
-            adapter_size=config.adapter_size,
-            adapter_init_scale=config.adapter_init_scale,
+            **config.adapter_kwargs(),
             **mode,
         )
     model.preprocessor.sequence_length = config.max_seq_length

@@ -2,8 +2,8 @@
 
 from absl import flags
 
+from keras_adapters.training.precision import MIXED_PRECISION_POLICIES
 from keras_adapters.training.task_run import JIT_COMPILE
-from keras_adapters.training.task_run import MIXED_PRECISION_POLICIES
 from keras_adapters.tuning import DEFAULT_LEARNING_RATES
 from keras_adapters.tuning import TUNING_MODES
 
@@ -82,6 +82,12 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_float(
         "adapter_init_scale", 1e-3, "Std of the adapter initializer."
     )
+    flags.DEFINE_integer(
+        "adapter_layers",
+        None,
+        "AdapterDrop: adapters only in the top K blocks (default: every "
+        "block).",
+    )
     flags.DEFINE_float(
         "adapter_weight_decay_rate",
         0.01,
@@ -99,14 +105,25 @@ def define_shared_flags(max_seq_length):
     flags.DEFINE_integer(
         "top_k_layers", None, "Blocks trained with --tuning=top_k."
     )
+    flags.DEFINE_bool(
+        "freeze_below_adapters",
+        False,
+        "With --tuning=adapters, also freeze the LayerNorms below the lowest "
+        "adapter block (embedding LayerNorm included), so nothing below it "
+        "trains.",
+    )
     flags.DEFINE_integer(
         "seed", 12345, "Random seed (data order and initializers)."
     )
     flags.DEFINE_enum(
         "mixed_precision",
-        None,
+        "auto",
         list(MIXED_PRECISION_POLICIES),
-        "Mixed precision policy.",
+        "Dtype policy. auto: mixed bfloat16 where the hardware computes "
+        "bfloat16 natively (TPU, GPU of compute capability >= 8.0, CPU with "
+        "AVX512_BF16 or AMX), float32 elsewhere; fp32, bf16 (mixed_bfloat16) "
+        "and fp16 (mixed_float16) force one. Adapters always compute in "
+        "float32.",
     )
     flags.DEFINE_enum(
         "jit_compile",

@@ -88,8 +88,7 @@ def build_question_answerer(config):
         backbone = backbone_from_tf1_checkpoint(
             config.bert_config_file,
             config.init_checkpoint,
-            adapter_size=config.adapter_size,
-            adapter_init_scale=config.adapter_init_scale,
+            **config.adapter_kwargs(),
         )
         preprocessor = AdapterBertQuestionAnswererPreprocessor(
             tokenizer_from_vocab_file(config.vocab_file, config.do_lower_case),
@@ -100,8 +99,7 @@ def build_question_answerer(config):
         )
     return AdapterBertQuestionAnswerer.from_preset(
         config.preset,
-        adapter_size=config.adapter_size,
-        adapter_init_scale=config.adapter_init_scale,
+        **config.adapter_kwargs(),
         preprocessor=AdapterBertQuestionAnswerer.preset_preprocessor(
             config.preset, **config.preprocessor_kwargs()
         ),

@@ -19,6 +19,9 @@ from keras_adapters.training.checkpoints import CheckpointFolder
 from keras_adapters.training.pipeline import evaluation_dataset
 from keras_adapters.training.pipeline import plan_batches
 from keras_adapters.training.pipeline import training_dataset
+from keras_adapters.training.precision import MIXED_PRECISION_POLICIES
+from keras_adapters.training.precision import choose_dtype_policy
+from keras_adapters.training.precision import describe_policy
 from keras_adapters.training.strategy import describe
 from keras_adapters.training.strategy import is_chief
 from keras_adapters.training.strategy import strategy_from_flags
@@ -29,8 +32,6 @@ from keras_adapters.tuning import tuning_summary
 DEFAULT_PRESET = "bert_base_en_uncased"
 # --jit_compile -> Keras' `jit_compile` ("auto": XLA on GPU and TPU only).
 JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
-# --mixed_precision -> the Keras dtype policy.
-MIXED_PRECISION_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
 @dataclasses.dataclass
@@ -62,13 +63,15 @@ class RunConfig:
     num_tpu_cores: int = 8
     adapter_size: int = 64
     adapter_init_scale: float = 1e-3
+    adapter_layers: int = None
     adapter_weight_decay_rate: float = 0.01
     adam_epsilon: float = 1e-6
     tuning: str = "adapters"
     top_k_layers: int = None
     train_pooler: bool = False
+    freeze_below_adapters: bool = False
     seed: int = 12345
-    mixed_precision: str = None
+    mixed_precision: str = "auto"
     jit_compile: str = "auto"
     export_dir: str = None
     max_train_examples: int = 0
@@ -97,10 +100,13 @@ class RunConfig:
             raise KerasAdaptersError("`bert_config_file` needs `vocab_file`.")
         if not self.bert_config_file:
             self.preset = self.preset or DEFAULT_PRESET
-        TuningMode(self.tuning, self.top_k_layers, self.train_pooler)
-        if self.mixed_precision and (
-            self.mixed_precision not in MIXED_PRECISION_POLICIES
-        ):
+        TuningMode(
+            self.tuning,
+            self.top_k_layers,
+            self.train_pooler,
+            self.freeze_below_adapters,
+        )
+        if self.mixed_precision not in MIXED_PRECISION_POLICIES:
             raise KerasAdaptersError(
                 "`mixed_precision` must be one of "
                 f"{', '.join(MIXED_PRECISION_POLICIES)}, got "
@@ -125,11 +131,26 @@ class RunConfig:
 
     def checkpoint_settings(self):
         """The settings a checkpoint must share with the run resuming it."""
-        return dict(
+        settings = dict(
             adapter_size=self.adapter_size,
             tuning=self.tuning,
             top_k_layers=self.top_k_layers,
             train_pooler=self.train_pooler,
+        )
+        # AdapterDrop's only when used, so that checkpoints written before
+        # it existed still resume.
+        if self.adapter_layers is not None:
+            settings["adapter_layers"] = self.adapter_layers
+        if self.freeze_below_adapters:
+            settings["freeze_below_adapters"] = True
+        return settings
+
+    def adapter_kwargs(self):
+        """The adapter arguments of the model builders."""
+        return dict(
+            adapter_size=self.adapter_size,
+            adapter_init_scale=self.adapter_init_scale,
+            adapter_layers=self.adapter_layers,
         )
 
     def tuning_kwargs(self):
@@ -138,6 +159,7 @@ class RunConfig:
             tuning_mode=self.tuning,
             top_k=self.top_k_layers,
             train_pooler=self.train_pooler,
+            freeze_below_adapters=self.freeze_below_adapters,
         )
 
 
@@ -203,9 +225,12 @@ class TaskRun:
         keras.utils.set_random_seed(config.seed)
         # Set every time: the policy is global, and a notebook's earlier
         # run must not leave its precision to this one.
-        keras.mixed_precision.set_global_policy(
-            MIXED_PRECISION_POLICIES.get(config.mixed_precision, "float32")
+        policy, reason = choose_dtype_policy(
+            config.mixed_precision, use_tpu=config.use_tpu
         )
+        keras.mixed_precision.set_global_policy(policy)
+        if self.chief and config.verbose:
+            print(describe_policy(policy, reason))
         self.strategy = strategy_from_flags(
             config.use_tpu,
             config.tpu_name,

@@ -100,7 +100,7 @@ def test_near_identity_at_init_and_identity_with_zeroed_up_projections(
         deviation = np.abs(got[key] - expected[key]).max()
         # Measured about 1e-5 for this config (adapter update ~1e-5 relative).
         assert 0 < deviation < 1e-3, (key, deviation)
-    for adapter in adapted.adapter_layers:
+    for adapter in adapted.adapters:
         adapter.up_kernel.assign(np.zeros(adapter.up_kernel.shape))
     got = outputs(adapted, data)
     for key in ("sequence_output", "pooled_output"):
@@ -110,7 +110,7 @@ def test_near_identity_at_init_and_identity_with_zeroed_up_projections(
 def test_adapter_size_zero_is_the_plain_model(base_preset):
     base, path = base_preset
     adapted = AdapterBertBackbone.from_preset(path, adapter_size=0)
-    assert not adapted.adapter_layers
+    assert not adapted.adapters
     assert len(adapted.weights) == len(base.weights)
     data = tiny_inputs()
     for key, value in outputs(base, data).items():

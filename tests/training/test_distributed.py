@@ -118,6 +118,7 @@ def job(tmp_path_factory):
         do_train=True,
         do_eval=True,
         verbose=0,
+        mixed_precision="fp32",  # Float32 on any CPU; see ATOL.
     )
     return dict(
         root=root,
@@ -522,6 +523,7 @@ def squad_job(tmp_path_factory):
         learning_rate=1e-2,
         adapter_size=ADAPTER_SIZE,
         verbose=0,
+        mixed_precision="fp32",  # Float32 on any CPU; see ATOL.
     )
     return dict(
         root=root,

@@ -39,6 +39,8 @@ def run_script(script, *argv, devices=1):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["KERAS_BACKEND"] = "jax"
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    # float32 on any CPU, as the in-process tests (see conftest.py).
+    argv = ("--mixed_precision=fp32", *argv)
     return subprocess.run(
         [sys.executable, os.path.join(REPO_ROOT, script), *argv],
         capture_output=True,

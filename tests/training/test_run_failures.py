@@ -480,7 +480,7 @@ def test_mixed_precision_applies_to_its_run_only(
     import keras
 
     runs = {}
-    for precision in ("bf16", None):
+    for precision in ("bf16", "fp32"):
         runs[precision] = ClassifierRun(
             make_config(
                 tmp_path / str(precision),
@@ -497,7 +497,7 @@ def test_mixed_precision_applies_to_its_run_only(
     adapter = bf16.transformer_layers[0]._self_attention_adapter
     assert adapter.compute_dtype == "float32"  # Adapters stay float32.
     # The next run in the same process is float32 again.
-    assert runs[None].model.backbone.dtype_policy.name == "float32"
+    assert runs["fp32"].model.backbone.dtype_policy.name == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
