@@ -25,7 +25,7 @@ from tests.test_export import start_loader
 
 # A mixed batch: every task, single sentences and pairs, an example longer
 # than any task's sequence length.
-TASKS = ["cola", "mnli", "stsb", "rte", "cola", "mnli"]
+TASKS = ["cola", "mnli", "stsb", "rte", "sst2", "mnli"]
 FIRSTS = [
     "the film is good .",
     "i loved the music",
@@ -114,6 +114,19 @@ def artifacts(preset, tmp_path_factory):
             adapter_size=4,
             seed=2,
         ),
+        # AdapterDrop: adapters in the top block only, nothing below it
+        # trained (its LayerNorms stay the base's).
+        "sst2": save_task(
+            preset,
+            str(root / "sst2"),
+            12,
+            labels=["negative", "positive"],
+            num_classes=2,
+            adapter_size=4,
+            adapter_layers=1,
+            freeze_below_adapters=True,
+            seed=4,
+        ),
         # No adapters at all: LayerNorms and head only.
         "rte": save_task(
             preset,
@@ -161,13 +174,14 @@ def test_each_example_of_a_mixed_batch_equals_its_own_task(
 
 
 def test_tasks_list_names_labels_and_inputs(model):
-    assert list(model.tasks) == ["cola", "mnli", "stsb", "rte"]
-    cola, mnli, stsb, rte = model.tasks.values()
+    assert list(model.tasks) == ["cola", "mnli", "stsb", "sst2", "rte"]
+    cola, mnli, stsb, sst2, rte = model.tasks.values()
     assert cola.labels == ("bad", "good") and not cola.pair
     assert mnli.labels == ("contradiction", "entailment", "neutral")
     assert mnli.pair and mnli.sequence_length == 16
     assert stsb.regression and stsb.labels is None and stsb.num_outputs == 1
     assert model.task_layers["cola"].adapter_blocks == [0, 1]
+    assert model.task_layers["sst2"].adapter_blocks == [1] and not sst2.pair
     assert rte.pair and model.task_layers["rte"].adapter_blocks == []
     assert model.task_layers["rte"].blocks[0].self_attention_adapter is None
 
