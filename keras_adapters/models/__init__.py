@@ -14,6 +14,8 @@ from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
     AdapterBertTextClassifierPreprocessor,
 )
 from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
+from keras_adapters.models.prefix_split import PrefixSplit
+from keras_adapters.models.prefix_split import split_at_block
 
 __all__ = [
     "AdapterBertBackbone",
@@ -22,4 +24,6 @@ __all__ = [
     "AdapterBertTextClassifier",
     "AdapterBertTextClassifierPreprocessor",
     "AdapterBertTokenizer",
+    "PrefixSplit",
+    "split_at_block",
 ]
