@@ -23,6 +23,9 @@ from keras_adapters.export import export_saved_model
 from keras_adapters.metrics.glue import accuracy
 from keras_adapters.metrics.glue import glue_metrics
 from keras_adapters.models import AdapterBertTextClassifier
+from keras_adapters.training.pipeline import training_dataset
+from keras_adapters.training.prefix_cache import load_or_build_prefix_cache
+from keras_adapters.training.prefix_cache import split_frozen_prefix
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
 from keras_adapters.training.task_run import write_text
@@ -39,6 +42,8 @@ class ClassifierRunConfig(RunConfig):
     data_dir: str = None
     do_eval: bool = False
     eval_batch_size: int = 8
+    cache_frozen_prefix: bool = False
+    prefix_cache_memory_mb: int = 1024
 
     POSITIVE = RunConfig.POSITIVE + ("eval_batch_size",)
 
@@ -53,6 +58,11 @@ class ClassifierRunConfig(RunConfig):
         if not (self.do_train or self.do_eval or self.do_predict):
             self.do_train = self.do_eval = True
         self.check_common_flags()
+        if self.prefix_cache_memory_mb < 0:
+            raise KerasAdaptersError(
+                "`prefix_cache_memory_mb` must be >= 0 (0 keeps the whole "
+                f"cache on disk), got {self.prefix_cache_memory_mb}."
+            )
         shortest = _MIN_SEQ_LENGTH[self.task.is_pair]
         if self.max_seq_length < shortest:
             raise KerasAdaptersError(
@@ -176,7 +186,37 @@ class ClassifierRun(TaskRun):
 
     def train(self, examples):
         """Trains for `num_train_epochs`, resuming from `output_dir`."""
+        if self.config.cache_frozen_prefix:
+            split_frozen_prefix(self.model)  # Refused before any work.
         self.fit(self._encode(examples))
+
+    def training_data(self, encoded, plan):
+        """With `cache_frozen_prefix`, the top of the model below its lowest
+        trained block, on batches of the prefix's cached hidden states."""
+        config = self.config
+        if not config.cache_frozen_prefix:
+            return super().training_data(encoded, plan)
+        block, split = split_frozen_prefix(self.model)
+        cache = load_or_build_prefix_cache(
+            os.path.join(config.output_dir, "prefix_cache"),
+            split.prefix,
+            block,
+            encoded,
+            config.prefix_cache_memory_mb * 2**20,
+            batch_size=config.train_batch_size,
+        )
+        with self.strategy.scope():
+            # The task model's optimizer: its step counter and moments are
+            # the ones checkpoints save and restore.
+            split.top.compile(
+                optimizer=self.model.optimizer,
+                loss=self.model.loss,
+                **self.compile_options(),
+            )
+        dataset = training_dataset(
+            encoded, plan, static=self.static_shapes, prefix_cache=cache
+        )
+        return split.top, dataset
 
     def _outputs(self, examples, batch_size):
         """The examples encoded, their logits and class probabilities (or
