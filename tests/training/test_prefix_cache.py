@@ -294,7 +294,7 @@ def test_without_dropout_cached_training_is_uncached_training(tmp_path):
     BertTokenizer(vocabulary=TINY_VOCAB).save_to_preset(preset)
     files = {"preset": preset, "data": str(tmp_path / "CoLA")}
     make_cola(files["data"], np.random.default_rng(3), train=32)
-    losses = {}
+    losses, arrays = {}, {}
     for cached in (True, False):
         out = tmp_path / str(cached)
         ClassifierRun(
@@ -303,7 +303,14 @@ def test_without_dropout_cached_training_is_uncached_training(tmp_path):
         losses[cached] = [
             float(line.split("\t")[1]) for line in open(out / "train_log.tsv")
         ]
+        arrays[cached] = trained_arrays(out)
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
+    trained = [key for key in arrays[True] if key.startswith("trained/")]
+    assert trained
+    for key in trained:
+        np.testing.assert_allclose(
+            arrays[True][key], arrays[False][key], atol=1e-6, err_msg=key
+        )
 
 
 def test_the_flag_in_adapters_mode_is_one_line(tmp_path, files, capsys):
