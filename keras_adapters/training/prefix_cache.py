@@ -326,11 +326,16 @@ def load_or_build_prefix_cache(
             f"Built the prefix cache (embeddings and blocks below {block}, "
             f"inference mode) in {time.perf_counter() - began:.1f} s."
         )
+    held = (
+        "all of it in host memory"
+        if cache.memory_bytes == cache.nbytes
+        else f"{cache.memory_bytes / _MB:,.1f} MB of it in host memory, the "
+        "rest read from disk"
+    )
     print_fn(
         f"Prefix cache: {len(encoded):,} examples, "
         f"{cache.offsets[-1]:,} tokens x {cache.hidden_dim} float32 = "
-        f"{cache.nbytes / _MB:,.1f} MB in {cache.path}; "
-        f"{cache.memory_bytes / _MB:,.1f} MB of it in host memory (budget "
-        f"{memory_budget_bytes / _MB:,.0f} MB), the rest read from disk."
+        f"{cache.nbytes / _MB:,.1f} MB in {cache.path}; {held} (budget "
+        f"{memory_budget_bytes / _MB:,.0f} MB)."
     )
     return cache

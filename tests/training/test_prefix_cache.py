@@ -12,6 +12,7 @@ from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
 
 from keras_adapters.data.encoding import EncodedExamples
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models import AdapterBertBackbone
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.training.checkpoints import WEIGHTS
@@ -94,7 +95,7 @@ def test_cached_batches_give_the_models_outputs_in_inference_mode(tmp_path):
         np.testing.assert_array_equal(labels.numpy(), encoded.labels[row])
 
 
-def test_states_beyond_the_memory_budget_are_read_from_disk(tmp_path):
+def test_states_beyond_the_memory_budget_are_read_from_disk(tmp_path, capsys):
     model = make_classifier()
     encoded = make_encoded()
     whole, _ = build(tmp_path / "cache", model, encoded)
@@ -105,6 +106,12 @@ def test_states_beyond_the_memory_budget_are_read_from_disk(tmp_path):
     assert 0 < part.memory_bytes <= budget < part.nbytes
     none, _ = build(tmp_path / "cache", model, encoded, budget=0)
     assert none.memory_bytes == 0
+    printed = capsys.readouterr().out
+    assert "; all of it in host memory (budget 1,024 MB)." in printed
+    assert (
+        "; 0.0 MB of it in host memory, the rest read from disk (budget 0 MB)."
+        in printed
+    )
     for cache in (part, none):
         np.testing.assert_array_equal(
             cache.gather(indices, WIDTH), whole.gather(indices, WIDTH)
@@ -311,6 +318,15 @@ def test_without_dropout_cached_training_is_uncached_training(tmp_path):
         np.testing.assert_allclose(
             arrays[True][key], arrays[False][key], atol=1e-6, err_msg=key
         )
+
+
+def test_a_negative_memory_budget_is_one_line(tmp_path, files):
+    with pytest.raises(
+        KerasAdaptersError,
+        match=r"`prefix_cache_memory_mb` must be >= 0 \(0 keeps the whole "
+        r"cache on disk\), got -1\.",
+    ):
+        cached_config(tmp_path, files, prefix_cache_memory_mb=-1)
 
 
 def test_the_flag_in_adapters_mode_is_one_line(tmp_path, files, capsys):
