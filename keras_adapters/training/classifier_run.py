@@ -26,6 +26,7 @@ from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.training.pipeline import training_dataset
 from keras_adapters.training.prefix_cache import load_or_build_prefix_cache
 from keras_adapters.training.prefix_cache import split_frozen_prefix
+from keras_adapters.training.strategy import num_workers
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
 from keras_adapters.training.task_run import write_text
@@ -62,6 +63,11 @@ class ClassifierRunConfig(RunConfig):
             raise KerasAdaptersError(
                 "`prefix_cache_memory_mb` must be >= 0 (0 keeps the whole "
                 f"cache on disk), got {self.prefix_cache_memory_mb}."
+            )
+        if self.cache_frozen_prefix and num_workers() > 1:
+            raise KerasAdaptersError(
+                "`cache_frozen_prefix` trains on one host; TF_CONFIG names "
+                f"{num_workers()} workers. Drop it for multi-worker training."
             )
         shortest = _MIN_SEQ_LENGTH[self.task.is_pair]
         if self.max_seq_length < shortest:
@@ -191,8 +197,8 @@ class ClassifierRun(TaskRun):
         self.fit(self._encode(examples))
 
     def training_data(self, encoded, plan):
-        """With `cache_frozen_prefix`, the top of the model below its lowest
-        trained block, on batches of the prefix's cached hidden states."""
+        """With `cache_frozen_prefix`, the model from its lowest trained
+        block up, on batches of the frozen prefix's cached hidden states."""
         config = self.config
         if not config.cache_frozen_prefix:
             return super().training_data(encoded, plan)

@@ -2,6 +2,7 @@
 `--cache_frozen_prefix` runs (bucketing, resume after a kill, errors)."""
 
 import dataclasses
+import json
 import os
 
 import keras
@@ -327,6 +328,21 @@ def test_a_negative_memory_budget_is_one_line(tmp_path, files):
         r"cache on disk\), got -1\.",
     ):
         cached_config(tmp_path, files, prefix_cache_memory_mb=-1)
+
+
+def test_multi_worker_training_is_refused_in_one_line(
+    tmp_path, files, monkeypatch
+):
+    cluster = {"worker": ["localhost:1", "localhost:2"]}
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": cluster, "task": {"index": 0}})
+    )
+    with pytest.raises(
+        KerasAdaptersError,
+        match="`cache_frozen_prefix` trains on one host; TF_CONFIG names 2 "
+        "workers",
+    ):
+        cached_config(tmp_path, files)
 
 
 def test_the_flag_in_adapters_mode_is_one_line(tmp_path, files, capsys):
