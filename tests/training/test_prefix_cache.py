@@ -53,7 +53,9 @@ def make_encoded(count=37, width=WIDTH, seed=0):
     token_ids = np.zeros((count, width), np.int32)
     segment_ids = np.zeros((count, width), np.int32)
     for i, length in enumerate(lengths):
-        token_ids[i, :length] = rng.integers(5, TINY_CONFIG["vocabulary_size"])
+        token_ids[i, :length] = rng.integers(
+            5, TINY_CONFIG["vocabulary_size"], length
+        )
         segment_ids[i, length // 2 : length] = 1
     return EncodedExamples(
         token_ids, segment_ids, lengths, rng.integers(0, 2, count)
