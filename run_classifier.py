@@ -36,6 +36,18 @@ flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
 flags.DEFINE_bool(
     "train_pooler", False, "Also train the pooler in partial tuning modes."
 )
+flags.DEFINE_bool(
+    "cache_frozen_prefix",
+    False,
+    "Compute the frozen embeddings and blocks below the lowest trained one "
+    "once per training example (inference mode) and train the rest on the "
+    "cache (e.g. with --tuning=top_k); stored in <output_dir>/prefix_cache.",
+)
+flags.DEFINE_integer(
+    "prefix_cache_memory_mb",
+    1024,
+    "Host memory for the prefix cache; the rest is read from its file.",
+)
 
 flags.register_multi_flags_validator(
     ["task", "task_name"],

@@ -143,8 +143,15 @@ def serve_batchsplit(model, encode, batch):
     model.set_active_adapters(ac.BatchSplit(*present, batch_sizes=sizes))
     with torch.inference_mode():
         outputs = model(**inputs)
+        # adapters 1.3.0 hands every `use_pooler` head the whole batch's
+        # pooled output (`pooled_output` is not sliced per head): each head
+        # returns every row; keep its own slice.
+        ends = [sum(sizes[: i + 1]) for i in range(len(sizes))]
         probabilities = torch.cat(
-            [head.logits.softmax(-1) for head in outputs.head_outputs]
+            [
+                head.logits[end - size : end].softmax(-1)
+                for head, size, end in zip(outputs.head_outputs, sizes, ends)
+            ]
         )
     restored = torch.empty_like(probabilities)
     restored[torch.tensor(order)] = probabilities
@@ -222,6 +229,16 @@ def main(args):
             len(mixed["task"]),
         )
     timings = time_batches(calls, args.warmup, args.repeats)
+    # The padded width of each batch (untimed; the same tokenizer).
+    timings["mixed"]["padded_width"] = encode(
+        mixed["task"], mixed["sentence"], mixed["sentence2"]
+    )["input_ids"].shape[1]
+    for task, batch in batches["single"].items():
+        if f"{task}:signature" in timings:
+            size = len(batch["sentence"])
+            timings[f"{task}:signature"]["padded_width"] = encode(
+                [task] * size, batch["sentence"], batch["sentence2"]
+            )["input_ids"].shape[1]
     _common.emit(
         {
             "variant": f"adapterhub_{args.composition}",

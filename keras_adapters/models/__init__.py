@@ -15,6 +15,8 @@ from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
 )
 from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
 from keras_adapters.models.multi_task_preprocessor import MultiTaskPreprocessor
+from keras_adapters.models.prefix_split import PrefixSplit
+from keras_adapters.models.prefix_split import split_at_block
 
 __all__ = [
     "AdapterBertBackbone",
@@ -24,4 +26,6 @@ __all__ = [
     "AdapterBertTextClassifierPreprocessor",
     "AdapterBertTokenizer",
     "MultiTaskPreprocessor",
+    "PrefixSplit",
+    "split_at_block",
 ]

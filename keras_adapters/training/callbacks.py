@@ -18,13 +18,17 @@ class StepCheckpoint(keras.callbacks.Callback):
         save_steps: int. Save when the optimizer step count reaches a
             multiple of it, and at the end of training.
         enabled: bool. Only the chief writes in multi-worker training.
+        saved_model: the model to checkpoint when `fit` trains a part of
+            it (the top of `keras_adapters.models.split_at_block`).
+            Defaults to the model being fit.
     """
 
-    def __init__(self, folder, save_steps, enabled=True):
+    def __init__(self, folder, save_steps, enabled=True, saved_model=None):
         super().__init__()
         self.folder = folder
         self.save_steps = int(save_steps)
         self.enabled = enabled
+        self.saved_model = saved_model
         self._last_saved = None
 
     def _step(self):
@@ -46,7 +50,10 @@ class StepCheckpoint(keras.callbacks.Callback):
         """Writes the checkpoint of `step`."""
         self._last_saved = step
         if self.enabled:
-            self.folder.save(self.model, step)
+            # Reading `self.model` first: on JAX it writes the state `fit`
+            # holds back into the variables `saved_model` shares.
+            fitted = self.model
+            self.folder.save(self.saved_model or fitted, step)
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):

@@ -25,6 +25,10 @@ from keras_adapters.export import export_saved_model
 from keras_adapters.metrics.glue import accuracy
 from keras_adapters.metrics.glue import glue_metrics
 from keras_adapters.models import AdapterBertTextClassifier
+from keras_adapters.training.pipeline import training_dataset
+from keras_adapters.training.prefix_cache import load_or_build_prefix_cache
+from keras_adapters.training.prefix_cache import split_frozen_prefix
+from keras_adapters.training.strategy import num_workers
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
 from keras_adapters.training.task_run import write_text
@@ -41,6 +45,8 @@ class ClassifierRunConfig(RunConfig):
     data_dir: str = None
     do_eval: bool = False
     eval_batch_size: int = 8
+    cache_frozen_prefix: bool = False
+    prefix_cache_memory_mb: int = 1024
 
     POSITIVE = RunConfig.POSITIVE + ("eval_batch_size",)
 
@@ -55,6 +61,16 @@ class ClassifierRunConfig(RunConfig):
         if not (self.do_train or self.do_eval or self.do_predict):
             self.do_train = self.do_eval = True
         self.check_common_flags()
+        if self.prefix_cache_memory_mb < 0:
+            raise KerasAdaptersError(
+                "`prefix_cache_memory_mb` must be >= 0 (0 keeps the whole "
+                f"cache on disk), got {self.prefix_cache_memory_mb}."
+            )
+        if self.cache_frozen_prefix and num_workers() > 1:
+            raise KerasAdaptersError(
+                "`cache_frozen_prefix` trains on one host; TF_CONFIG names "
+                f"{num_workers()} workers. Drop it for multi-worker training."
+            )
         shortest = _MIN_SEQ_LENGTH[self.task.is_pair]
         if self.max_seq_length < shortest:
             raise KerasAdaptersError(
@@ -176,7 +192,37 @@ class ClassifierRun(TaskRun):
 
     def train(self, examples):
         """Trains for `num_train_epochs`, resuming from `output_dir`."""
+        if self.config.cache_frozen_prefix:
+            split_frozen_prefix(self.model)  # Refused before any work.
         self.fit(self._encode(examples))
+
+    def training_data(self, encoded, plan):
+        """With `cache_frozen_prefix`, the model from its lowest trained
+        block up, on batches of the frozen prefix's cached hidden states."""
+        config = self.config
+        if not config.cache_frozen_prefix:
+            return super().training_data(encoded, plan)
+        block, split = split_frozen_prefix(self.model)
+        cache = load_or_build_prefix_cache(
+            os.path.join(config.output_dir, "prefix_cache"),
+            split.prefix,
+            block,
+            encoded,
+            config.prefix_cache_memory_mb * 2**20,
+            batch_size=config.train_batch_size,
+        )
+        with self.strategy.scope():
+            # The task model's optimizer: its step counter and moments are
+            # the ones checkpoints save and restore.
+            split.top.compile(
+                optimizer=self.model.optimizer,
+                loss=self.model.loss,
+                **self.compile_options(),
+            )
+        dataset = training_dataset(
+            encoded, plan, static=self.static_shapes, prefix_cache=cache
+        )
+        return split.top, dataset
 
     def _outputs(self, examples, batch_size):
         """The examples encoded, their logits and class probabilities (or

@@ -69,7 +69,16 @@ def _batch_widths(encoded, batches, pad_multiple, static):
     return padded_widths(longest, max_length, pad_multiple)
 
 
-def _batch_features(encoded):
+def _cached_hidden_states(prefix_cache, indices, width):
+    """The cached states of `indices`, padded to `width`, as a tensor."""
+    hidden = tf.numpy_function(
+        prefix_cache.gather, [indices, width], tf.float32, stateful=False
+    )
+    hidden.set_shape([None, None, prefix_cache.hidden_dim])
+    return hidden
+
+
+def _batch_features(encoded, prefix_cache=None):
     token_ids = tf.constant(encoded.token_ids)
     segment_ids = tf.constant(encoded.segment_ids)
     lengths = tf.constant(encoded.lengths)
@@ -78,13 +87,18 @@ def _batch_features(encoded):
     def gather(indices, weights, width):
         positions = tf.range(width)[tf.newaxis, :]
         features = {
-            "token_ids": tf.gather(token_ids, indices)[:, :width],
-            "segment_ids": tf.gather(segment_ids, indices)[:, :width],
             "padding_mask": tf.cast(
                 positions < tf.gather(lengths, indices)[:, tf.newaxis],
                 tf.int32,
-            ),
+            )
         }
+        if prefix_cache is None:
+            features["token_ids"] = tf.gather(token_ids, indices)[:, :width]
+            features["segment_ids"] = tf.gather(segment_ids, indices)[:, :width]
+        else:
+            features["hidden_states"] = _cached_hidden_states(
+                prefix_cache, indices, width
+            )
         # Per-example weights broadcast over multi-part labels (the start
         # and end of a span).
         weights = tf.reshape(weights, [-1] + [1] * (labels.shape.rank - 1))
@@ -93,7 +107,9 @@ def _batch_features(encoded):
     return gather
 
 
-def training_dataset(encoded, plan, static=False, pad_multiple=PAD_MULTIPLE):
+def training_dataset(
+    encoded, plan, static=False, pad_multiple=PAD_MULTIPLE, prefix_cache=None
+):
     """Batches following `plan` (`[steps, batch]` indices).
 
     Args:
@@ -102,6 +118,11 @@ def training_dataset(encoded, plan, static=False, pad_multiple=PAD_MULTIPLE):
         static: bool. Keep `max_seq_length` (TPU) instead of cutting each
             batch to its longest example.
         pad_multiple: int. Dynamic widths are rounded up to this.
+        prefix_cache: optional `keras_adapters.training.prefix_cache.
+            PrefixCache` of `encoded`. The batches then hold its
+            `hidden_states` (zero-padded) and the `padding_mask`, the inputs
+            of the top of `keras_adapters.models.split_at_block`, instead
+            of token ids.
 
     Returns:
         A `tf.data.Dataset` of `(features, labels, weights)`.
@@ -110,7 +131,7 @@ def training_dataset(encoded, plan, static=False, pad_multiple=PAD_MULTIPLE):
     widths = _batch_widths(encoded, plan, pad_multiple, static)
     dataset = tf.data.Dataset.from_tensor_slices((plan, weights, widths))
     dataset = dataset.map(
-        _batch_features(encoded),
+        _batch_features(encoded, prefix_cache),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )

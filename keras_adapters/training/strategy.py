@@ -55,7 +55,7 @@ def strategy_from_flags(
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    if _num_workers() > 1:
+    if num_workers() > 1:
         patch_keras_multi_worker_fit()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
@@ -100,7 +100,8 @@ def _default_tpu():
     return "" if os.environ.get("TPU_NAME") else "local"
 
 
-def _num_workers():
+def num_workers():
+    """The number of workers `TF_CONFIG` names (0 without a cluster)."""
     config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
     return len(config.get("cluster", {}).get("worker", []))
 

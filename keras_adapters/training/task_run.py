@@ -306,18 +306,25 @@ class TaskRun:
             )
         return num_steps
 
-    def _compile_for_training(self, num_steps):
+    def compile_options(self):
+        """The `compile()` arguments of every model this run trains."""
         config = self.config
-        self.model.compile(
-            optimizer=self.make_optimizer(
-                num_steps, int(num_steps * config.warmup_proportion)
-            ),
+        return dict(
             steps_per_execution=(
                 min(config.iterations_per_loop, config.save_checkpoints_steps)
                 if config.use_tpu
                 else 1
             ),
             jit_compile=JIT_COMPILE[config.jit_compile],
+        )
+
+    def _compile_for_training(self, num_steps):
+        config = self.config
+        self.model.compile(
+            optimizer=self.make_optimizer(
+                num_steps, int(num_steps * config.warmup_proportion)
+            ),
+            **self.compile_options(),
         )
 
     def fit(self, encoded):
@@ -352,12 +359,15 @@ class TaskRun:
             config.seed,
             bucketed=not self.static_shapes,
         )[start:]
-        dataset = training_dataset(encoded, plan, static=self.static_shapes)
+        model, dataset = self.training_data(encoded, plan)
         steps_per_epoch = max(1, math.ceil(num_steps / config.num_train_epochs))
         checkpoint = StepCheckpoint(
-            checkpoints, config.save_checkpoints_steps, enabled=self.chief
+            checkpoints,
+            config.save_checkpoints_steps,
+            enabled=self.chief,
+            saved_model=self.model,
         )
-        self.model.fit(
+        model.fit(
             dataset.repeat(),
             initial_epoch=start // steps_per_epoch,
             epochs=math.ceil(num_steps / steps_per_epoch),
@@ -367,6 +377,22 @@ class TaskRun:
             + self._chief_callbacks()
             + [checkpoint],
             verbose=config.verbose,
+        )
+
+    def training_data(self, encoded, plan):
+        """The model `fit` trains and its batches, for the steps of `plan`.
+
+        Args:
+            encoded: the training `EncodedExamples` (or `SquadFeatures`).
+            plan: the rows of `plan_batches` still to train on.
+
+        Returns:
+            `(model, dataset)`: here the task model on token-id batches; a
+            subclass may train a part of the task model that shares its
+            variables and optimizer.
+        """
+        return self.model, training_dataset(
+            encoded, plan, static=self.static_shapes
         )
 
     def write_outputs(self, only_missing=False):

@@ -177,3 +177,58 @@ def test_run_squad_on_jax_trains_predicts_scores_and_exports(
         assert len(json.load(handle)) == results["total"]
     for path in ("adapters/adapter_config.json", "export/saved_model.pb"):
         assert (out / path).is_file(), path
+
+
+def test_cached_prefix_on_jax_is_uncached_training_and_resumes(tmp_path, files):
+    # Dropout off in the backbone: caching the prefix then changes nothing
+    # but the time, so the two runs must agree, checkpoints included (on
+    # JAX, `fit` holds the state of the top it trains until a callback
+    # syncs it into the variables the task model shares).
+    import keras
+    from keras_hub.models import BertBackbone
+    from keras_hub.models import BertTokenizer
+
+    from tests.conftest import TINY_CONFIG
+    from tests.conftest import TINY_VOCAB
+
+    preset = str(tmp_path / "preset")
+    keras.utils.set_random_seed(4)
+    BertBackbone(**TINY_CONFIG, dropout=0.0).save_to_preset(preset)
+    BertTokenizer(vocabulary=TINY_VOCAB).save_to_preset(preset)
+    no_dropout = dict(files, preset=preset)
+    runs = {}
+    for flag in ("--cache_frozen_prefix", "--nocache_frozen_prefix"):
+        out = tmp_path / flag.strip("-")
+        result = run_classifier(
+            out,
+            no_dropout,
+            "--do_train",
+            "--num_train_epochs=1",
+            "--tuning=top_k",
+            "--top_k_layers=1",
+            flag,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[flag] = out
+    cached = runs["--cache_frozen_prefix"]
+    np.testing.assert_allclose(
+        losses(cached), losses(runs["--nocache_frozen_prefix"]), rtol=1e-5
+    )
+    one = newest_checkpoint(cached)
+    two = newest_checkpoint(runs["--nocache_frozen_prefix"])
+    for key in [key for key in one if key.startswith("trained/")]:
+        np.testing.assert_allclose(one[key], two[key], atol=1e-6, err_msg=key)
+    again = run_classifier(
+        cached,
+        no_dropout,
+        "--do_train",
+        "--num_train_epochs=2",
+        "--tuning=top_k",
+        "--top_k_layers=1",
+        "--cache_frozen_prefix",
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"Reusing the prefix cache in {cached / 'prefix_cache'}." in (
+        again.stdout
+    )
+    assert "Resuming at step 4 of 8." in again.stdout
