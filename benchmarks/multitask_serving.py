@@ -305,6 +305,36 @@ def export_multitask(args):
         run_step(argv, f"export the {count}-task SavedModel")
 
 
+def savedmodel_sizes(path):
+    """MiB of a SavedModel's graph (`saved_model.pb`, every signature's
+    traced function) and of its variables."""
+    variables = os.path.join(path, "variables")
+    return {
+        "graph_mib": round(
+            os.path.getsize(os.path.join(path, "saved_model.pb")) / 2**20, 1
+        ),
+        "variables_mib": round(
+            sum(
+                os.path.getsize(os.path.join(variables, name))
+                for name in os.listdir(variables)
+            )
+            / 2**20,
+            1,
+        ),
+    }
+
+
+def export_sizes(args):
+    sizes = {
+        f"multitask_{count}": savedmodel_sizes(export_dir(args, count))
+        for count in MODEL_TASKS
+    }
+    sizes["single"] = savedmodel_sizes(
+        os.path.join(args.work_dir, "train", args.task, "export")
+    )
+    return sizes
+
+
 def texts(spec, row):
     first, second = spec["columns"]
     return row[first], (row[second] if second is not None else "")
@@ -601,7 +631,7 @@ def ratio(a, b):
     return round(a / b, 3) if a and b else None
 
 
-def summarize(runs, variants, args):
+def summarize(runs, variants, args, sizes):
     tasks = list(TASKS)
     table = {}
     for variant in variants:
@@ -610,6 +640,9 @@ def summarize(runs, variants, args):
             "rss_after_load_mb": median_of(runs, variant, "rss_after_load_mb"),
             "mixed_examples_per_second": median_of(
                 runs, variant, "batches", "mixed", "examples_per_second"
+            ),
+            "mixed_grouped_examples_per_second": median_of(
+                runs, variant, "batches", "mixed_grouped", "examples_per_second"
             ),
         }
         served = [t for t in tasks if variant != "single" or t == args.task]
@@ -669,6 +702,14 @@ def summarize(runs, variants, args):
             "note": "4-task model's mixed batch vs each single-task "
             "SavedModel on a batch of its own task",
         },
+        "mixed_over_mixed_grouped_same_model": {
+            "value": ratio(
+                mixed, get(multi, "mixed_grouped_examples_per_second")
+            ),
+            "target": "> 1",
+            "note": "one routed pass vs the batch grouped by task, each "
+            "group through its task's signature",
+        },
         "mixed_over_separate_models": {
             "value": ratio(mixed, get("separate", "mixed_examples_per_second")),
             "target": "> 1",
@@ -704,6 +745,7 @@ def summarize(runs, variants, args):
         if variant in table:
             growth[count] = {
                 "tasks": count,
+                **sizes.get(variant, {}),
                 "peak_rss_mb": get(variant, "peak_rss_mb"),
                 "rss_after_load_mb": get(variant, "rss_after_load_mb"),
                 "mixed_examples_per_second": get(
@@ -713,7 +755,19 @@ def summarize(runs, variants, args):
                     variant, "cola_batch_examples_per_second"
                 ),
             }
-    return {"variants": table, "targets": targets, "growth": growth}
+    widths = {}
+    for name in ["mixed"] + [f"{task}:signature" for task in tasks]:
+        width = median_of(
+            runs, "adapterhub_batchsplit", "batches", name, "padded_width"
+        )
+        if width is not None:
+            widths[name.split(":")[0]] = width
+    return {
+        "variants": table,
+        "targets": targets,
+        "growth": growth,
+        "padded_widths": widths,
+    }
 
 
 def cell(value):
@@ -739,15 +793,16 @@ def markdown(result):
         "(speed and memory only).",
         "",
         "| variant | peak RSS (MiB) | RSS after load (MiB) | mixed batch "
-        "(ex/s) | single-task batches, own signature (ex/s) | single-task "
-        "batches, serving_default (ex/s) |",
-        "|---|---|---|---|---|---|",
+        "(ex/s) | mixed, grouped by task (ex/s) | single-task batches, own "
+        "signature (ex/s) | single-task batches, serving_default (ex/s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for variant, row in summary["variants"].items():
         lines.append(
             f"| {variant} | {cell(row.get('peak_rss_mb'))} | "
             f"{cell(row.get('rss_after_load_mb'))} | "
             f"{cell(row.get('mixed_examples_per_second'))} | "
+            f"{cell(row.get('mixed_grouped_examples_per_second'))} | "
             f"{cell(row.get('single_task_examples_per_second_signature'))} | "
             f"{cell(row.get('single_task_examples_per_second_serving_default'))}"
             " |"
@@ -762,17 +817,29 @@ def markdown(result):
         "",
         "Growth with the number of tasks (our multi-task SavedModel):",
         "",
-        "| tasks | peak RSS (MiB) | RSS after load (MiB) | mixed batch "
-        "(ex/s) | CoLA batch via serving_default (ex/s) |",
-        "|---|---|---|---|---|",
+        "| tasks | saved_model.pb (MiB) | variables (MiB) | peak RSS (MiB) "
+        "| RSS after load (MiB) | mixed batch (ex/s) | CoLA batch via "
+        "serving_default (ex/s) |",
+        "|---|---|---|---|---|---|---|",
     ]
+    single = result.get("savedmodel_sizes", {}).get("single", {})
     for row in summary["growth"].values():
         lines.append(
-            f"| {row['tasks']} | {cell(row['peak_rss_mb'])} | "
+            f"| {row['tasks']} | {cell(row.get('graph_mib'))} | "
+            f"{cell(row.get('variables_mib'))} | {cell(row['peak_rss_mb'])} | "
             f"{cell(row['rss_after_load_mb'])} | "
             f"{cell(row['mixed_examples_per_second'])} | "
             f"{cell(row['cola_batch_examples_per_second'])} |"
         )
+    if single:
+        lines += [
+            "",
+            f"The single-task SavedModel: saved_model.pb "
+            f"{single['graph_mib']} MiB, variables "
+            f"{single['variables_mib']} MiB. The multi-task SavedModel "
+            "holds serving_default plus one signature per task, each a "
+            "traced copy of the whole model's graph.",
+        ]
     lines += [
         "",
         "Dev scores of the short training runs (the artifacts served):",
@@ -785,6 +852,14 @@ def markdown(result):
             f"| {task} | {score['metric']} | {score['dev_score']} | "
             f"{score['train_rows']:,} | {score['global_step']} |"
         )
+    widths = summary.get("padded_widths")
+    if widths:
+        lines += [
+            "",
+            "Padded width of each batch (tokens, Hugging Face tokenizer): "
+            + ", ".join(f"{name} {width}" for name, width in widths.items())
+            + ".",
+        ]
     lines += ["", *[f"- {note}" for note in result["notes"]], ""]
     return "\n".join(lines)
 
@@ -796,8 +871,9 @@ NOTES = (
     "16 tasks: the 4 real artifacts plus 3 copies of each with every stored "
     "value perturbed by Gaussian noise of 1 % of its tensor's standard "
     "deviation (distinct weights, same shapes).",
-    "Mixed batch: a quarter per task, interleaved; single-task batches: 32 "
-    "dev rows of one task, the first 8 of them those in the mixed batch. A "
+    "Mixed batch: a quarter per task, interleaved; single-task batches: "
+    "`--batch` dev rows of one task, the first quarter of them those in the "
+    "mixed batch. A "
     "mixed batch is padded to its longest example (often a QNLI or MRPC "
     "pair), so its CoLA and SST-2 rows cost more than in their own batches.",
     "`separate`: the four single-task SavedModels in one process, the "
@@ -889,6 +965,7 @@ def main():
     machine = _common.machine()  # load average before our own work
     start = time.perf_counter()
     scores = prepare(args)
+    sizes = export_sizes(args)
     prepare_seconds = round(time.perf_counter() - start, 1)
     if args.prepare_only:
         return
@@ -924,7 +1001,8 @@ def main():
         },
         "tasks": scores,
         "notes": list(NOTES),
-        "summary": summarize(runs, variants, args),
+        "savedmodel_sizes": sizes,
+        "summary": summarize(runs, variants, args, sizes),
         "runs": runs,
     }
     _common.write_results(args.out_dir, NAME, result, markdown)
