@@ -682,7 +682,7 @@ def summarize(runs, variants, args, sizes):
             "value": ratio(
                 get("separate", "peak_rss_mb"), get("single", "peak_rss_mb")
             ),
-            "target": "(reference: about 4 for separate processes)",
+            "target": "(reference; 4 separate processes: about 4)",
         },
         "mixed_over_single_task_batch_same_model": {
             "value": ratio(
