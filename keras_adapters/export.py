@@ -234,9 +234,10 @@ def _export_multi_task(model, export_dir):
             ),
         }
 
-    signatures = {
-        "serving_default": _string_signature(serve, MULTI_TASK),
-    }
+    # Traced once: every signature calls this one graph of the model, so
+    # the SavedModel holds (and loads) one copy of it, not one per task.
+    serve = _string_function(serve, MULTI_TASK)
+    signatures = {"serving_default": serve.get_concrete_function()}
     for info in infos:
         signatures[info.name] = _task_signature(serve, info)
     _save_signatures(signatures, export_dir)
@@ -255,15 +256,14 @@ def _task_signature(serve, info):
         probabilities = outputs["probabilities"][:, : info.num_outputs]
         return {**outputs, "probabilities": probabilities}
 
-    return _string_signature(serve_task, PAIR if info.pair else (SENTENCE,))
+    names = PAIR if info.pair else (SENTENCE,)
+    return _string_function(serve_task, names).get_concrete_function()
 
 
-def _string_signature(function, names):
-    """The concrete function of `function` over `[None]` string inputs."""
+def _string_function(function, names):
+    """`function` as a `tf.function` of `[None]` string inputs `names`."""
     signature = [tf.TensorSpec([None], tf.string, name=name) for name in names]
-    return tf.function(
-        function, input_signature=signature, autograph=False
-    ).get_concrete_function()
+    return tf.function(function, input_signature=signature, autograph=False)
 
 
 def _trim_to_longest(features):
