@@ -212,7 +212,7 @@ def _export_multi_task(model, export_dir):
 
     def serve(task, sentence, sentence2):
         features = preprocessor(task, sentence, sentence2)
-        logits = run_model(features)
+        logits = _in_length_chunks(run_model, features, width)
         task_ids = features["task_ids"]
         regression = tf.gather(is_regression_task, task_ids)
         # A task's unused columns are -inf: their probability is 0.
@@ -242,6 +242,54 @@ def _export_multi_task(model, export_dir):
         signatures[info.name] = _task_signature(serve, info)
     _save_signatures(signatures, export_dir)
     return export_dir
+
+
+# A multi-task batch runs sorted by length, this many examples at a time.
+SERVING_CHUNK = 8
+
+
+def _in_length_chunks(run_model, features, width, chunk=SERVING_CHUNK):
+    """`run_model` over a batch sorted by length, `chunk` rows at a time.
+
+    Each chunk is cut to its own longest row, so a batch that mixes short
+    single sentences with long sentence pairs (tasks differ) does not pad
+    every row to the longest one. The model runs in a loop, so the graph
+    holds it once.
+
+    Args:
+        run_model: `_serving_model`'s function, features to `[rows,
+            width]` outputs.
+        features: the batch's features (`padding_mask` among them).
+        width: the static width of the outputs.
+        chunk: rows per model call.
+
+    Returns:
+        The `[batch, width]` outputs, in the batch's order.
+    """
+    lengths = tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), 1)
+    order = tf.argsort(lengths)
+    count = tf.size(lengths)
+    num_chunks = (count + chunk - 1) // chunk
+
+    def body(index, outputs):
+        rows = order[index * chunk : tf.minimum((index + 1) * chunk, count)]
+        part = {key: tf.gather(value, rows) for key, value in features.items()}
+        return index + 1, outputs.write(index, run_model(part))
+
+    _, outputs = tf.while_loop(
+        lambda index, _: index < num_chunks,
+        body,
+        (
+            tf.constant(0),
+            tf.TensorArray(
+                tf.float32,
+                size=num_chunks,
+                infer_shape=False,
+                element_shape=[None, width],
+            ),
+        ),
+    )
+    return tf.scatter_nd(order[:, None], outputs.concat(), [count, width])
 
 
 def _task_signature(serve, info):

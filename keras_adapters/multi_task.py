@@ -147,6 +147,12 @@ class MultiTaskClassifier(keras.Model):
         self.task_layers = {}
         self._infos = {}
         self._fingerprints = {}
+        # Every variable exists already: the backbone is built, and each
+        # task's layer is built when it is added.
+        self.build()
+
+    def build(self, input_shape=None):
+        self.built = True
 
     @classmethod
     def from_artifacts(

@@ -377,6 +377,35 @@ def test_savedmodel_routes_raw_strings_by_task_name(model, tmp_path):
     assert "sentence2 is empty" in unpaired["error"]
 
 
+def test_the_savedmodel_holds_one_graph_of_the_model(
+    model, preset, artifacts, tmp_path
+):
+    """Each task's signature calls the same traced model: the graph does
+    not grow with a copy of the encoder per task."""
+    one = MultiTaskClassifier.from_artifacts(
+        preset, {"cola": artifacts["cola"]}
+    )
+
+    def model_ops(model, name):
+        """The matrix-product (or, from JAX, XlaCallModule) ops saved."""
+        from tensorflow.core.protobuf import saved_model_pb2
+
+        folder = keras_adapters.export_saved_model(model, str(tmp_path / name))
+        saved = saved_model_pb2.SavedModel()
+        with open(os.path.join(folder, "saved_model.pb"), "rb") as handle:
+            saved.ParseFromString(handle.read())
+        graph = saved.meta_graphs[0].graph_def
+        nodes = list(graph.node) + [
+            node
+            for function in graph.library.function
+            for node in function.node_def
+        ]
+        kinds = ("MatMul", "BatchMatMulV2", "Einsum", "XlaCallModule")
+        return sum(node.op in kinds for node in nodes)
+
+    assert model_ops(model, "five") == model_ops(one, "one") > 0
+
+
 def run_script(*args, cwd):
     return subprocess.run(
         [sys.executable, os.path.join(REPO_ROOT, "export_multitask.py"), *args],
