@@ -55,7 +55,10 @@ def export_saved_model(
     `score` (the regression output, else the probability of `label`); and
     one signature per task, named after it, with that task's own inputs
     (`sentence`, or `sentence1` and `sentence2`) and classes. `labels`,
-    `sequence_length` and `pair` come from each task then.
+    `sequence_length` and `pair` come from each task then. Every signature
+    calls one traced graph of the model, which runs each batch sorted by
+    length, `SERVING_CHUNK` (8) examples at a time, each cut to its own
+    longest example.
 
     On the JAX backend the model goes into the graph through `jax2tf`, as
     StableHLO lowered for CPU, CUDA and TPU (TensorFlow's `XlaCallModule`
