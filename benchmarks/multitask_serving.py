@@ -212,6 +212,9 @@ def train_tasks(args, folders):
                 "--adapter_size=64",
                 "--max_seq_length=128",
                 "--train_batch_size=32",
+                # Float32 single-task SavedModels: the multi-task model
+                # serves in float32 too.
+                "--mixed_precision=fp32",
                 "--do_train",
                 "--do_eval",
             ] + _common.child_flags(flags)
