@@ -304,8 +304,6 @@ def run_order(args):
             else []
         )
         jobs += interleave(ours, theirs)
-    if "adapterhub" in args.sides and "CoLA" not in args.tasks:
-        jobs += peer_jobs(args)
     return jobs
 
 
@@ -796,9 +794,8 @@ def markdown(result):
         "The training run that the speed target compares is the process "
         "from its start to its last training step (imports, model, data, "
         "prefix cache, every epoch), the same span on both sides: what "
-        "follows it differs (ours writes the artifact and exports a "
-        "SavedModel; AdapterHub's dev pass in `eval()` mode was much "
-        "slower per example than its training steps on this machine, see "
+        "follows it differs (ours writes the adapter artifact and "
+        "exports a SavedModel; both score dev, batches of 8; see "
         "`after s`). The whole command's ratio is given beside it.",
         "",
         f"AdapterHub's best setting here: {peer['precision']}, start to "
