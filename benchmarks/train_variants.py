@@ -32,6 +32,9 @@ accuracy for SST-2) and the peak RSS (`ru_maxrss` of the child, from
     python benchmarks/train_variants.py --tasks CoLA --resume  # in pieces
     python benchmarks/train_variants.py --quick                # smoke test
 
+AdapterHub runs only when CoLA is in `--tasks` (`--sides` picks ours,
+adapterhub or both); `--dry_run` prints the order and the estimate.
+
 Every finished command is written at once to `train_variants.json` and
 `.md`; `--resume` keeps that file's results and runs only what is missing.
 """
