@@ -377,3 +377,44 @@ def test_gpu_compare_carries_float16_weights_and_restores_float32(tmp_path):
     np.testing.assert_allclose(restored, weights["a.weight"], rtol=1e-3)
     begin, end = header["position_ids"]["data_offsets"]
     assert np.frombuffer(data[begin:end], np.int64).tolist() == [0, 1, 2, 3, 4]
+
+
+def variant_row(side, config, precision, dev, to_last_step, rss, seeds=2):
+    """A `train_variants.summarize` row of CoLA."""
+    return {
+        "side": side,
+        "task": "CoLA",
+        "config": config,
+        "precision": precision,
+        "seeds": list(range(seeds)),
+        "dev_mean": dev,
+        "whole_seconds": to_last_step + 20.0,
+        "train_seconds": to_last_step - 10.0,
+        "after_training_seconds": 20.0,
+        "to_last_step_seconds": to_last_step,
+        "peak_rss_mb": rss,
+    }
+
+
+def test_train_variants_picks_the_fastest_variant_within_a_point():
+    import train_variants
+
+    rows = [
+        variant_row("adapterhub", "adapterhub", "fp32", 10.0, 200.0, 600.0),
+        variant_row("adapterhub", "adapterhub", "bf16", 10.0, 150.0, 650.0),
+        variant_row("ours", "all", "bf16", 20.0, 120.0, 1400.0),
+        # Fastest, but 1.5 points below all-block adapters.
+        variant_row("ours", "top3_cache", "bf16", 18.5, 60.0, 1300.0),
+        variant_row("ours", "top4_cache", "bf16", 19.2, 70.0, 700.0),
+        # Within a point, but one seed only.
+        variant_row("ours", "top3", "bf16", 19.9, 65.0, 700.0, seeds=1),
+    ]
+    result = train_variants.targets(rows)
+    assert result["adapterhub_best"]["precision"] == "bf16"
+    chosen = result["chosen"]
+    assert (chosen["config"], chosen["precision"]) == ("top4_cache", "bf16")
+    assert chosen["speedup_over_adapterhub_best"] == round(150 / 70, 2)
+    assert chosen["dev_delta_vs_all_same_precision"] == -0.8
+    assert chosen["speed_met"] and chosen["accuracy_met"]
+    assert chosen["rss_over_adapterhub_best"] == round(700 / 650, 2)
+    assert chosen["memory_met"]
