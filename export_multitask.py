@@ -41,6 +41,13 @@ flags.DEFINE_list(
     "artifact records, else to the GLUE task of that name.",
 )
 flags.DEFINE_string("export_dir", None, "The SavedModel folder to write.")
+flags.DEFINE_bool(
+    "task_signatures",
+    True,
+    "Also write one signature per task (cola(sentence), mrpc(sentence1, "
+    "sentence2), ...) beside serving_default(task, sentence, sentence2); "
+    "--notask_signatures saves the memory they take where it is served.",
+)
 flags.mark_flags_as_required(["base", "export_dir"])
 
 
@@ -101,7 +108,9 @@ def main(argv):
     export_dir = FLAGS.export_dir.rstrip(os.sep)
     partial = export_dir + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
-    keras_adapters.export_saved_model(model, partial)
+    keras_adapters.export_saved_model(
+        model, partial, task_signatures=FLAGS.task_signatures
+    )
     shutil.rmtree(export_dir, ignore_errors=True)
     os.replace(partial, export_dir)
     print(f"Wrote {export_dir}")

@@ -393,6 +393,8 @@ def test_bad_arguments_are_clear_errors(tmp_path, tiny_backbone):
     regression = tiny_classifier(5, regression=True)
     with pytest.raises(ValueError, match="drop `labels`"):
         export_saved_model(regression, export_dir, labels=["score"])
+    with pytest.raises(ValueError, match="`task_signatures` is for a Multi"):
+        export_saved_model(classifier, export_dir, task_signatures=False)
     assert not os.path.exists(export_dir)
 
 

@@ -7,6 +7,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
 
@@ -438,6 +439,16 @@ def test_export_multitask_script_writes_a_served_model(
     assert "cola: ('bad', 'good'), sentences, 12 tokens" in result.stdout
     assert "stsb: regression, sentence pairs, 12 tokens" in result.stdout
     assert not os.path.exists(export_dir + ".partial")
+    lean = str(tmp_path / "lean")
+    result = run_script(
+        f"--base={preset}",
+        f"--task=cola={artifacts['cola']}",
+        f"--export_dir={lean}",
+        "--notask_signatures",
+        cwd=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list(tf.saved_model.load(lean).signatures) == ["serving_default"]
     (served,) = serve(
         export_dir,
         tmp_path,
