@@ -487,6 +487,19 @@ def _stacked_layer_norm(layer_norms):
     )
 
 
+def _padded(value, shape, fill=0.0):
+    """`value` padded at the end of each axis to `shape` with `fill` (no op
+    when it has that shape: the graph grows with the tasks, so each op
+    counts)."""
+    if tuple(value.shape) == tuple(shape):
+        return value
+    return ops.pad(
+        value,
+        [[0, size - now] for size, now in zip(shape, value.shape)],
+        constant_values=fill,
+    )
+
+
 def _stacked_adapter(adapters, width, hidden):
     """The adapters' kernels stacked over tasks, zero-padded to `width`.
 
@@ -494,11 +507,6 @@ def _stacked_adapter(adapters, width, hidden):
     zero padding of the bottleneck adds `gelu(0) = 0` units: both compute
     exactly the identity.
     """
-
-    def padded(value, shape):
-        return ops.pad(
-            value, [[0, size - now] for size, now in zip(shape, value.shape)]
-        )
 
     shapes = [(hidden, width), (width,), (width, hidden), (hidden,)]
     stacked = []
@@ -510,7 +518,7 @@ def _stacked_adapter(adapters, width, hidden):
                 [
                     ops.zeros(shapes[index])
                     if adapter is None
-                    else padded(getattr(adapter, name).value, shapes[index])
+                    else _padded(getattr(adapter, name).value, shapes[index])
                     for adapter in adapters
                 ]
             )
@@ -525,16 +533,11 @@ def _stacked_heads(tasks):
     are `-inf` and a softmax gives them probability 0.
     """
     width = max(task.num_classes for task in tasks)
+    hidden = tasks[0].hidden_dim
     kernels = [
-        ops.pad(task.head.kernel.value, [[0, 0], [0, width - task.num_classes]])
-        for task in tasks
+        _padded(task.head.kernel.value, (hidden, width)) for task in tasks
     ]
     biases = [
-        ops.pad(
-            task.head.bias.value,
-            [[0, width - task.num_classes]],
-            constant_values=float("-inf"),
-        )
-        for task in tasks
+        _padded(task.head.bias.value, (width,), float("-inf")) for task in tasks
     ]
     return ops.stack(kernels), ops.stack(biases)
