@@ -26,6 +26,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 
+def _is_progress(entry):
+    """Whether a logged line is a Keras progress-bar redraw."""
+    return "\u2501" in entry["line"]
+
+
 def tree_rss_mb(pid):
     """RSS of `pid` and its descendants, in MiB (0 once it is gone)."""
     total_kb = 0
@@ -90,7 +95,10 @@ def main():
             "peak_mb": round(sampler.peak_mb),
             "line": line.rstrip()[:160],
         }
-        lines.append(entry)
+        if lines and _is_progress(lines[-1]) and _is_progress(entry):
+            lines[-1] = entry  # A progress bar's redraw: keep the last.
+        else:
+            lines.append(entry)
         print(
             f"{entry['seconds']:7.1f}s {entry['rss_mb']:6d} MiB "
             f"(peak {entry['peak_mb']:6d})  {entry['line']}",

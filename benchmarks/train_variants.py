@@ -12,6 +12,8 @@ recipe (MiniLM-L6, `--adapter_size=64`, every other flag at its default:
     top4_cache  the same with --cache_frozen_prefix
     top3        --adapter_layers=3 --freeze_below_adapters
     top3_cache  the same with --cache_frozen_prefix
+    top4_cache_xla  top4_cache with --jit_compile=true (not in the
+                default set)
 
 at `--mixed_precision=fp32` and `bf16`. AdapterHub's side is
 `peer_train_run.py` in `.peer_venv`: the same CoLA run (load, tokenize, 3
@@ -71,6 +73,13 @@ CONFIGS = {
         "--freeze_below_adapters",
         "--cache_frozen_prefix",
     ],
+    # The same with XLA (one compile per batch width).
+    "top4_cache_xla": [
+        "--adapter_layers=4",
+        "--freeze_below_adapters",
+        "--cache_frozen_prefix",
+        "--jit_compile=true",
+    ],
 }
 PRECISIONS = ("fp32", "bf16")
 TASKS = ("CoLA", "MRPC", "SST-2")
@@ -88,6 +97,7 @@ EST_CONFIG = {
     "top4_cache": 0.6,
     "top3": 0.7,
     "top3_cache": 0.5,
+    "top4_cache_xla": 0.5,
 }
 EST_BF16 = 0.7
 EST_PEER = {"fp32": 380.0, "bf16": 240.0}  # CoLA, 3 epochs + dev, 2 threads
@@ -102,7 +112,7 @@ def parse_args(argv=None):
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument(
         "--configs",
-        default=",".join(CONFIGS),
+        default="all,top4,top4_cache,top3,top3_cache",
         help="of " + ", ".join(CONFIGS),
     )
     parser.add_argument("--precisions", default=",".join(PRECISIONS))

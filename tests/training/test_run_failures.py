@@ -450,6 +450,23 @@ def test_an_error_is_one_line_without_tensorflow_start_up_logs():
     ]
 
 
+@pytest.mark.parametrize(
+    "backend, jax_loaded", [("tensorflow", False), ("jax", True)]
+)
+def test_scripts_keep_jax_out_of_tensorflow_runs(backend, jax_loaded):
+    """TensorFlow imports JAX when it is installed (~120 MiB); the
+    scripts' start-up keeps it out where the backend is TensorFlow."""
+    pytest.importorskip("jax")
+    code = (
+        "import sys, quiet_tensorflow, tensorflow; "
+        "print(sys.modules.get('jax') is not None)"
+    )
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    result = run_process("-c", code, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [str(jax_loaded)]
+
+
 @pytest.mark.parametrize("script", ["run_classifier.py", "run_squad.py"])
 def test_help_lists_every_flag_and_no_development_path(script):
     result = run_process(script, "--help")
