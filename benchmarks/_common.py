@@ -247,6 +247,35 @@ def inference_flops(batch, seq, adapter_size, num_classes=2, dims=MINILM):
     )["forward"]
 
 
+def time_batches(calls, warmup, repeats):
+    """Per batch name: the median seconds of its call, and examples/s.
+
+    Args:
+        calls: `{name: (call, examples)}`; `call()` serves one batch.
+        warmup: untimed calls of each batch first.
+        repeats: timed rounds over all batches (interleaved).
+    """
+    for call, _ in calls.values():
+        for _ in range(warmup):
+            call()
+    seconds = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, (call, _) in calls.items():
+            start = time.perf_counter()
+            call()
+            seconds[name].append(time.perf_counter() - start)
+    result = {}
+    for name, (_, examples) in calls.items():
+        median = statistics.median(seconds[name])
+        result[name] = {
+            "examples": examples,
+            "seconds_median": round(median, 5),
+            "seconds_min": round(min(seconds[name]), 5),
+            "examples_per_second": round(examples / median, 2),
+        }
+    return result
+
+
 def timed(call, warmup, repeats):
     """Wall seconds of each of `repeats` calls of `call` after `warmup`."""
     seconds = []

@@ -28,7 +28,6 @@ raw strings in; tokenization (to the batch's longest example, at most
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -178,29 +177,6 @@ def serve_single(model, encode, task, batch):
         return model(**inputs).logits.softmax(-1)
 
 
-def time_batches(calls, warmup, repeats):
-    """As `multitask_serving.time_batches` (which imports nothing here)."""
-    for call, _ in calls.values():
-        for _ in range(warmup):
-            call()
-    seconds = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, (call, _) in calls.items():
-            start = time.perf_counter()
-            call()
-            seconds[name].append(time.perf_counter() - start)
-    result = {}
-    for name, (_, examples) in calls.items():
-        median = statistics.median(seconds[name])
-        result[name] = {
-            "examples": examples,
-            "seconds_median": round(median, 5),
-            "seconds_min": round(min(seconds[name]), 5),
-            "examples_per_second": round(examples / median, 2),
-        }
-    return result
-
-
 def main(args):
     with open(os.path.join(args.work_dir, "batches.json")) as handle:
         batches = json.load(handle)
@@ -228,7 +204,7 @@ def main(args):
             lambda: serve_parallel(model, encode, mixed, task_index),
             len(mixed["task"]),
         )
-    timings = time_batches(calls, args.warmup, args.repeats)
+    timings = _common.time_batches(calls, args.warmup, args.repeats)
     # The padded width of each batch (untimed; the same tokenizer).
     timings["mixed"]["padded_width"] = encode(
         mixed["task"], mixed["sentence"], mixed["sentence2"]

@@ -405,35 +405,6 @@ def load_batches(work_dir):
         return json.load(handle)
 
 
-def time_batches(calls, warmup, repeats):
-    """Per batch name: the median seconds of its call, and examples/s.
-
-    Args:
-        calls: `{name: (call, examples)}`; `call()` serves one batch.
-        warmup: untimed calls of each batch first.
-        repeats: timed rounds over all batches (interleaved).
-    """
-    for call, _ in calls.values():
-        for _ in range(warmup):
-            call()
-    seconds = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, (call, _) in calls.items():
-            start = time.perf_counter()
-            call()
-            seconds[name].append(time.perf_counter() - start)
-    result = {}
-    for name, (_, examples) in calls.items():
-        median = statistics.median(seconds[name])
-        result[name] = {
-            "examples": examples,
-            "seconds_median": round(median, 5),
-            "seconds_min": round(min(seconds[name]), 5),
-            "examples_per_second": round(examples / median, 2),
-        }
-    return result
-
-
 def child_ours(args):
     """One of our variants, in this process (TensorFlow + tf-text only)."""
     import tensorflow as tf
@@ -546,7 +517,7 @@ def child_ours(args):
             )
     load_seconds = time.perf_counter() - start
     rss_after_load = _common.current_rss_mb()
-    timings = time_batches(calls, args.warmup, args.repeats)
+    timings = _common.time_batches(calls, args.warmup, args.repeats)
     _common.emit(
         {
             "variant": variant,
