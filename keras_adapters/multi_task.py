@@ -187,6 +187,12 @@ class MultiTaskClassifier(keras.Model):
                 "`artifacts` is empty; give at least one task, e.g. "
                 "{'cola': 'cola_adapters'}."
             )
+        unknown = sorted(set(pair_tasks or ()) - set(artifacts))
+        if unknown:
+            raise KerasAdaptersError(
+                f"`pair_tasks` names {', '.join(unknown)}, which `artifacts` "
+                f"does not have (its tasks: {', '.join(artifacts)})."
+            )
         backbone = AdapterBertBackbone.from_preset(
             base, adapter_size=0, dtype="float32"
         )

@@ -286,6 +286,10 @@ def test_pair_inputs_come_from_the_artifact_or_the_glue_name(preset, tmp_path):
         preset, {"mrpc": folder, "sst2": folder}
     )
     assert [info.pair for info in multi.tasks.values()] == [True, False]
+    with pytest.raises(KerasAdaptersError, match="`pair_tasks` names mnli"):
+        MultiTaskClassifier.from_artifacts(
+            preset, {"mrpc": folder}, pair_tasks=["mnli"]
+        )
     with pytest.raises(ArtifactError, match="pair_tasks=\\['mine'\\]"):
         multi.add_task("mine", folder)
     multi.add_task("mine", folder, pair=True)
