@@ -76,12 +76,10 @@ _common.set_thread_env(ARGS.threads)
 import adapters  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from adapters import AutoAdapterModel  # noqa: E402
-from adapters import DoubleSeqBnConfig  # noqa: E402
+from peer_model import adapter_classifier  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
 torch.set_num_interop_threads(ARGS.threads)
-HEAD = "cola"
 
 # Libraries imported, nothing built yet: the runtime's own share of the RSS.
 RSS_AFTER_IMPORT_MB = _common.current_rss_mb()
@@ -96,28 +94,14 @@ def versions():
 
 
 def build_model(args):
-    torch.manual_seed(args.seed)
-    transformers.logging.set_verbosity_error()
     preset = args.preset or _common.minilm_folder()
-    model = AutoAdapterModel.from_pretrained(preset)
+    model = adapter_classifier(
+        preset,
+        args.adapter_size,
+        args.seed,
+        train_adapter=args.mode == "adapters",
+    )
     hidden = model.config.hidden_size
-    if args.adapter_size:
-        if hidden % args.adapter_size:
-            sys.exit(
-                f"peer_adapterhub: --adapter_size={args.adapter_size} "
-                f"does not divide the hidden size {hidden}."
-            )
-        config = DoubleSeqBnConfig(
-            reduction_factor=hidden // args.adapter_size,
-            non_linearity="gelu",
-        )
-        model.add_adapter(HEAD, config=config)
-    model.add_classification_head(HEAD, num_labels=2, layers=1, use_pooler=True)
-    if args.adapter_size:
-        model.set_active_adapters(HEAD)
-        if args.mode == "adapters":
-            model.train_adapter(HEAD)
-    model.active_head = HEAD
     trained = [p for p in model.parameters() if p.requires_grad]
     info = {
         "parameters": sum(p.numel() for p in model.parameters()),

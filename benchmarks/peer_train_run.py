@@ -66,34 +66,15 @@ _common.set_thread_env(ARGS.threads)
 import adapters  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from adapters import AutoAdapterModel  # noqa: E402
-from adapters import DoubleSeqBnConfig  # noqa: E402
+from peer_model import adapter_classifier  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
 torch.set_num_interop_threads(ARGS.threads)
-HEAD = "cola"
 IMPORT_SECONDS = time.perf_counter() - START
 
 
 def build_model(args, preset):
-    torch.manual_seed(args.seed)
-    transformers.logging.set_verbosity_error()
-    model = AutoAdapterModel.from_pretrained(preset)
-    hidden = model.config.hidden_size
-    if hidden % args.adapter_size:
-        sys.exit(
-            f"peer_train_run: --adapter_size={args.adapter_size} does not "
-            f"divide the hidden size {hidden}."
-        )
-    config = DoubleSeqBnConfig(
-        reduction_factor=hidden // args.adapter_size, non_linearity="gelu"
-    )
-    model.add_adapter(HEAD, config=config)
-    model.add_classification_head(HEAD, num_labels=2, layers=1, use_pooler=True)
-    model.set_active_adapters(HEAD)
-    model.train_adapter(HEAD)
-    model.active_head = HEAD
-    return model
+    return adapter_classifier(preset, args.adapter_size, args.seed)
 
 
 def autocast(args):
