@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from tests.training.test_run_classifier import make_cola
-from tests.training.test_run_failures import save_preset
+from tests.training.test_run_failures import run_files
 from tests.training.test_run_squad import SMALL
 from tests.training.test_run_squad import squad_slice  # noqa: F401
 
@@ -25,13 +24,7 @@ REPO_ROOT = os.path.dirname(
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    root = tmp_path_factory.mktemp("jax")
-    data_dir = str(root / "CoLA")
-    make_cola(data_dir, np.random.default_rng(5), train=32)
-    return {
-        "preset": save_preset(str(root / "preset"), seed=3),
-        "data": data_dir,
-    }
+    return run_files(tmp_path_factory.mktemp("jax"), 3, 5)
 
 
 def run_script(script, *argv, devices=1):

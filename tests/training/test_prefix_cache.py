@@ -31,8 +31,8 @@ from tests.training.test_run_classifier import make_cola
 from tests.training.test_run_classifier import run_script
 from tests.training.test_run_failures import checkpoint_folders
 from tests.training.test_run_failures import make_config
+from tests.training.test_run_failures import run_files
 from tests.training.test_run_failures import run_until_killed
-from tests.training.test_run_failures import save_preset
 
 WIDTH = 16
 
@@ -256,13 +256,7 @@ def test_a_prefix_that_trains_is_refused_in_one_line():
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    root = tmp_path_factory.mktemp("prefix_cache_run")
-    data_dir = str(root / "CoLA")
-    make_cola(data_dir, np.random.default_rng(7), train=32)
-    return {
-        "preset": save_preset(str(root / "preset"), seed=1),
-        "data": data_dir,
-    }
+    return run_files(tmp_path_factory.mktemp("prefix_cache_run"), 1, 7)
 
 
 def cached_config(output_dir, files, **overrides):

@@ -45,6 +45,16 @@ def save_preset(path, seed):
     return path
 
 
+def run_files(root, preset_seed, data_seed):
+    """A tiny preset and a 32-row CoLA folder under `root`, for runs."""
+    data_dir = str(root / "CoLA")
+    make_cola(data_dir, np.random.default_rng(data_seed), train=32)
+    return {
+        "preset": save_preset(str(root / "preset"), seed=preset_seed),
+        "data": data_dir,
+    }
+
+
 @pytest.fixture(scope="module")
 def tiny_preset(tmp_path_factory):
     return save_preset(str(tmp_path_factory.mktemp("preset")), seed=1)
