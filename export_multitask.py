@@ -11,9 +11,6 @@ example with its own task's adapters; `cola(sentence)`,
 `mrpc(sentence1, sentence2)`, ... serve one task each.
 """
 
-import os
-import shutil
-
 from absl import flags
 
 import quiet_tensorflow  # noqa: F401  (first: loads TensorFlow quietly)
@@ -73,53 +70,38 @@ def task_artifacts(values):
     return artifacts
 
 
-def check_writable(export_dir):
-    """Fails before any loading when `export_dir` cannot be written."""
-    from keras_adapters.errors import KerasAdaptersError
-
-    parent = os.path.dirname(os.path.abspath(export_dir))
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as error:
-        raise KerasAdaptersError(
-            f"Cannot create `export_dir` '{export_dir}': {error.strerror}."
-        ) from None
-    if not os.access(parent, os.W_OK):
-        raise KerasAdaptersError(
-            f"Cannot write `export_dir` '{export_dir}': its folder is not "
-            "writable."
-        )
-
-
 def main(argv):
     del argv
     import keras_adapters
+    from keras_adapters.export import SAVED_MODEL
+    from keras_adapters.output_files import check_output_folder
 
-    check_writable(FLAGS.export_dir)
-
+    artifacts = task_artifacts(FLAGS.task)
+    # Before any loading: the target must be free, and hold no input.
+    check_output_folder(
+        FLAGS.export_dir,
+        SAVED_MODEL,
+        "export_dir",
+        inputs=[FLAGS.base, *artifacts.values()],
+    )
     model = keras_adapters.MultiTaskClassifier.from_artifacts(
-        FLAGS.base, task_artifacts(FLAGS.task), pair_tasks=FLAGS.pair_tasks
+        FLAGS.base, artifacts, pair_tasks=FLAGS.pair_tasks
     )
     for info in model.tasks.values():
         kind = "regression" if info.regression else f"{info.labels}"
         inputs = "sentence pairs" if info.pair else "sentences"
         print(f"{info.name}: {kind}, {inputs}, {info.sequence_length} tokens")
-    # Written aside and renamed: an interrupted export leaves no half model.
-    export_dir = FLAGS.export_dir.rstrip(os.sep)
-    partial = export_dir + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
     keras_adapters.export_saved_model(
-        model, partial, task_signatures=FLAGS.task_signatures
+        model, FLAGS.export_dir, task_signatures=FLAGS.task_signatures
     )
-    shutil.rmtree(export_dir, ignore_errors=True)
-    os.replace(partial, export_dir)
-    print(f"Wrote {export_dir}")
+    print(f"Wrote {FLAGS.export_dir}")
 
 
 def run():
     from keras_adapters.training.cli import run_script
 
-    run_script(main, __file__)
+    # The library's `artifacts` are this script's --task values.
+    run_script(main, __file__, flag_of_argument={"artifacts": "task"})
 
 
 if __name__ == "__main__":

@@ -22,8 +22,7 @@ from keras_adapters.tuning import lowest_trained_block
 from keras_adapters.tuning import parameter_groups
 from keras_adapters.tuning import set_tuning_mode
 from keras_adapters.tuning import tuning_summary
-
-__version__ = "0.1.0"
+from keras_adapters.version import __version__
 
 __all__ = [
     "ArtifactError",

@@ -1,6 +1,7 @@
 """Adapter-only artifacts: what one task trained, without the base model.
 
-An artifact is a folder with two files:
+An artifact is a folder with two files (and the marker of
+`keras_adapters.output_files`):
 
 - `adapter_weights.safetensors`: every variable that is not an untouched
   pretrained base weight (the adapters, whatever the tuning mode trained,
@@ -34,6 +35,9 @@ from keras_adapters.models.adapter_bert_question_answerer import (
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
 )
+from keras_adapters.output_files import save_safetensors
+from keras_adapters.output_files import write_folder
+from keras_adapters.output_files import write_text
 from keras_adapters.tuning import parameter_groups
 from keras_adapters.weight_transfer import assign_by_path
 
@@ -41,6 +45,8 @@ CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_weights.safetensors"
 FORMAT = "keras_adapters.adapter_artifact"
 FORMAT_VERSION = 1
+# The kind of folder `save_adapters` writes (`keras_adapters.output_files`).
+ADAPTERS = "adapters"
 
 
 def _is_integer(value, minimum=1):
@@ -221,7 +227,10 @@ def save_adapters(model, directory, labels=None, inputs=None):
     Args:
         model: an `AdapterBertTextClassifier` or an
             `AdapterBertQuestionAnswerer`.
-        directory: output folder (created if needed).
+        directory: output folder, written whole and then renamed into
+            place. An artifact this package wrote there earlier is
+            replaced; any other existing folder, a file, or the current
+            folder is refused (`OutputFolderError`).
         labels: optional list of label names, in class-id order
             (classifiers).
         inputs: optional names of a classifier's text inputs,
@@ -255,16 +264,21 @@ def save_adapters(model, directory, labels=None, inputs=None):
             f"`inputs` must name one or two text inputs, e.g. "
             f"['sentence1', 'sentence2']; got {inputs!r}."
         )
-    os.makedirs(directory, exist_ok=True)
+    write_folder(
+        os.fspath(directory),
+        lambda path: _write_artifact(model, path, labels, inputs),
+        ADAPTERS,
+    )
+    return os.path.join(directory, WEIGHTS_FILE)
+
+
+def _write_artifact(model, directory, labels, inputs):
+    """Writes the weights and config of `save_adapters` into `directory`."""
     variables = {variable.path: variable for variable in model.weights}
     stored = _task_variable_paths(model)
     weights_path = os.path.join(directory, WEIGHTS_FILE)
-    safetensors.numpy.save_file(
-        {
-            path: np.ascontiguousarray(variables[path].numpy())
-            for path in stored
-        },
-        weights_path,
+    save_safetensors(
+        {path: variables[path].numpy() for path in stored}, weights_path
     )
     task_config = model.get_config()
     preprocessor = model.preprocessor
@@ -272,8 +286,8 @@ def save_adapters(model, directory, labels=None, inputs=None):
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "task": {
-            "class": task_name,
-            **{key: task_config[key] for key in TASKS[task_name][1]},
+            "class": type(model).__name__,
+            **{key: task_config[key] for key in TASKS[type(model).__name__][1]},
         },
         "preprocessor": {
             key: getattr(preprocessor, key)
@@ -297,9 +311,10 @@ def save_adapters(model, directory, labels=None, inputs=None):
             ),
         },
     }
-    with open(os.path.join(directory, CONFIG_FILE), "w") as handle:
-        json.dump(config, handle, indent=2, sort_keys=True)
-    return weights_path
+    write_text(
+        os.path.join(directory, CONFIG_FILE),
+        json.dumps(config, indent=2, sort_keys=True),
+    )
 
 
 def read_artifact_config(directory):

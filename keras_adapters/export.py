@@ -4,6 +4,7 @@ The TensorFlow and the JAX backends export the same signatures.
 """
 
 import numbers
+import os
 
 import keras
 import tensorflow as tf
@@ -11,10 +12,14 @@ import tensorflow as tf
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models.span_decoding import best_answer_spans
 from keras_adapters.multi_task import MultiTaskClassifier
+from keras_adapters.output_files import check_output_folder
+from keras_adapters.output_files import write_folder
 
 # The signature's input names, for single sentences and for sentence pairs.
 SENTENCE = "sentence"
 PAIR = ("sentence1", "sentence2")
+# The kind of folder an export writes (`keras_adapters.output_files`).
+SAVED_MODEL = "saved_model"
 
 
 def export_saved_model(
@@ -44,10 +49,13 @@ def export_saved_model(
 
     Signature outputs: `probabilities` (`[None, num_classes]` float32: the
     softmax of the logits, or the outputs as they are when the classifier's
-    activation already is softmax), `label_ids` (`[None]` int32, the argmax)
-    and, when `labels` is given, `labels` (`[None]` `tf.string`, the name of
-    the argmax). A regression classifier (`regression=True`) gives `scores`
-    (`[None]` float32) only.
+    activation already is softmax), `label_id` (`[None]` int32, the
+    argmax), `score` (`[None]` float32, the probability of `label_id`) and,
+    when `labels` is given, `label` (`[None]` `tf.string`, the name of the
+    argmax). A regression classifier (`regression=True`) gives `score`
+    (`[None]` float32, its output) only. These are the names the
+    multi-task SavedModel answers with; the names of earlier versions stay
+    as aliases: `label_ids`, `labels`, and `scores` for regression.
 
     The model runs in inference mode (`training=False`, no dropout), on
     each batch cut to its longest tokenized input.
@@ -91,8 +99,11 @@ def export_saved_model(
         classifier: an `AdapterBertTextClassifier` (or any keras-hub
             `TextClassifier`) with a preprocessor, or a
             `MultiTaskClassifier`, on the TensorFlow or the JAX backend.
-        export_dir: string or path-like. The SavedModel directory, created
-            if needed; files of an earlier export there are overwritten.
+        export_dir: string or path-like. The SavedModel directory, written
+            whole and then renamed into place. A SavedModel this package
+            wrote there earlier is replaced; any other existing folder, a
+            file, or the current folder is refused (`OutputFolderError`)
+            before any work is done.
         labels: optional list of `num_classes` label names, in class-id
             order. Not allowed for regression.
         sequence_length: optional int. Padded length of the exported
@@ -131,6 +142,7 @@ def export_saved_model(
     serve(sentence=tf.constant(["what a film"]))["labels"]
     ```
     """
+    check_output_folder(export_dir, SAVED_MODEL, "export_dir")
     if isinstance(classifier, MultiTaskClassifier):
         if (labels, sequence_length, pair) != (None, None, False):
             raise KerasAdaptersError(
@@ -160,14 +172,18 @@ def export_saved_model(
         # preprocessors take it for `(x, y)` and drop the second sentence.
         outputs = run_model(preprocessor(inputs, y=None))
         if regression:
-            return {"scores": tf.reshape(outputs, [-1])}
+            return _with_old_names({"score": tf.reshape(outputs, [-1])})
         if classifier.activation is not keras.activations.softmax:
             outputs = tf.nn.softmax(outputs, axis=-1)
         label_ids = tf.argmax(outputs, axis=-1, output_type=tf.int32)
-        result = {"probabilities": outputs, "label_ids": label_ids}
+        result = {
+            "probabilities": outputs,
+            "label_id": label_ids,
+            "score": tf.reduce_max(outputs, axis=-1),
+        }
         if labels is not None:
-            result["labels"] = tf.gather(tf.constant(labels), label_ids)
-        return result
+            result["label"] = tf.gather(tf.constant(labels), label_ids)
+        return _with_old_names(result)
 
     if pair:
 
@@ -205,6 +221,29 @@ def export_saved_model(
     return export_dir
 
 
+# The output names of the first single-task SavedModels, kept beside the
+# names every SavedModel of the package shares.
+OLD_OUTPUT_NAMES = {
+    "label": "labels",
+    "label_id": "label_ids",
+    "score": "scores",
+}
+
+
+def _with_old_names(outputs):
+    """`outputs` plus each under its old single-task name (`labels`, ...)."""
+    renamed = {
+        OLD_OUTPUT_NAMES[name]: value
+        for name, value in outputs.items()
+        if name in OLD_OUTPUT_NAMES
+    }
+    # A regression model's `scores` was its only output; a classifier had
+    # no `scores`.
+    if "probabilities" in outputs:
+        renamed.pop("scores")
+    return {**outputs, **renamed}
+
+
 # The inputs of `MultiTaskClassifier`'s signature.
 MULTI_TASK = ("task", SENTENCE, "sentence2")
 
@@ -218,9 +257,14 @@ def _export_multi_task(model, export_dir, task_signatures):
     `sentence2`).
     """
     _exportable_backend()
+    infos = list(model.tasks.values())
+    if not infos:
+        raise KerasAdaptersError(
+            "The MultiTaskClassifier has no task to export; add one with "
+            "`add_task` first."
+        )
     preprocessor = model.preprocessor
     run_model = _serving_model(model, MODEL_INPUTS + ("task_ids",))
-    infos = list(model.tasks.values())
     width = max(info.num_outputs for info in infos)
     label_names = tf.constant(
         [
@@ -476,7 +520,12 @@ def _save_signatures(signatures, export_dir):
         raise KerasAdaptersError(
             "The traced model reads no variables; nothing to export."
         )
-    tf.saved_model.save(module, str(export_dir), signatures=signatures)
+    write_folder(
+        os.fspath(export_dir),
+        lambda path: tf.saved_model.save(module, path, signatures=signatures),
+        SAVED_MODEL,
+        argument="export_dir",
+    )
 
 
 def export_question_answerer(
@@ -511,8 +560,9 @@ def export_question_answerer(
     Args:
         model: an `AdapterBertQuestionAnswerer` with a preprocessor, on the
             TensorFlow or the JAX backend.
-        export_dir: the SavedModel folder; an earlier export there is
-            overwritten.
+        export_dir: the SavedModel folder, written as in
+            `export_saved_model` (only an earlier SavedModel of this package
+            there is replaced).
         n_best_size: int. Starts and ends considered per window.
         max_answer_length: int. Longest answer, in tokens.
         null_score_diff_threshold: float or `None`. For SQuAD 2.0 models,
@@ -537,6 +587,7 @@ def export_question_answerer(
     )["answer"]
     ```
     """
+    check_output_folder(export_dir, SAVED_MODEL, "export_dir")
     preprocessor = _exportable_preprocessor(model)
     run_model = _serving_model(model)
 

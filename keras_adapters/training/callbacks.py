@@ -1,9 +1,12 @@
 """Callbacks for resumable training."""
 
+import os
+
 import keras
 import numpy as np
 
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.output_files import write_text
 
 
 class NonFiniteLossError(KerasAdaptersError):
@@ -84,21 +87,74 @@ class StopAtStep(keras.callbacks.Callback):
 
 
 class StepLossLog(keras.callbacks.Callback):
-    """Appends `step<TAB>loss` after every training step to a TSV file.
+    """Writes `step<TAB>loss` for every training step to a TSV file.
 
-    A resumed run appends to the same file, so the file shows the loss
-    curve across restarts.
+    `loss` is that step's own training loss (Keras reports a running mean
+    over the epoch; the step's value is recovered from two consecutive
+    means), so the numbers do not depend on where a run was resumed. A
+    resumed run first drops the rows after the step it resumed from (steps
+    trained before a kill and trained again), then appends: the file holds
+    each step once.
 
     Args:
-        path: the TSV file.
+        path: the TSV file; its first row is the header `step<TAB>loss`.
     """
+
+    HEADER = "step\tloss\n"
 
     def __init__(self, path):
         super().__init__()
         self.path = path
 
+    def _step(self):
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_train_begin(self, logs=None):
+        start = self._step()
+        kept = [self.HEADER]
+        if os.path.exists(self.path):
+            with open(self.path, encoding="utf-8") as handle:
+                kept += [
+                    line
+                    for line in handle
+                    if line.split("\t")[0].isdigit()
+                    and int(line.split("\t")[0]) <= start
+                ]
+        write_text(self.path, "".join(kept))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batches, self._total = 0, 0.0
+
     def on_train_batch_end(self, batch, logs=None):
-        if logs and "loss" in logs:
-            step = int(self.model.optimizer.iterations.numpy())
-            with open(self.path, "a") as handle:
-                handle.write(f"{step}\t{float(logs['loss'])}\n")
+        if not logs or "loss" not in logs:
+            return
+        # Batches since the last call (more than one with
+        # `steps_per_execution`): their mean loss.
+        batches = batch + 1
+        total = float(logs["loss"]) * batches
+        loss = (total - self._total) / (batches - self._batches)
+        self._batches, self._total = batches, total
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(f"{self._step()}\t{loss}\n")
+
+
+def read_step_log(path):
+    """The rows of a `StepLossLog` file.
+
+    Args:
+        path: the TSV file (`<output_dir>/train_log.tsv`).
+
+    Returns:
+        `(steps, losses)`: a list of ints and a list of floats, in file
+        order.
+    """
+    with open(path, encoding="utf-8") as handle:
+        rows = [line.rstrip("\n").split("\t") for line in handle]
+    if not rows or rows[0] != StepLossLog.HEADER.rstrip("\n").split("\t"):
+        raise KerasAdaptersError(
+            f"{path} is not a training log (its first row is not "
+            f"{StepLossLog.HEADER.strip()!r})."
+        )
+    return [int(row[0]) for row in rows[1:]], [
+        float(row[1]) for row in rows[1:]
+    ]

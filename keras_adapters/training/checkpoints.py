@@ -27,10 +27,16 @@ import safetensors.numpy
 from keras_adapters.artifacts import base_fingerprint
 from keras_adapters.artifacts import file_sha256
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.output_files import PARTIAL
+from keras_adapters.output_files import claim_folder
+from keras_adapters.output_files import save_safetensors
+from keras_adapters.output_files import write_text
 
 WEIGHTS = "trained.safetensors"
 STATE = "state.json"
 KEEP = 2
+# The kind of folder a checkpoint folder is (`keras_adapters.output_files`).
+CHECKPOINTS = "checkpoints"
 _STEP_FOLDER = re.compile(r"^step-(\d+)$")
 
 
@@ -127,15 +133,15 @@ class CheckpointFolder:
     def save(self, model, step):
         """Commits the checkpoint of `step` and drops all but the newest
         `KEEP`."""
-        os.makedirs(self.directory, exist_ok=True)
+        claim_folder(self.directory, CHECKPOINTS)
         final = self._folder(step)
-        partial = final + ".partial"
+        partial = final + PARTIAL
         shutil.rmtree(partial, ignore_errors=True)
         os.makedirs(partial)
         weights = os.path.join(partial, WEIGHTS)
-        safetensors.numpy.save_file(
+        save_safetensors(
             {
-                key: np.ascontiguousarray(variable.numpy())
+                key: variable.numpy()
                 for key, variable in _saved_variables(model).items()
             },
             weights,
@@ -146,8 +152,10 @@ class CheckpointFolder:
             base_fingerprint=self.fingerprint(model),
             settings=self.settings,
         )
-        with open(os.path.join(partial, STATE), "w") as handle:
-            json.dump(dataclasses.asdict(state), handle, indent=2)
+        write_text(
+            os.path.join(partial, STATE),
+            json.dumps(dataclasses.asdict(state), indent=2),
+        )
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
         for old in self.steps()[KEEP:]:

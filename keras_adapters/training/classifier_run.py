@@ -31,7 +31,6 @@ from keras_adapters.training.prefix_cache import split_frozen_prefix
 from keras_adapters.training.strategy import num_workers
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
-from keras_adapters.training.task_run import write_text
 
 # [CLS] a [SEP]; a pair adds b [SEP]: one token of each segment at least.
 _MIN_SEQ_LENGTH = {False: 3, True: 5}
@@ -49,6 +48,14 @@ class ClassifierRunConfig(RunConfig):
     prefix_cache_memory_mb: int = 1024
 
     POSITIVE = RunConfig.POSITIVE + ("eval_batch_size",)
+    # The training data are compared by content (`train_data_sha256`).
+    FREE_ON_RERUN = RunConfig.FREE_ON_RERUN + (
+        "data_dir",
+        "do_eval",
+        "eval_batch_size",
+        "cache_frozen_prefix",
+        "prefix_cache_memory_mb",
+    )
 
     def __post_init__(self):
         if not self.task_name:
@@ -56,6 +63,7 @@ class ClassifierRunConfig(RunConfig):
                 "`task_name` is required, e.g. `task_name`=CoLA."
             )
         self.task = get_task(self.task_name)
+        self.task_name = self.task.name
         if self.output_dir is None:
             self.output_dir = os.path.join("output", self.task.name)
         if not (self.do_train or self.do_eval or self.do_predict):
@@ -85,6 +93,9 @@ class ClassifierRunConfig(RunConfig):
 
     def checkpoint_settings(self):
         return dict(super().checkpoint_settings(), task=self.task.name)
+
+    def input_paths(self):
+        return super().input_paths() + [self.data_dir]
 
 
 def load_examples(config, split):
@@ -156,6 +167,7 @@ class ClassifierRun(TaskRun):
         splits += list(config.task.eval_splits) if config.do_eval else []
         splits += list(config.task.test_splits) if config.do_predict else []
         examples = {split: load_examples(config, split) for split in splits}
+        self.prepare_output_dir(examples.get("train"))
         self.setup()
         results = {}
         if config.do_train:
@@ -170,6 +182,7 @@ class ClassifierRun(TaskRun):
             self.predict({s: examples[s] for s in config.task.test_splits})
             if config.task.name == "MNLI":
                 self.predict_diagnostic()
+        self.report_outputs()
         return results
 
     def predict_diagnostic(self):
@@ -264,12 +277,15 @@ class ClassifierRun(TaskRun):
             results["note"] = "untrained model: no checkpoint was found"
         if self.chief:
             path = os.path.join(self.config.output_dir, "eval_results")
-            write_text(
+            self.write_file(
                 path + ".txt",
                 "".join(f"{key} = {results[key]}\n" for key in sorted(results)),
+                "evaluation results",
             )
-            write_text(
-                path + ".json", json.dumps(results, indent=2, sort_keys=True)
+            self.write_file(
+                path + ".json",
+                json.dumps(results, indent=2, sort_keys=True),
+                "evaluation results (JSON)",
             )
             for key in sorted(results):
                 print(f"  {key} = {results[key]}")
@@ -299,12 +315,17 @@ class ClassifierRun(TaskRun):
             if task.name != self.config.task.name:
                 suffix = "_" + task.name.lower()
             output_dir = self.config.output_dir
-            write_text(
+            header = ["score"] if task.is_regression else list(task.labels)
+            self.write_file(
                 os.path.join(output_dir, f"test_results{suffix}.tsv"),
                 "".join(
-                    "\t".join(str(float(p)) for p in row) + "\n"
-                    for row in np.atleast_2d(outputs.T).T
+                    "\t".join(str(value) for value in row) + "\n"
+                    for row in [header]
+                    + [map(float, row) for row in np.atleast_2d(outputs.T).T]
                 ),
+                f"{task.name} {split} probabilities"
+                if not task.is_regression
+                else f"{task.name} {split} scores",
             )
             rows = [
                 f"{example.guid}\t"
@@ -316,9 +337,10 @@ class ClassifierRun(TaskRun):
                 + "\n"
                 for example, output in zip(examples, outputs)
             ]
-            write_text(
+            self.write_file(
                 os.path.join(output_dir, task.submission_files[split]),
                 "index\tprediction\n" + "".join(rows),
+                f"{task.name} {split} GLUE submission",
             )
 
     def outputs(self):
@@ -327,12 +349,16 @@ class ClassifierRun(TaskRun):
         labels = None if task.is_regression else list(task.labels)
         inputs = PAIR if task.is_pair else (SENTENCE,)
         return {
-            os.path.join(self.config.output_dir, "adapters"): (
+            self._adapters_dir(): (
+                "adapter artifact",
                 lambda path: save_adapters(
                     self.model, path, labels=labels, inputs=inputs
-                )
+                ),
             ),
-            self.config.export_dir: lambda path: export_saved_model(
-                self.model, path, labels=labels, pair=task.is_pair
+            self.config.export_dir: (
+                "SavedModel (raw strings in)",
+                lambda path: export_saved_model(
+                    self.model, path, labels=labels, pair=task.is_pair
+                ),
             ),
         }

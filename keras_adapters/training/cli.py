@@ -19,25 +19,28 @@ _FLAG_OF_ARGUMENT = {
 }
 
 
-def in_flag_words(message):
+def in_flag_words(message, flag_of_argument=None):
     """`message` with each argument that is also a flag named as the flag:
     `` `max_seq_length`=0 `` becomes `--max_seq_length=0`.
 
     Args:
         message: str, a `KerasAdaptersError` message.
+        flag_of_argument: optional dict of the script's own library
+            argument -> flag names, beside the ones every script shares.
 
     Returns:
         The message, on one line.
     """
+    renames = dict(_FLAG_OF_ARGUMENT, **(flag_of_argument or {}))
 
     def flag(match):
-        name = _FLAG_OF_ARGUMENT.get(match.group(1), match.group(1))
+        name = renames.get(match.group(1), match.group(1))
         return f"--{name}" if name in flags.FLAGS else match.group(0)
 
     return _ARGUMENT.sub(flag, " ".join(str(message).split()))
 
 
-def run_script(main, script_path):
+def run_script(main, script_path, flag_of_argument=None):
     """Runs an absl `main`; a bad input becomes one line and exit code 2.
 
     A flag that does not exist or has a bad value, and any
@@ -49,11 +52,17 @@ def run_script(main, script_path):
     Args:
         main: the absl main function.
         script_path: `__file__` of the script.
+        flag_of_argument: optional dict of library argument -> flag names
+            where the script's flag has another name (see
+            `in_flag_words`).
     """
     name = os.path.basename(script_path)
 
     def fail(message):
-        print(f"{name}: error: {in_flag_words(message)}", file=sys.stderr)
+        print(
+            f"{name}: error: {in_flag_words(message, flag_of_argument)}",
+            file=sys.stderr,
+        )
         sys.exit(2)
 
     def parse_flags(argv):

@@ -156,9 +156,19 @@ def choose_dtype_policy(mixed_precision="auto", use_tpu=False, hardware=None):
     # ("mixed_bfloat16", "auto: this CPU has AVX512_BF16")
     ```
     """
-    if mixed_precision != "auto":
-        return MIXED_PRECISION_POLICIES[mixed_precision], "as asked"
-    return _auto_policy(hardware or detect_hardware(use_tpu))
+    if mixed_precision == "auto":
+        return _auto_policy(hardware or detect_hardware(use_tpu))
+    policy = MIXED_PRECISION_POLICIES[mixed_precision]
+    if policy == "mixed_bfloat16":
+        native, reason = _auto_policy(hardware or detect_hardware(use_tpu))
+        if native != policy:
+            # e.g. "auto: this CPU has no AVX512_BF16 or AMX"
+            lacking = reason.removeprefix("auto: ")
+            return policy, (
+                f"as asked; but {lacking}, so bfloat16 is emulated and "
+                "trains slower than float32 here; auto would pick float32"
+            )
+    return policy, "as asked"
 
 
 def describe_policy(policy, reason):

@@ -30,7 +30,6 @@ from keras_adapters.models.span_decoding import decode_answers
 from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
 from keras_adapters.training.task_run import TrainingDataError
-from keras_adapters.training.task_run import write_text
 
 
 @dataclasses.dataclass
@@ -49,6 +48,12 @@ class SquadRunConfig(RunConfig):
     null_score_diff_threshold: float = 0.0
 
     POSITIVE = RunConfig.POSITIVE + ("n_best_size", "max_answer_length")
+    # The training data are compared by content (`train_data_sha256`).
+    FREE_ON_RERUN = RunConfig.FREE_ON_RERUN + (
+        "train_file",
+        "predict_file",
+        "verbose_logging",
+    )
 
     def __post_init__(self):
         if self.output_dir is None:
@@ -69,6 +74,9 @@ class SquadRunConfig(RunConfig):
             self.max_seq_length, self.doc_stride, self.max_query_length
         )
         self.check_common_flags()
+
+    def input_paths(self):
+        return super().input_paths() + [self.train_file, self.predict_file]
 
     def preprocessor_kwargs(self):
         return dict(
@@ -105,10 +113,6 @@ def build_question_answerer(config):
         ),
         **config.tuning_kwargs(),
     )
-
-
-def _write_json(path, value):
-    write_text(path, json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class SquadRun(TaskRun):
@@ -155,14 +159,26 @@ class SquadRun(TaskRun):
                 f"on ({len(reads['train'].skipped)} skipped; "
                 "`verbose_logging` lists why)."
             )
+        self.prepare_output_dir(
+            reads["train"].examples if config.do_train else None
+        )
         self.setup()
         if config.do_train:
             self.train(reads["train"].examples)
         else:
             self.restore_trained()
+        results = {}
         if config.do_predict:
-            return self.predict(reads["predict"].examples)
-        return {}
+            results = self.predict(reads["predict"].examples)
+        self.report_outputs()
+        return results
+
+    def _write_json(self, name, value, what):
+        self.write_file(
+            os.path.join(self.config.output_dir, name),
+            json.dumps(value, indent=2, ensure_ascii=False),
+            what,
+        )
 
     def train(self, examples):
         """Trains on SQuAD examples, resuming from `output_dir`."""
@@ -220,22 +236,21 @@ class SquadRun(TaskRun):
         )
         if not self.chief:
             return {}
-        output_dir = config.output_dir
-        _write_json(
-            os.path.join(output_dir, "predictions.json"), decoded.predictions
+        self._write_json(
+            "predictions.json", decoded.predictions, "predicted answers"
         )
-        _write_json(
-            os.path.join(output_dir, "nbest_predictions.json"), decoded.nbest
+        self._write_json(
+            "nbest_predictions.json", decoded.nbest, "n-best answers"
         )
         if config.version_2_with_negative:
-            _write_json(
-                os.path.join(output_dir, "null_odds.json"), decoded.null_odds
+            self._write_json(
+                "null_odds.json", decoded.null_odds, "no-answer odds"
             )
         if not any(e.answers or e.is_impossible for e in examples):
             return {}
         results = squad_evaluate(examples, decoded.predictions)
         results["global_step"] = self.global_step
-        _write_json(os.path.join(output_dir, "eval_results.json"), results)
+        self._write_json("eval_results.json", results, "EM and F1")
         for key in sorted(results):
             print(f"  {key} = {results[key]}")
         return results
@@ -244,18 +259,22 @@ class SquadRun(TaskRun):
         """The adapter-only artifact and the raw-string SavedModel."""
         config = self.config
         return {
-            os.path.join(config.output_dir, "adapters"): (
-                lambda path: save_adapters(self.model, path)
+            self._adapters_dir(): (
+                "adapter artifact",
+                lambda path: save_adapters(self.model, path),
             ),
-            config.export_dir: lambda path: export_question_answerer(
-                self.model,
-                path,
-                n_best_size=config.n_best_size,
-                max_answer_length=config.max_answer_length,
-                null_score_diff_threshold=(
-                    config.null_score_diff_threshold
-                    if config.version_2_with_negative
-                    else None
+            config.export_dir: (
+                "SavedModel (question and context in)",
+                lambda path: export_question_answerer(
+                    self.model,
+                    path,
+                    n_best_size=config.n_best_size,
+                    max_answer_length=config.max_answer_length,
+                    null_score_diff_threshold=(
+                        config.null_score_diff_threshold
+                        if config.version_2_with_negative
+                        else None
+                    ),
                 ),
             ),
         }

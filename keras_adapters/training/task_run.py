@@ -1,16 +1,21 @@
 """What the fine-tuning jobs share: flags, model source, resumable fit."""
 
 import dataclasses
+import glob
 import math
 import os
-import shutil
 
 import keras
 import numpy as np
 
+from keras_adapters.artifacts import ADAPTERS
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.export import SAVED_MODEL
 from keras_adapters.optimization import AdamWeightDecay
 from keras_adapters.optimization import WarmupLinearDecay
+from keras_adapters.output_files import check_output_folder
+from keras_adapters.output_files import claim_folder
+from keras_adapters.output_files import write_text
 from keras_adapters.training.callbacks import StepCheckpoint
 from keras_adapters.training.callbacks import StepLossLog
 from keras_adapters.training.callbacks import StopAtStep
@@ -22,6 +27,10 @@ from keras_adapters.training.pipeline import training_dataset
 from keras_adapters.training.precision import MIXED_PRECISION_POLICIES
 from keras_adapters.training.precision import choose_dtype_policy
 from keras_adapters.training.precision import describe_policy
+from keras_adapters.training.run_settings import SETTINGS_FILE
+from keras_adapters.training.run_settings import RunSettings
+from keras_adapters.training.run_settings import check_and_record
+from keras_adapters.training.run_settings import examples_fingerprint
 from keras_adapters.training.strategy import describe
 from keras_adapters.training.strategy import is_chief
 from keras_adapters.training.strategy import strategy_from_flags
@@ -30,6 +39,8 @@ from keras_adapters.tuning import TuningMode
 from keras_adapters.tuning import tuning_summary
 
 DEFAULT_PRESET = "bert_base_en_uncased"
+# The kind of folder a run's output folder is (`keras_adapters.output_files`).
+RUN = "run"
 # --jit_compile -> Keras' `jit_compile` ("auto": XLA on GPU and TPU only).
 JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
 
@@ -76,6 +87,28 @@ class RunConfig:
     export_dir: str = None
     max_train_examples: int = 0
     verbose: int = 1
+
+    # Settings that say where and how to run, not what is computed: they
+    # may differ between runs in one output_dir (`run_settings`). The
+    # learning rate and the precision are compared as resolved.
+    FREE_ON_RERUN = (
+        "output_dir",
+        "export_dir",
+        "do_train",
+        "do_predict",
+        "predict_batch_size",
+        "learning_rate",
+        "save_checkpoints_steps",
+        "iterations_per_loop",
+        "tpu_name",
+        "tpu_zone",
+        "gcp_project",
+        "master",
+        "num_tpu_cores",
+        "mixed_precision",
+        "jit_compile",
+        "verbose",
+    )
 
     # Flags that must be above zero.
     POSITIVE = (
@@ -129,6 +162,20 @@ class RunConfig:
             self.output_dir, "export"
         )
 
+    def input_paths(self):
+        """The local files and folders the run reads, which no output may
+        replace."""
+        return [
+            path
+            for path in (
+                self.preset,
+                self.bert_config_file,
+                self.vocab_file,
+                self.init_checkpoint,
+            )
+            if path and os.path.exists(path)
+        ] + glob.glob(glob.escape(self.init_checkpoint or "") + ".*")
+
     def checkpoint_settings(self):
         """The settings a checkpoint must share with the run resuming it."""
         settings = dict(
@@ -173,15 +220,6 @@ def check_sequence_length(model, max_seq_length):
         )
 
 
-def write_text(path, text):
-    """Writes `text` to `path` through a temporary file and a rename, so
-    a reader never sees half a file."""
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
-
-
 def _features_only(features, labels, weights):
     del labels, weights
     return features
@@ -206,6 +244,11 @@ class TaskRun:
         self.static_shapes = config.use_tpu
         self.chief = is_chief()
         self.global_step = 0
+        self.policy, self.policy_reason = choose_dtype_policy(
+            config.mixed_precision, use_tpu=config.use_tpu
+        )
+        # What this run wrote, in order: `{path: what it is}`.
+        self.written = {}
 
     def build_model(self):
         """The task model in its tuning mode (inside the strategy scope)."""
@@ -215,9 +258,49 @@ class TaskRun:
         """What a trained run leaves behind for serving.
 
         Returns:
-            `{path: write}`, where `write(path)` creates the folder `path`.
+            `{path: (what, write)}`: `what` says what the folder holds (for
+            the log) and `write(path)` writes it whole.
         """
         raise NotImplementedError
+
+    def prepare_output_dir(self, train_examples=None):
+        """Checks every output path and the settings of an earlier run in
+        `output_dir`, then records this run's settings: before any work,
+        so a refused run changes nothing.
+
+        Args:
+            train_examples: the training examples when the run trains
+                (their fingerprint is part of the settings).
+
+        Raises:
+            OutputFolderError: an output path would replace something
+                keras_adapters did not write, or an input.
+            RunSettingsError: `output_dir` holds a run with other settings.
+        """
+        config = self.config
+        if not self.chief:
+            return
+        inputs = config.input_paths()
+        claim_folder(config.output_dir, RUN, "output_dir", inputs)
+        check_output_folder(
+            config.export_dir,
+            SAVED_MODEL,
+            "export_dir",
+            inputs + [config.output_dir],
+        )
+        check_output_folder(self._adapters_dir(), ADAPTERS, "output_dir")
+        resolved = dict(
+            learning_rate=config.learning_rate, dtype_policy=self.policy
+        )
+        if train_examples is not None:
+            resolved["train_data_sha256"] = examples_fingerprint(train_examples)
+        check_and_record(config.output_dir, RunSettings.of(config, **resolved))
+        self.written[os.path.join(config.output_dir, SETTINGS_FILE)] = (
+            "settings of this run"
+        )
+
+    def _adapters_dir(self):
+        return os.path.join(self.config.output_dir, "adapters")
 
     def setup(self):
         """Seeds, sets the dtype policy and strategy, builds the model."""
@@ -225,12 +308,9 @@ class TaskRun:
         keras.utils.set_random_seed(config.seed)
         # Set every time: the policy is global, and a notebook's earlier
         # run must not leave its precision to this one.
-        policy, reason = choose_dtype_policy(
-            config.mixed_precision, use_tpu=config.use_tpu
-        )
-        keras.mixed_precision.set_global_policy(policy)
+        keras.mixed_precision.set_global_policy(self.policy)
         if self.chief and config.verbose:
-            print(describe_policy(policy, reason))
+            print(describe_policy(self.policy, self.policy_reason))
         self.strategy = strategy_from_flags(
             config.use_tpu,
             config.tpu_name,
@@ -240,13 +320,6 @@ class TaskRun:
         )
         if self.chief and config.verbose:
             print(describe(self.strategy))
-        try:
-            os.makedirs(config.output_dir, exist_ok=True)
-        except OSError as error:
-            raise KerasAdaptersError(
-                f"`output_dir`={config.output_dir} cannot be created "
-                f"({error.strerror}); choose a writable folder."
-            ) from None
         if self.chief and config.verbose and config.do_train:
             default = " (the default of --tuning=" + config.tuning + ")"
             print(
@@ -396,22 +469,53 @@ class TaskRun:
         )
 
     def write_outputs(self, only_missing=False):
-        """Writes each of `outputs()` under a temporary name, then renames
-        it into place, so a killed run never leaves a half-written one.
+        """Writes each of `outputs()` (each writer replaces its folder
+        atomically, so a killed run never leaves a half-written one).
 
         Args:
             only_missing: bool, keep the outputs that already exist.
         """
-        for path, write in self.outputs().items():
+        for path, (what, write) in self.outputs().items():
             if only_missing and os.path.exists(path):
                 continue
-            partial = path.rstrip(os.sep) + ".partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            write(partial)
-            shutil.rmtree(path, ignore_errors=True)
-            os.replace(partial, path)
+            write(path)
+            self.written[path] = what
             if only_missing:
                 print(f"Wrote the missing {path}.")
+
+    def write_file(self, path, text, what):
+        """Writes one result file atomically and notes it for the report.
+
+        Args:
+            path: the file.
+            text: str, its content.
+            what: str, what it holds, for `report_outputs`.
+        """
+        write_text(path, text)
+        self.written[path] = what
+
+    def report_outputs(self):
+        """Logs where every output of the run is: the last lines a run
+        prints."""
+        if not self.chief:
+            return
+        config = self.config
+        present = {
+            os.path.join(config.output_dir, name): what
+            for name, what in (
+                ("checkpoint", "checkpoints"),
+                ("train_log.tsv", "training loss per step"),
+                ("logs", "TensorBoard logs"),
+            )
+        }
+        present.update(
+            (path, what) for path, (what, _) in self.outputs().items()
+        )
+        present.update(self.written)
+        print("Outputs:")
+        for path, what in present.items():
+            if os.path.exists(path):
+                print(f"  {what}: {path}")
 
     def _chief_callbacks(self):
         """Logging that only the chief writes (one copy per output_dir)."""

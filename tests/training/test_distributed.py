@@ -47,6 +47,7 @@ from keras_adapters.models import AdapterBertQuestionAnswerer
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
+from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import CheckpointFolder
 from tests.conftest import TINY_CONFIG
 from tests.conftest import TINY_VOCAB
@@ -211,10 +212,8 @@ def _adapter_weights(output_dir):
 
 
 def _loss_log(output_dir):
-    with open(os.path.join(output_dir, "train_log.tsv")) as handle:
-        rows = [line.split("\t") for line in handle if line.strip()]
-    steps = [int(step) for step, _ in rows]
-    return steps, np.array([float(loss) for _, loss in rows])
+    steps, losses = read_step_log(os.path.join(output_dir, "train_log.tsv"))
+    return steps, np.array(losses)
 
 
 def _eval_results(output_dir):

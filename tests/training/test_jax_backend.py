@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
+from keras_adapters.training.callbacks import read_step_log
 from tests.training.test_run_failures import run_files
 from tests.training.test_run_squad import SMALL
 from tests.training.test_run_squad import squad_slice  # noqa: F401
@@ -62,8 +63,7 @@ def run_classifier(output_dir, files, *flags, devices=1):
 
 
 def losses(output_dir):
-    with open(os.path.join(output_dir, "train_log.tsv")) as handle:
-        return [float(line.split("\t")[1]) for line in handle]
+    return read_step_log(os.path.join(output_dir, "train_log.tsv"))[1]
 
 
 def newest_checkpoint(output_dir):
@@ -100,9 +100,7 @@ def test_run_classifier_on_jax_trains_evaluates_predicts_and_resumes(
     again = run_classifier(out, files, "--do_train", "--num_train_epochs=5")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Resuming at step 8 of 20." in again.stdout
-    assert [i + 1 for i in range(20)] == [
-        int(line.split("\t")[0]) for line in open(out / "train_log.tsv")
-    ]
+    assert [i + 1 for i in range(20)] == read_step_log(out / "train_log.tsv")[0]
 
 
 def test_data_parallel_on_two_devices_equals_one_device(tmp_path, files):

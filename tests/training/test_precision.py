@@ -78,12 +78,26 @@ def test_auto_picks_bfloat16_only_where_it_is_native(hardware, policy, reason):
         ("fp16", "mixed_float16"),
     ],
 )
-def test_explicit_values_ignore_the_hardware(value, policy):
+def test_explicit_values_are_taken_whatever_the_hardware(value, policy):
     for hardware in (Hardware(cpu_flags=ZEN3), Hardware(cpu_flags=ZEN4)):
-        assert choose_dtype_policy(value, hardware=hardware) == (
-            policy,
-            "as asked",
-        )
+        chosen, reason = choose_dtype_policy(value, hardware=hardware)
+        assert chosen == policy and reason.startswith("as asked")
+
+
+def test_bf16_without_native_bfloat16_says_it_will_be_slow():
+    _, reason = choose_dtype_policy("bf16", hardware=Hardware(cpu_flags=ZEN3))
+    assert reason == (
+        "as asked; but this CPU has no AVX512_BF16 or AMX, so bfloat16 is "
+        "emulated and trains slower than float32 here; auto would pick "
+        "float32"
+    )
+    old_gpu = Hardware(gpu_compute_capabilities=((7, 5),), cpu_flags=ZEN4)
+    assert (
+        "compute capability 7.5) has no native bfloat16"
+        in (choose_dtype_policy("bf16", hardware=old_gpu)[1])
+    )
+    for native in (Hardware(cpu_flags=ZEN4), Hardware(on_tpu=True)):
+        assert choose_dtype_policy("bf16", hardware=native)[1] == "as asked"
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):

@@ -16,6 +16,7 @@ from keras_adapters.data.encoding import EncodedExamples
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models import AdapterBertBackbone
 from keras_adapters.models import AdapterBertTextClassifier
+from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import WEIGHTS
 from keras_adapters.training.classifier_run import ClassifierRun
 from keras_adapters.training.pipeline import plan_batches
@@ -299,9 +300,7 @@ def test_a_cached_run_trains_the_real_model_and_resumes_after_a_kill(
     printed = capsys.readouterr().out
     assert f"Reusing the prefix cache in {resumed / 'prefix_cache'}." in printed
     assert "Resuming at step 3 of 8." in printed
-    steps = [
-        int(line.split("\t")[0]) for line in open(resumed / "train_log.tsv")
-    ]
+    steps, _ = read_step_log(resumed / "train_log.tsv")
     assert steps == list(range(1, 9))
     # The resumed run ends where the uninterrupted one does.
     resumed_arrays = trained_arrays(resumed)
@@ -324,9 +323,7 @@ def test_without_dropout_cached_training_is_uncached_training(tmp_path):
         ClassifierRun(
             cached_config(out, files, cache_frozen_prefix=cached)
         ).run()
-        losses[cached] = [
-            float(line.split("\t")[1]) for line in open(out / "train_log.tsv")
-        ]
+        losses[cached] = read_step_log(out / "train_log.tsv")[1]
         arrays[cached] = trained_arrays(out)
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
     trained = [key for key in arrays[True] if key.startswith("trained/")]

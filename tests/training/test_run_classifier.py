@@ -15,6 +15,7 @@ import keras_adapters
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.training import task_run
 from keras_adapters.training.callbacks import StepCheckpoint
+from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import CheckpointFolder
 from keras_adapters.training.classifier_run import ClassifierRun
 from keras_adapters.training.classifier_run import ClassifierRunConfig
@@ -356,10 +357,7 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, tiny_preset, capsys):
     uninterrupted.run()
     assert int(resumed.model.optimizer.iterations.numpy()) == 16
     assert int(uninterrupted.model.optimizer.iterations.numpy()) == 16
-    steps = [
-        int(line.split("\t")[0])
-        for line in open(tmp_path / "resumed" / "train_log.tsv")
-    ]
+    steps, _ = read_step_log(tmp_path / "resumed" / "train_log.tsv")
     assert steps == list(range(1, 17))  # 1-5 before the kill, 6-16 after.
     # A finished run restarted does nothing more.
     again = ClassifierRun(config("resumed"))
@@ -394,11 +392,7 @@ def test_jit_compile_flag_trains_with_xla(tmp_path, tiny_preset):
     )
     assert runs["true"].model.optimizer.epsilon == 1e-6  # The original's.
     losses = {
-        jit: [
-            float(line.split("\t")[1])
-            for line in open(tmp_path / jit / "train_log.tsv")
-        ]
-        for jit in runs
+        jit: read_step_log(tmp_path / jit / "train_log.tsv")[1] for jit in runs
     }
     assert len(losses["true"]) == 4
     # Same data, init and schedule; only the dropout draws differ under XLA.

@@ -19,11 +19,13 @@ from keras_adapters.artifacts import file_sha256
 from keras_adapters.training import classifier_run
 from keras_adapters.training.callbacks import NonFiniteLossError
 from keras_adapters.training.callbacks import StepCheckpoint
+from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import WEIGHTS
 from keras_adapters.training.checkpoints import CheckpointError
 from keras_adapters.training.checkpoints import CheckpointFolder
 from keras_adapters.training.classifier_run import ClassifierRun
 from keras_adapters.training.classifier_run import ClassifierRunConfig
+from keras_adapters.training.run_settings import RunSettingsError
 from tests.conftest import TINY_CONFIG
 from tests.conftest import TINY_VOCAB
 from tests.training.test_run_classifier import checkpoint_step
@@ -96,7 +98,11 @@ def train_one_epoch(output_dir, preset, data_dir):
 
 def checkpoint_folders(output_dir):
     folder = os.path.join(output_dir, "checkpoint")
-    return sorted(os.path.join(folder, name) for name in os.listdir(folder))
+    return sorted(
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if name.startswith("step-")
+    )
 
 
 class Killed(Exception):
@@ -123,22 +129,27 @@ def test_a_kill_during_the_final_export_is_repaired_by_the_rerun(
     tmp_path, tiny_preset, data_dir, capsys, output
 ):
     out = tmp_path / "out"
+    # Each writer dies inside its real code, halfway through its files.
+    inner = {
+        "export": "keras_adapters.export.tf.saved_model.save",
+        "adapters": "keras_adapters.artifacts.save_safetensors",
+    }[output]
+
+    def write_half_then_die(*args, **kwargs):
+        raise Killed()
+
+    with mock.patch(inner, write_half_then_die):
+        with pytest.raises(Killed):
+            ClassifierRun(make_config(out, tiny_preset, data_dir)).run()
+    assert not os.path.exists(out / output)  # Only the `.partial` name.
+    assert os.path.isdir(out / f"{output}.partial")
+    assert checkpoint_step(out) == 8
+    capsys.readouterr()
     target = {
         "export": "keras_adapters.training.classifier_run.export_saved_model",
         "adapters": "keras_adapters.training.classifier_run.save_adapters",
     }[output]
     real = getattr(classifier_run, target.rsplit(".", 1)[1])
-
-    def write_half_then_die(model, path, **kwargs):
-        os.makedirs(os.path.join(path, "variables"))
-        raise Killed(path)
-
-    with mock.patch(target, write_half_then_die):
-        with pytest.raises(Killed):
-            ClassifierRun(make_config(out, tiny_preset, data_dir)).run()
-    assert not os.path.exists(out / output)  # Only the `.partial` name.
-    assert checkpoint_step(out) == 8
-    capsys.readouterr()
     with mock.patch(target, side_effect=real) as writer:
         ClassifierRun(make_config(out, tiny_preset, data_dir)).run()
     assert writer.call_count == 1
@@ -261,16 +272,24 @@ def test_resuming_with_other_settings_or_base_says_what_differs(
 ):
     out = tmp_path / "out"
     train_one_epoch(out, tiny_preset, data_dir)
-    with pytest.raises(CheckpointError, match=r"adapter_size=4 there, 8 now"):
-        ClassifierRun(
-            make_config(
-                out, tiny_preset, data_dir, num_train_epochs=2, adapter_size=8
-            )
-        ).run()
+    other_size = make_config(
+        out, tiny_preset, data_dir, num_train_epochs=1, adapter_size=8
+    )
+    with pytest.raises(
+        RunSettingsError, match=r"\(`adapter_size`=4 there, 8 now\)"
+    ):
+        ClassifierRun(other_size).run()
     other_base = save_preset(str(tmp_path / "other_preset"), seed=2)
+    with pytest.raises(RunSettingsError, match=r"`preset`=.*preset.* there"):
+        ClassifierRun(make_config(out, other_base, data_dir)).run()
+    # Without the settings file, the checkpoints still refuse.
+    os.remove(out / "run_settings.json")
+    with pytest.raises(CheckpointError, match=r"adapter_size=4 there, 8 now"):
+        ClassifierRun(other_size).run()
+    os.remove(out / "run_settings.json")
     with pytest.raises(CheckpointError, match="trained on other base weights"):
         ClassifierRun(
-            make_config(out, other_base, data_dir, num_train_epochs=2)
+            make_config(out, other_base, data_dir, num_train_epochs=1)
         ).run()
 
 
@@ -529,5 +548,4 @@ def test_mixed_precision_applies_to_its_run_only(
 
 
 def losses_of(output_dir):
-    with open(os.path.join(output_dir, "train_log.tsv")) as handle:
-        return [float(line.split("\t")[1]) for line in handle]
+    return read_step_log(os.path.join(output_dir, "train_log.tsv"))[1]

@@ -14,6 +14,7 @@ import keras_adapters
 from keras_adapters.data import read_squad_examples
 from keras_adapters.data import split_squad_articles
 from keras_adapters.metrics import squad_evaluate
+from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.squad_run import SquadRun
 from keras_adapters.training.squad_run import SquadRunConfig
 from tests.conftest import SHARED_DATA
@@ -148,9 +149,7 @@ def test_train_predict_evaluate_export_and_resume(squad_slice, tmp_path):
             1.0, abs=1e-6
         )
         assert all(e["text"] in example.context for e in entries)
-    steps = [
-        int(line.split("\t")[0]) for line in open(output_dir / "train_log.tsv")
-    ]
+    steps, _ = read_step_log(output_dir / "train_log.tsv")
     assert steps == list(range(1, results["global_step"] + 1))
 
     # Prediction alone restores the trained model and gives the same files.
