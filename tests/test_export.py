@@ -283,30 +283,43 @@ def exports(tmp_path_factory):
 def test_single_sentence_export_serves_raw_strings(exports):
     served = exports["served"]["single"]
     expected = exports["expected"]["single"]
-    assert set(served) == {"probabilities", "label_ids", "labels"}
+    # The multi-task SavedModel's names, and the earlier names beside them.
+    assert set(served) == {
+        "probabilities",
+        "label_id",
+        "label",
+        "score",
+        "label_ids",
+        "labels",
+    }
     dtype, probabilities, _ = served["probabilities"]
     assert dtype == "float32"
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
-    assert served["label_ids"][:2] == ["int32", expected.argmax(-1).tolist()]
-    assert served["labels"][1] == [LABELS[i] for i in expected.argmax(-1)]
+    assert served["label_id"][:2] == ["int32", expected.argmax(-1).tolist()]
+    assert served["label"][1] == [LABELS[i] for i in expected.argmax(-1)]
+    np.testing.assert_allclose(served["score"][1], expected.max(-1), atol=1e-5)
+    assert served["label_ids"] == served["label_id"]
+    assert served["labels"] == served["label"]
     # The fitted head gives sentence i class i % 3.
-    assert served["label_ids"][1] == [0, 1, 2, 0, 1]
+    assert served["label_id"][1] == [0, 1, 2, 0, 1]
 
 
 def test_pair_export_serves_sentence_pairs(exports):
     served = exports["served"]["pair"]
     expected = exports["expected"]["pair"]
     # Softmax activation: the outputs are served as they are.
-    assert set(served) == {"probabilities", "label_ids"}
+    assert set(served) == {"probabilities", "label_id", "score", "label_ids"}
     np.testing.assert_allclose(served["probabilities"][1], expected, atol=1e-5)
-    assert served["label_ids"][1] == expected.argmax(-1).tolist()
-    assert served["label_ids"][1] == [0, 1, 0]
+    assert served["label_id"][1] == expected.argmax(-1).tolist()
+    assert served["label_ids"] == served["label_id"]
+    assert served["label_id"][1] == [0, 1, 0]
 
 
 def test_regression_export_serves_scores(exports):
     served = exports["served"]["regression"]
-    assert set(served) == {"scores"}
-    dtype, scores, _ = served["scores"]
+    assert set(served) == {"score", "scores"}
+    assert served["scores"] == served["score"]
+    dtype, scores, _ = served["score"]
     assert dtype == "float32"
     # Predicted with the preprocessor at the export's sequence length (8);
     # the export left the preprocessor at its own 12.
@@ -358,7 +371,14 @@ def test_saved_model_cli_run_gives_the_same_outputs(exports):
             header + r"(.*?)(?=\nResult for output key|\Z)", stdout, re.S
         )
     )
-    assert set(sections) == {"probabilities", "label_ids", "labels"}
+    assert set(sections) == {
+        "probabilities",
+        "label_id",
+        "label",
+        "score",
+        "label_ids",
+        "labels",
+    }
     number = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
     probabilities = np.array(
         re.findall(number, sections["probabilities"]), float

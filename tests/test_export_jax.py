@@ -127,7 +127,14 @@ def test_single_sentence_export_from_jax_gives_keras_probabilities(
 ):
     served = jax_exports["served"]["batch"]
     expected = jax_exports["expected"]["single"]
-    assert set(served) == {"probabilities", "label_ids", "labels"}
+    assert set(served) == {
+        "probabilities",
+        "label_id",
+        "label",
+        "score",
+        "label_ids",
+        "labels",
+    }
     dtype, probabilities, shape = served["probabilities"]
     assert (dtype, shape) == ("float32", [len(SENTENCES), len(LABELS)])
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
@@ -162,7 +169,7 @@ def test_pair_export_from_jax_gives_keras_probabilities(jax_exports):
     served = jax_exports["served"]["pair"]
     expected = jax_exports["expected"]["pair"]
     # Softmax activation: the outputs are served as they are.
-    assert set(served) == {"probabilities", "label_ids"}
+    assert set(served) == {"probabilities", "label_id", "score", "label_ids"}
     np.testing.assert_allclose(served["probabilities"][1], expected, atol=1e-5)
     assert served["label_ids"][1] == expected.argmax(-1).tolist() == [0, 1, 0]
     np.testing.assert_allclose(
@@ -182,11 +189,16 @@ def test_exports_from_jax_answer_empty_batches(jax_exports):
 
     assert kinds(served["empty"]) == {
         "probabilities": ("float32", [0, len(LABELS)]),
+        "label_id": ("int32", [0]),
+        "label": ("str32", [0]),
+        "score": ("float32", [0]),
         "label_ids": ("int32", [0]),
         "labels": ("str32", [0]),
     }
     assert kinds(served["pair_empty"]) == {
         "probabilities": ("float32", [0, 2]),
+        "label_id": ("int32", [0]),
+        "score": ("float32", [0]),
         "label_ids": ("int32", [0]),
     }
     assert kinds(served["qa_empty"]) == {

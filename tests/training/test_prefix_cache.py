@@ -143,7 +143,9 @@ def test_a_matching_cache_is_reused(tmp_path, capsys):
     mtime = os.path.getmtime(tmp_path / "cache" / HIDDEN_STATES)
     build(tmp_path / "cache", make_classifier(), encoded)  # Same weights.
     printed = capsys.readouterr().out
-    assert f"Reusing the prefix cache in {tmp_path / 'cache'}." in printed
+    assert f"Reusing the prefix cache in {tmp_path / 'cache'} (key and" in (
+        printed
+    )
     assert "Built" not in printed
     assert os.path.getmtime(tmp_path / "cache" / HIDDEN_STATES) == mtime
     size = encoded.lengths.sum() * 16 * 4 / 2**20
@@ -216,19 +218,51 @@ def test_a_cache_of_other_inputs_is_rebuilt_saying_why(
     )
 
 
-@pytest.mark.parametrize("damaged", [KEY, HIDDEN_STATES])
-def test_a_damaged_cache_is_rebuilt(tmp_path, capsys, damaged):
+def _truncate(path):
+    with open(path, "r+b") as handle:
+        handle.truncate(100)
+
+
+def _overwrite_states_in_place(path):
+    """Random bytes over the states, same size, the .npy header kept."""
+    size = os.path.getsize(path)
+    with open(path, "r+b") as handle:
+        handle.seek(128)
+        handle.write(np.random.default_rng(0).bytes(size - 128))
+
+
+@pytest.mark.parametrize(
+    "damaged, damage, reason",
+    [
+        (KEY, _truncate, f"its {KEY} is unreadable"),
+        (
+            HIDDEN_STATES,
+            _truncate,
+            f"its {HIDDEN_STATES} does not match the checksum it was written "
+            "with (damaged or changed since)",
+        ),
+        (
+            HIDDEN_STATES,
+            _overwrite_states_in_place,
+            f"its {HIDDEN_STATES} does not match the checksum",
+        ),
+    ],
+)
+def test_a_damaged_cache_is_rebuilt_saying_why(
+    tmp_path, capsys, damaged, damage, reason
+):
     directory = tmp_path / "cache"
     model, encoded = make_classifier(), make_encoded()
-    build(directory, model, encoded)
-    with open(directory / damaged, "r+b") as handle:
-        handle.truncate(100)
+    fresh, _ = build(directory, model, encoded)
+    indices = np.arange(len(encoded))
+    expected = fresh.gather(indices, WIDTH)
+    del fresh
+    damage(directory / damaged)
     capsys.readouterr()
-    build(directory, model, encoded)
+    cache, _ = build(directory, model, encoded)
     printed = capsys.readouterr().out
-    assert f"Rebuilding the prefix cache in {directory}: its {damaged} is " in (
-        printed
-    )
+    assert f"Rebuilding the prefix cache in {directory}: {reason}" in printed
+    np.testing.assert_array_equal(cache.gather(indices, WIDTH), expected)
 
 
 def test_a_prefix_that_trains_is_refused_in_one_line():
@@ -298,7 +332,9 @@ def test_a_cached_run_trains_the_real_model_and_resumes_after_a_kill(
     capsys.readouterr()
     ClassifierRun(cached_config(resumed, files)).run()
     printed = capsys.readouterr().out
-    assert f"Reusing the prefix cache in {resumed / 'prefix_cache'}." in printed
+    assert f"Reusing the prefix cache in {resumed / 'prefix_cache'} (" in (
+        printed
+    )
     assert "Resuming at step 3 of 8." in printed
     steps, _ = read_step_log(resumed / "train_log.tsv")
     assert steps == list(range(1, 9))
