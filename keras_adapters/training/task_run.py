@@ -281,7 +281,7 @@ class TaskRun:
         if not self.chief:
             return
         inputs = config.input_paths()
-        claim_folder(config.output_dir, RUN, "output_dir", inputs)
+        check_output_folder(config.output_dir, RUN, "output_dir", inputs)
         check_output_folder(
             config.export_dir,
             SAVED_MODEL,
@@ -289,6 +289,7 @@ class TaskRun:
             inputs + [config.output_dir],
         )
         check_output_folder(self._adapters_dir(), ADAPTERS, "output_dir")
+        claim_folder(config.output_dir, RUN, "output_dir", inputs)
         resolved = dict(
             learning_rate=config.learning_rate, dtype_policy=self.policy
         )
