@@ -1,5 +1,11 @@
 """Bottleneck adapters (Houlsby et al., 2019) for BERT on Keras 3 and keras-hub."""
 
+# First: a command's process loads TensorFlow quietly (keras_adapters.commands).
+from keras_adapters.commands import start_quietly
+
+start_quietly()
+
+# ruff: noqa: E402
 from keras_adapters import checkpoints
 from keras_adapters import data
 from keras_adapters import layers

@@ -16,7 +16,6 @@ from unittest import mock
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-import quiet_tensorflow  # noqa: E402, F401  (first, as the scripts do)
 from keras_adapters import artifacts  # noqa: E402
 from keras_adapters import export  # noqa: E402
 from keras_adapters import output_files  # noqa: E402

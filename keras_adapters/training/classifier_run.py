@@ -28,8 +28,9 @@ from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.training.pipeline import training_dataset
 from keras_adapters.training.prefix_cache import load_or_build_prefix_cache
 from keras_adapters.training.prefix_cache import split_frozen_prefix
+from keras_adapters.training.run_config import RunConfig
+from keras_adapters.training.run_config import setting
 from keras_adapters.training.strategy import num_workers
-from keras_adapters.training.task_run import RunConfig
 from keras_adapters.training.task_run import TaskRun
 
 # [CLS] a [SEP]; a pair adds b [SEP]: one token of each segment at least.
@@ -40,24 +41,45 @@ _MIN_SEQ_LENGTH = {False: 3, True: 5}
 class ClassifierRunConfig(RunConfig):
     """Everything one run needs; the flags of `run_classifier.py`."""
 
-    task_name: str = None
-    data_dir: str = None
-    do_eval: bool = False
-    eval_batch_size: int = 8
-    cache_frozen_prefix: bool = False
-    prefix_cache_memory_mb: int = 1024
-
-    POSITIVE = RunConfig.POSITIVE + ("eval_batch_size",)
-    # The training data are compared by content (`train_data_sha256`).
-    FREE_ON_RERUN = RunConfig.FREE_ON_RERUN + (
-        "data_dir",
-        "do_eval",
-        "eval_batch_size",
-        "cache_frozen_prefix",
-        "prefix_cache_memory_mb",
+    task_name: str = setting(
+        None,
+        "GLUE task: CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI, AX "
+        "(any case).",
+    )
+    data_dir: str = setting(
+        None,
+        "Folder of the task's .tsv files. Defaults to $GLUE_DIR/<task>, else "
+        "TensorFlow Datasets.",
+        # The training data are compared by content (`train_data_sha256`).
+        free_on_rerun=True,
+    )
+    output_dir: str = setting(
+        None,
+        "Where checkpoints, results and the export go. Defaults to "
+        "output/<task>.",
+        free_on_rerun=True,
+    )
+    do_eval: bool = setting(
+        False, "Evaluate on the dev set(s).", free_on_rerun=True
+    )
+    eval_batch_size: int = setting(
+        8, "Evaluation batch size.", positive=True, free_on_rerun=True
+    )
+    cache_frozen_prefix: bool = setting(
+        False,
+        "Compute the frozen embeddings and blocks below the lowest trained "
+        "one once per training example (inference mode) and train the rest "
+        "on the cache (e.g. with --tuning=top_k); stored in "
+        "<output_dir>/prefix_cache.",
+        free_on_rerun=True,
+    )
+    prefix_cache_memory_mb: int = setting(
+        1024,
+        "Host memory for the prefix cache; the rest is read from its file.",
+        free_on_rerun=True,
     )
 
-    def __post_init__(self):
+    def fill_defaults(self):
         if not self.task_name:
             raise KerasAdaptersError(
                 "`task_name` is required, e.g. `task_name`=CoLA."
@@ -68,7 +90,14 @@ class ClassifierRunConfig(RunConfig):
             self.output_dir = os.path.join("output", self.task.name)
         if not (self.do_train or self.do_eval or self.do_predict):
             self.do_train = self.do_eval = True
-        self.check_common_flags()
+        if self.data_dir is None and os.environ.get("GLUE_DIR"):
+            self.data_dir = os.path.join(
+                os.environ["GLUE_DIR"], self.task.folder
+            )
+        super().fill_defaults()
+
+    def check(self):
+        super().check()
         if self.prefix_cache_memory_mb < 0:
             raise KerasAdaptersError(
                 "`prefix_cache_memory_mb` must be >= 0 (0 keeps the whole "
@@ -85,10 +114,6 @@ class ClassifierRunConfig(RunConfig):
                 f"`max_seq_length`={self.max_seq_length} leaves no room for "
                 f"the text: {self.task.name} needs at least {shortest} "
                 "([CLS], one token of each sentence, [SEP] after each)."
-            )
-        if self.data_dir is None and os.environ.get("GLUE_DIR"):
-            self.data_dir = os.path.join(
-                os.environ["GLUE_DIR"], self.task.folder
             )
 
     def checkpoint_settings(self):

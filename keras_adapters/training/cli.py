@@ -9,6 +9,7 @@ from absl import flags
 from absl import logging
 
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.version import __version__
 
 # How the library names an argument in a message: `max_seq_length`.
 _ARGUMENT = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
@@ -40,10 +41,11 @@ def in_flag_words(message, flag_of_argument=None):
     return _ARGUMENT.sub(flag, " ".join(str(message).split()))
 
 
-def run_script(main, script_path, flag_of_argument=None):
+def run_script(main, flag_of_argument=None):
     """Runs an absl `main`; a bad input becomes one line and exit code 2.
 
-    A flag that does not exist or has a bad value, and any
+    `--version` prints the package version. A flag that does not exist or
+    has a bad value, and any
     `KerasAdaptersError` (a bad file, flag value, checkpoint or artifact)
     are printed as `<script>: error: <message>`, with arguments named as
     their flags, and the process exits with status 2. Any other exception
@@ -51,12 +53,13 @@ def run_script(main, script_path, flag_of_argument=None):
 
     Args:
         main: the absl main function.
-        script_path: `__file__` of the script.
         flag_of_argument: optional dict of library argument -> flag names
             where the script's flag has another name (see
             `in_flag_words`).
     """
-    name = os.path.basename(script_path)
+    # The name the command was started by: `keras-adapters-classifier`,
+    # or `run_classifier.py`.
+    name = os.path.basename(sys.argv[0])
 
     def fail(message):
         print(
@@ -65,11 +68,17 @@ def run_script(main, script_path, flag_of_argument=None):
         )
         sys.exit(2)
 
+    if "version" not in flags.FLAGS:
+        flags.DEFINE_bool("version", False, "Print the version and exit.")
+
     def parse_flags(argv):
         try:
             argv = flags.FLAGS(argv)
         except flags.Error as error:  # An unknown flag or a bad value.
             fail(error)
+        if flags.FLAGS.version:
+            print(f"keras_adapters {__version__}")
+            sys.exit(0)
         if not flags.FLAGS["verbosity"].present:
             # absl would log at INFO: TensorFlow's and JAX's notices.
             logging.set_verbosity(logging.WARNING)

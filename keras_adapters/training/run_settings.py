@@ -17,6 +17,7 @@ import os
 
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.output_files import write_text
+from keras_adapters.training.run_config import free_on_rerun
 from keras_adapters.version import __version__
 
 SETTINGS_FILE = "run_settings.json"
@@ -76,8 +77,8 @@ class RunSettings:
         """The settings of a run config (local paths made absolute).
 
         Args:
-            config: a `RunConfig` dataclass; its `FREE_ON_RERUN` names the
-                settings that may differ between reruns.
+            config: a `RunConfig` dataclass; its settings marked
+                `free_on_rerun` may differ between reruns.
             **resolved: values the defaults resolved to, and fingerprints.
         """
         settings = {
@@ -89,7 +90,7 @@ class RunSettings:
             job=type(config).__name__,
             settings=json.loads(json.dumps(settings, default=str)),
             resolved=json.loads(json.dumps(resolved, default=str)),
-            free=sorted(config.FREE_ON_RERUN),
+            free=sorted(free_on_rerun(config)),
         )
 
     def shaping(self):

@@ -27,7 +27,8 @@ from keras_adapters.models.adapter_bert_question_answerer_preprocessor import (
     check_window_settings,
 )
 from keras_adapters.models.span_decoding import decode_answers
-from keras_adapters.training.task_run import RunConfig
+from keras_adapters.training.run_config import RunConfig
+from keras_adapters.training.run_config import setting
 from keras_adapters.training.task_run import TaskRun
 from keras_adapters.training.task_run import TrainingDataError
 
@@ -36,28 +37,58 @@ from keras_adapters.training.task_run import TrainingDataError
 class SquadRunConfig(RunConfig):
     """Everything one run needs; the flags of `run_squad.py`."""
 
-    train_file: str = None
-    predict_file: str = None
-    max_seq_length: int = 384
-    doc_stride: int = 128
-    max_query_length: int = 64
-    n_best_size: int = 20
-    max_answer_length: int = 30
-    verbose_logging: bool = False
-    version_2_with_negative: bool = False
-    null_score_diff_threshold: float = 0.0
-
-    POSITIVE = RunConfig.POSITIVE + ("n_best_size", "max_answer_length")
-    # The training data are compared by content (`train_data_sha256`).
-    FREE_ON_RERUN = RunConfig.FREE_ON_RERUN + (
-        "train_file",
-        "predict_file",
-        "verbose_logging",
+    train_file: str = setting(
+        None,
+        "SQuAD JSON for training, e.g. train-v1.1.json.",
+        # The training data are compared by content (`train_data_sha256`).
+        free_on_rerun=True,
+    )
+    predict_file: str = setting(
+        None,
+        "SQuAD JSON to predict, e.g. dev-v1.1.json; scored when it has "
+        "answers.",
+        free_on_rerun=True,
+    )
+    output_dir: str = setting(
+        None,
+        "Where checkpoints, predictions and the export go. Defaults to "
+        "output/squad.",
+        free_on_rerun=True,
+    )
+    max_seq_length: int = setting(
+        384,
+        "Maximum tokens per window after WordPiece.",
+        positive=True,
+    )
+    doc_stride: int = setting(
+        128, "Distance between the starts of context windows."
+    )
+    max_query_length: int = setting(64, "Question tokens kept.")
+    n_best_size: int = setting(
+        20, "Candidates kept in nbest_predictions.json.", positive=True
+    )
+    max_answer_length: int = setting(
+        30, "Longest answer, in tokens.", positive=True
+    )
+    verbose_logging: bool = setting(
+        False,
+        "Print every skipped question and unaligned answer.",
+        free_on_rerun=True,
+    )
+    version_2_with_negative: bool = setting(
+        False, "SQuAD 2.0: questions may have no answer."
+    )
+    null_score_diff_threshold: float = setting(
+        0.0,
+        "Predict no answer when null score - best span score exceeds this.",
     )
 
-    def __post_init__(self):
+    def fill_defaults(self):
         if self.output_dir is None:
             self.output_dir = os.path.join("output", "squad")
+        super().fill_defaults()
+
+    def check(self):
         if not (self.do_train or self.do_predict):
             raise KerasAdaptersError(
                 "At least one of `do_train` or `do_predict` must be set."
@@ -73,7 +104,7 @@ class SquadRunConfig(RunConfig):
         check_window_settings(
             self.max_seq_length, self.doc_stride, self.max_query_length
         )
-        self.check_common_flags()
+        super().check()
 
     def input_paths(self):
         return super().input_paths() + [self.train_file, self.predict_file]

@@ -1,7 +1,6 @@
-"""What the fine-tuning jobs share: flags, model source, resumable fit."""
+"""What the fine-tuning jobs share at run time: model, resumable fit,
+outputs."""
 
-import dataclasses
-import glob
 import math
 import os
 
@@ -24,9 +23,9 @@ from keras_adapters.training.checkpoints import CheckpointFolder
 from keras_adapters.training.pipeline import evaluation_dataset
 from keras_adapters.training.pipeline import plan_batches
 from keras_adapters.training.pipeline import training_dataset
-from keras_adapters.training.precision import MIXED_PRECISION_POLICIES
 from keras_adapters.training.precision import choose_dtype_policy
 from keras_adapters.training.precision import describe_policy
+from keras_adapters.training.run_config import JIT_COMPILE
 from keras_adapters.training.run_settings import SETTINGS_FILE
 from keras_adapters.training.run_settings import RunSettings
 from keras_adapters.training.run_settings import check_and_record
@@ -34,180 +33,10 @@ from keras_adapters.training.run_settings import examples_fingerprint
 from keras_adapters.training.strategy import describe
 from keras_adapters.training.strategy import is_chief
 from keras_adapters.training.strategy import strategy_from_flags
-from keras_adapters.tuning import DEFAULT_LEARNING_RATES
-from keras_adapters.tuning import TuningMode
 from keras_adapters.tuning import tuning_summary
 
-DEFAULT_PRESET = "bert_base_en_uncased"
 # The kind of folder a run's output folder is (`keras_adapters.output_files`).
 RUN = "run"
-# --jit_compile -> Keras' `jit_compile` ("auto": XLA on GPU and TPU only).
-JIT_COMPILE = {"auto": "auto", "true": True, "false": False}
-
-
-@dataclasses.dataclass
-class RunConfig:
-    """The flags every job shares (the original scripts' common flags plus
-    the model source, adapter and tuning flags of keras_adapters)."""
-
-    output_dir: str = None
-    preset: str = None
-    bert_config_file: str = None
-    vocab_file: str = None
-    init_checkpoint: str = None
-    do_lower_case: bool = True
-    max_seq_length: int = 128
-    do_train: bool = False
-    do_predict: bool = False
-    train_batch_size: int = 32
-    predict_batch_size: int = 8
-    learning_rate: float = None
-    num_train_epochs: float = 3.0
-    warmup_proportion: float = 0.1
-    save_checkpoints_steps: int = 1000
-    iterations_per_loop: int = 1000
-    use_tpu: bool = False
-    tpu_name: str = None
-    tpu_zone: str = None
-    gcp_project: str = None
-    master: str = None
-    num_tpu_cores: int = 8
-    adapter_size: int = 64
-    adapter_init_scale: float = 1e-3
-    adapter_layers: int = None
-    adapter_weight_decay_rate: float = 0.01
-    adam_epsilon: float = 1e-6
-    tuning: str = "adapters"
-    top_k_layers: int = None
-    train_pooler: bool = False
-    freeze_below_adapters: bool = False
-    seed: int = 12345
-    mixed_precision: str = "auto"
-    jit_compile: str = "auto"
-    export_dir: str = None
-    max_train_examples: int = 0
-    verbose: int = 1
-
-    # Settings that say where and how to run, not what is computed: they
-    # may differ between runs in one output_dir (`run_settings`). The
-    # learning rate and the precision are compared as resolved.
-    FREE_ON_RERUN = (
-        "output_dir",
-        "export_dir",
-        "do_train",
-        "do_predict",
-        "predict_batch_size",
-        "learning_rate",
-        "save_checkpoints_steps",
-        "iterations_per_loop",
-        "tpu_name",
-        "tpu_zone",
-        "gcp_project",
-        "master",
-        "num_tpu_cores",
-        "mixed_precision",
-        "jit_compile",
-        "verbose",
-    )
-
-    # Flags that must be above zero.
-    POSITIVE = (
-        "train_batch_size",
-        "predict_batch_size",
-        "learning_rate",
-        "num_train_epochs",
-        "save_checkpoints_steps",
-        "iterations_per_loop",
-        "adam_epsilon",
-    )
-
-    def check_common_flags(self):
-        """Validates the shared flags; fills the model-source, learning
-        rate and export defaults."""
-        if self.preset and self.bert_config_file:
-            raise KerasAdaptersError(
-                "Give either `preset` or `bert_config_file`/`vocab_file`/"
-                "`init_checkpoint`, not both."
-            )
-        if self.bert_config_file and not self.vocab_file:
-            raise KerasAdaptersError("`bert_config_file` needs `vocab_file`.")
-        if not self.bert_config_file:
-            self.preset = self.preset or DEFAULT_PRESET
-        TuningMode(
-            self.tuning,
-            self.top_k_layers,
-            self.train_pooler,
-            self.freeze_below_adapters,
-        )
-        if self.mixed_precision not in MIXED_PRECISION_POLICIES:
-            raise KerasAdaptersError(
-                "`mixed_precision` must be one of "
-                f"{', '.join(MIXED_PRECISION_POLICIES)}, got "
-                f"'{self.mixed_precision}'."
-            )
-        if self.jit_compile not in JIT_COMPILE:
-            raise KerasAdaptersError(
-                f"`jit_compile` must be auto, true or false, got "
-                f"'{self.jit_compile}'."
-            )
-        self.learning_rate_is_default = self.learning_rate is None
-        if self.learning_rate_is_default:
-            self.learning_rate = DEFAULT_LEARNING_RATES[self.tuning]
-        for name in self.POSITIVE:
-            if not getattr(self, name) > 0:
-                raise KerasAdaptersError(
-                    f"`{name}` must be positive, got {getattr(self, name)}."
-                )
-        self.export_dir = self.export_dir or os.path.join(
-            self.output_dir, "export"
-        )
-
-    def input_paths(self):
-        """The local files and folders the run reads, which no output may
-        replace."""
-        return [
-            path
-            for path in (
-                self.preset,
-                self.bert_config_file,
-                self.vocab_file,
-                self.init_checkpoint,
-            )
-            if path and os.path.exists(path)
-        ] + glob.glob(glob.escape(self.init_checkpoint or "") + ".*")
-
-    def checkpoint_settings(self):
-        """The settings a checkpoint must share with the run resuming it."""
-        settings = dict(
-            adapter_size=self.adapter_size,
-            tuning=self.tuning,
-            top_k_layers=self.top_k_layers,
-            train_pooler=self.train_pooler,
-        )
-        # AdapterDrop's only when used, so that checkpoints written before
-        # it existed still resume.
-        if self.adapter_layers is not None:
-            settings["adapter_layers"] = self.adapter_layers
-        if self.freeze_below_adapters:
-            settings["freeze_below_adapters"] = True
-        return settings
-
-    def adapter_kwargs(self):
-        """The adapter arguments of the model builders."""
-        return dict(
-            adapter_size=self.adapter_size,
-            adapter_init_scale=self.adapter_init_scale,
-            adapter_layers=self.adapter_layers,
-        )
-
-    def tuning_kwargs(self):
-        """The task constructor's tuning-mode arguments."""
-        return dict(
-            tuning_mode=self.tuning,
-            top_k=self.top_k_layers,
-            train_pooler=self.train_pooler,
-            freeze_below_adapters=self.freeze_below_adapters,
-        )
 
 
 def check_sequence_length(model, max_seq_length):

@@ -12,6 +12,7 @@ from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
 
 import keras_adapters
+from keras_adapters import run_classifier
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.training import task_run
 from keras_adapters.training.callbacks import StepCheckpoint
@@ -26,8 +27,6 @@ from tests.conftest import TINY_VOCAB
 REPO_ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
-sys.path.insert(0, REPO_ROOT)
-import run_classifier  # noqa: E402
 
 WORDS = TINY_VOCAB[5:-1]
 

@@ -482,16 +482,20 @@ def test_an_error_is_one_line_without_tensorflow_start_up_logs():
 @pytest.mark.parametrize(
     "backend, jax_loaded", [("tensorflow", False), ("jax", True)]
 )
-def test_scripts_keep_jax_out_of_tensorflow_runs(backend, jax_loaded):
-    """TensorFlow imports JAX when it is installed (~120 MiB); the
-    scripts' start-up keeps it out where the backend is TensorFlow."""
+def test_commands_keep_jax_out_of_tensorflow_runs(
+    tmp_path, backend, jax_loaded
+):
+    """TensorFlow imports JAX when it is installed (~120 MiB); a command's
+    start-up keeps it out where the backend is TensorFlow."""
     pytest.importorskip("jax")
-    code = (
-        "import sys, quiet_tensorflow, tensorflow; "
-        "print(sys.modules.get('jax') is not None)"
+    # A process started as a command (by its script's name).
+    script = tmp_path / "run_classifier.py"
+    script.write_text(
+        "import sys, keras_adapters\n"
+        "print(sys.modules.get('jax') is not None)\n"
     )
     env = dict(os.environ, KERAS_BACKEND=backend)
-    result = run_process("-c", code, env=env)
+    result = run_process(str(script), env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == [str(jax_loaded)]
 
