@@ -215,6 +215,13 @@ class RunConfig:
     max_train_examples: int = setting(
         0, "Use only the first N training examples (0: all)."
     )
+    log_every_steps: int = setting(
+        0,
+        "Steps between the progress lines printed when the output is not a "
+        "terminal (a file, a pipe, CI, a notebook); 0: about 20 lines per "
+        "epoch. A terminal shows Keras' progress bar instead.",
+        free_on_rerun=True,
+    )
     verbose: int = setting(
         1,
         "0: no log lines; 1: the run log.",
@@ -253,6 +260,11 @@ class RunConfig:
                 raise KerasAdaptersError(
                     f"`{field.name}` must be positive, got {value}."
                 )
+        if self.log_every_steps < 0:
+            raise KerasAdaptersError(
+                "`log_every_steps` must be >= 0 (0: about 20 lines per "
+                f"epoch), got {self.log_every_steps}."
+            )
         if self.preset and self.bert_config_file:
             raise KerasAdaptersError(
                 "Give either `preset` or `bert_config_file`/`vocab_file`/"

@@ -3,6 +3,7 @@ outputs."""
 
 import math
 import os
+import sys
 
 import keras
 import numpy as np
@@ -15,6 +16,7 @@ from keras_adapters.optimization import WarmupLinearDecay
 from keras_adapters.output_files import check_output_folder
 from keras_adapters.output_files import claim_folder
 from keras_adapters.output_files import write_text
+from keras_adapters.training.callbacks import ProgressLog
 from keras_adapters.training.callbacks import StepCheckpoint
 from keras_adapters.training.callbacks import StepLossLog
 from keras_adapters.training.callbacks import StopAtStep
@@ -270,6 +272,21 @@ class TaskRun:
             enabled=self.chief,
             saved_model=self.model,
         )
+        # A terminal gets Keras' progress bar; a file or pipe plain lines.
+        progress_bar = bool(config.verbose) and sys.stdout.isatty()
+        progress = (
+            [
+                ProgressLog(
+                    num_steps,
+                    steps_per_epoch,
+                    config.train_batch_size,
+                    every=config.log_every_steps
+                    or max(1, steps_per_epoch // 20),
+                )
+            ]
+            if config.verbose and not progress_bar and self.chief
+            else []
+        )
         model.fit(
             dataset.repeat(),
             initial_epoch=start // steps_per_epoch,
@@ -278,8 +295,9 @@ class TaskRun:
             shuffle=False,  # The plan is already shuffled.
             callbacks=[StopAtStep(num_steps), StopOnNonFiniteLoss()]
             + self._chief_callbacks()
+            + progress
             + [checkpoint],
-            verbose=config.verbose,
+            verbose=int(progress_bar),
         )
 
     def training_data(self, encoded, plan):
