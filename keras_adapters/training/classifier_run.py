@@ -31,6 +31,7 @@ from keras_adapters.training.prefix_cache import split_frozen_prefix
 from keras_adapters.training.run_config import RunConfig
 from keras_adapters.training.run_config import setting
 from keras_adapters.training.strategy import num_workers
+from keras_adapters.training.strategy import process_settings
 from keras_adapters.training.task_run import TaskRun
 
 # [CLS] a [SEP]; a pair adds b [SEP]: one token of each segment at least.
@@ -107,6 +108,14 @@ class ClassifierRunConfig(RunConfig):
             raise KerasAdaptersError(
                 "`cache_frozen_prefix` trains on one host; TF_CONFIG names "
                 f"{num_workers()} workers. Drop it for multi-worker training."
+            )
+        processes = process_settings(
+            self.coordinator_address, self.num_processes, self.process_id
+        )[1]
+        if self.cache_frozen_prefix and processes > 1:
+            raise KerasAdaptersError(
+                "`cache_frozen_prefix` trains in one process; drop it for a "
+                f"run of {processes} processes."
             )
         shortest = _MIN_SEQ_LENGTH[self.task.is_pair]
         if self.max_seq_length < shortest:
@@ -199,6 +208,8 @@ class ClassifierRun(TaskRun):
             self.train(examples["train"])
         else:
             self.restore_trained()
+        if not self.active:
+            return {}
         if config.do_eval:
             results = self.evaluate(
                 {s: examples[s] for s in config.task.eval_splits}

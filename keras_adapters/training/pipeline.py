@@ -108,7 +108,12 @@ def _batch_features(encoded, prefix_cache=None):
 
 
 def training_dataset(
-    encoded, plan, static=False, pad_multiple=PAD_MULTIPLE, prefix_cache=None
+    encoded,
+    plan,
+    static=False,
+    pad_multiple=PAD_MULTIPLE,
+    prefix_cache=None,
+    shard=(0, 1),
 ):
     """Batches following `plan` (`[steps, batch]` indices).
 
@@ -123,12 +128,19 @@ def training_dataset(
             `hidden_states` (zero-padded) and the `padding_mask`, the inputs
             of the top of `keras_adapters.models.split_at_block`, instead
             of token ids.
+        shard: `(index, count)`: this process's part of every batch in a
+            run of `count` processes, the `index`-th of `count` equal
+            slices of its rows, cut to the width of the whole batch (the
+            processes' parts form one batch).
 
     Returns:
         A `tf.data.Dataset` of `(features, labels, weights)`.
     """
-    weights = np.ones(plan.shape, np.float32)
     widths = _batch_widths(encoded, plan, pad_multiple, static)
+    index, count = shard
+    rows = plan.shape[1] // count
+    plan = plan[:, index * rows : (index + 1) * rows]
+    weights = np.ones(plan.shape, np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((plan, weights, widths))
     dataset = dataset.map(
         _batch_features(encoded, prefix_cache),

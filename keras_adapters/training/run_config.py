@@ -146,6 +146,27 @@ class RunConfig:
         "TPU cores (TPUStrategy reads them from the TPU).",
         free_on_rerun=True,
     )
+    # Several processes on the JAX backend (TPU pods, several GPU hosts).
+    coordinator_address: str = setting(
+        None,
+        "JAX backend, several processes: host:port of process 0. Default: "
+        "$KERAS_DISTRIBUTION_JOB_ADDRESSES, else $JAX_COORDINATOR_ADDRESS.",
+        free_on_rerun=True,
+    )
+    num_processes: int = setting(
+        None,
+        "JAX backend: the number of processes training together (one per "
+        "host). Default: $KERAS_DISTRIBUTION_NUM_PROCESSES, else "
+        "$JAX_NUM_PROCESSES, else 1.",
+        free_on_rerun=True,
+    )
+    process_id: int = setting(
+        None,
+        "JAX backend, several processes: this process's index, 0 to "
+        "--num_processes - 1; process 0 writes every output. Default: "
+        "$KERAS_DISTRIBUTION_PROCESS_ID, else $JAX_PROCESS_ID.",
+        free_on_rerun=True,
+    )
     # keras_adapters settings.
     preset: str = setting(
         None,

@@ -198,6 +198,8 @@ class SquadRun(TaskRun):
             self.train(reads["train"].examples)
         else:
             self.restore_trained()
+        if not self.active:
+            return {}
         results = {}
         if config.do_predict:
             results = self.predict(reads["predict"].examples)

@@ -64,8 +64,8 @@ def strategy_from_flags(
 
 
 def _keras_distribution(use_tpu):
-    """Data parallelism over the local devices (the TPU chips with
-    `use_tpu`), as Keras' global distribution."""
+    """Data parallelism over every device of every process (the TPU chips
+    with `use_tpu`), as Keras' global distribution."""
     try:
         devices = keras.distribution.list_devices("tpu" if use_tpu else None)
     except RuntimeError:  # JAX has no TPU platform here.
@@ -75,9 +75,137 @@ def _keras_distribution(use_tpu):
             f"`use_tpu` is set but the {keras.config.backend()} backend "
             "sees no TPU; run on a TPU host or drop `use_tpu`."
         )
-    distribution = keras.distribution.DataParallel(devices=devices)
+    # Each process feeds its own rows of every batch (`training_dataset`'s
+    # `shard`), cut to the width of the whole batch: Keras must not shard
+    # the batches again.
+    distribution = keras.distribution.DataParallel(
+        devices=devices, auto_shard_dataset=False
+    )
     keras.distribution.set_distribution(distribution)
     return distribution
+
+
+def local_distribution():
+    """Data parallelism over this process's own devices only, for work one
+    process does alone (evaluation and export after a multi-process run).
+    """
+    distribution = keras.distribution.DataParallel(
+        devices=[
+            f"{device.platform}:{device.id}"
+            for device in _jax().local_devices()
+        ],
+        # Every batch is this process's own.
+        auto_shard_dataset=False,
+    )
+    keras.distribution.set_distribution(distribution)
+    return distribution
+
+
+# Where a multi-process run finds its processes: the flag, else Keras'
+# variable, else JAX's.
+_PROCESS_ENVIRONMENT = {
+    "coordinator_address": (
+        "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+        "JAX_COORDINATOR_ADDRESS",
+    ),
+    "num_processes": (
+        "KERAS_DISTRIBUTION_NUM_PROCESSES",
+        "JAX_NUM_PROCESSES",
+    ),
+    "process_id": ("KERAS_DISTRIBUTION_PROCESS_ID", "JAX_PROCESS_ID"),
+}
+
+
+def _jax():
+    import jax
+
+    return jax
+
+
+def process_settings(
+    coordinator_address=None, num_processes=None, process_id=None
+):
+    """The coordinator address, process count and process id of this run.
+
+    Each comes from its argument, else `KERAS_DISTRIBUTION_JOB_ADDRESSES`,
+    `KERAS_DISTRIBUTION_NUM_PROCESSES`, `KERAS_DISTRIBUTION_PROCESS_ID`
+    (Keras' variables), else `JAX_COORDINATOR_ADDRESS`,
+    `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID` (JAX's).
+
+    Returns:
+        `(coordinator_address, num_processes, process_id)`; the count is 1
+        and the id 0 when nothing names them.
+
+    Raises:
+        KerasAdaptersError: a count or id that is not an integer, an id
+            outside `[0, num_processes)`, or several processes without a
+            coordinator address.
+    """
+    given = dict(
+        coordinator_address=coordinator_address,
+        num_processes=num_processes,
+        process_id=process_id,
+    )
+    for name, variables in _PROCESS_ENVIRONMENT.items():
+        for variable in variables:
+            value = os.environ.get(variable)
+            if given[name] is not None or not value:
+                continue
+            if name == "coordinator_address":
+                given[name] = value
+            elif value.isdigit():
+                given[name] = int(value)
+            else:
+                raise KerasAdaptersError(
+                    f"${variable}={value!r} is not a whole number."
+                )
+    count = given["num_processes"] or 1
+    index = given["process_id"] or 0
+    if count > 1 and not given["coordinator_address"]:
+        raise KerasAdaptersError(
+            f"{count} processes need `coordinator_address` (host:port of "
+            "process 0), or $KERAS_DISTRIBUTION_JOB_ADDRESSES."
+        )
+    if not 0 <= index < count:
+        raise KerasAdaptersError(
+            f"`process_id`={index} is not in [0, {count}) for "
+            f"`num_processes`={count}."
+        )
+    return given["coordinator_address"], count, index
+
+
+def start_processes(
+    coordinator_address=None, num_processes=None, process_id=None
+):
+    """Joins the other processes of a multi-process JAX run.
+
+    With more than one process (see `process_settings`), calls
+    `keras.distribution.initialize` once per process, before any
+    computation; `strategy_from_flags` then spreads training over the
+    devices of every process.
+
+    Returns:
+        `(process_id, num_processes)`: `(0, 1)` for a single process.
+
+    Raises:
+        KerasAdaptersError: bad settings, or several processes on a backend
+            other than JAX (TensorFlow has `TF_CONFIG` for that).
+    """
+    address, count, index = process_settings(
+        coordinator_address, num_processes, process_id
+    )
+    if count == 1:
+        return 0, 1
+    if keras.config.backend() != "jax":
+        raise KerasAdaptersError(
+            f"`num_processes`={count} needs the JAX backend "
+            "(KERAS_BACKEND=jax); on TensorFlow, several workers are set by "
+            "TF_CONFIG."
+        )
+    jax = _jax()
+    if not jax.distributed.is_initialized():  # Once per process.
+        keras.distribution.initialize(address, count, index)
+    return jax.process_index(), jax.process_count()
 
 
 def describe(distribution):
@@ -107,7 +235,8 @@ def num_workers():
 
 
 def is_chief():
-    """Whether this process writes outputs (worker 0, or no cluster)."""
+    """Whether this process writes outputs (TensorFlow's worker 0, or no
+    cluster; `TaskRun` also asks for JAX's process 0)."""
     config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
     task = config.get("task", {})
     return task.get("type", "worker") in ("chief", "worker") and (

@@ -34,6 +34,8 @@ from keras_adapters.training.run_settings import check_and_record
 from keras_adapters.training.run_settings import examples_fingerprint
 from keras_adapters.training.strategy import describe
 from keras_adapters.training.strategy import is_chief
+from keras_adapters.training.strategy import local_distribution
+from keras_adapters.training.strategy import start_processes
 from keras_adapters.training.strategy import strategy_from_flags
 from keras_adapters.tuning import tuning_summary
 
@@ -73,7 +75,19 @@ class TaskRun:
     def __init__(self, config):
         self.config = config
         self.static_shapes = config.use_tpu
-        self.chief = is_chief()
+        # Before any computation: joins the other JAX processes, if any.
+        self.process_id, self.num_processes = start_processes(
+            config.coordinator_address,
+            config.num_processes,
+            config.process_id,
+        )
+        if config.train_batch_size % self.num_processes:
+            raise KerasAdaptersError(
+                f"`train_batch_size`={config.train_batch_size} does not "
+                f"split over {self.num_processes} processes; give a "
+                "multiple of `num_processes`."
+            )
+        self.chief = is_chief() and self.process_id == 0
         self.global_step = 0
         self.policy, self.policy_reason = choose_dtype_policy(
             config.mixed_precision, use_tpu=config.use_tpu
@@ -175,6 +189,9 @@ class TaskRun:
         """Without `do_train`, evaluates what `output_dir` trained (as the
         original's Estimator does); returns the restored step (0: none,
         said in the log)."""
+        self._continue_on_process_zero()
+        if not self.active:
+            return 0
         with self.strategy.scope():
             step = self._checkpoints().restore(self.model, with_optimizer=False)
         if step:
@@ -251,8 +268,34 @@ class TaskRun:
                 print(f"Resuming at step {start} of {num_steps}.")
             self._train_steps(encoded, start, num_steps, checkpoints)
             self.global_step = int(self.model.optimizer.iterations.numpy())
+        self._continue_on_process_zero(restore=True)
         if self.chief:
             self.write_outputs(only_missing=start >= num_steps)
+
+    @property
+    def active(self):
+        """Whether this process evaluates, predicts and exports: every
+        process of one run, but only process 0 of a multi-process JAX run
+        once training is over."""
+        return self.num_processes == 1 or self.chief
+
+    def _continue_on_process_zero(self, restore=False):
+        """After the processes of a multi-process JAX run trained together,
+        process 0 goes on alone, on its own devices (a model whose weights
+        span several hosts cannot be read back by one); the others are
+        done.
+
+        Args:
+            restore: bool, load the model from the checkpoint process 0
+                wrote at the end of training.
+        """
+        if self.num_processes == 1 or not self.chief:
+            return
+        self.strategy = local_distribution()
+        with self.strategy.scope():
+            self.model = self.build_model()
+        if restore:
+            self._checkpoints().restore(self.model, with_optimizer=False)
 
     def _train_steps(self, encoded, start, num_steps, checkpoints):
         """Runs `model.fit` from step `start` to `num_steps`."""
@@ -313,7 +356,10 @@ class TaskRun:
             variables and optimizer.
         """
         return self.model, training_dataset(
-            encoded, plan, static=self.static_shapes
+            encoded,
+            plan,
+            static=self.static_shapes,
+            shard=(self.process_id, self.num_processes),
         )
 
     def write_outputs(self, only_missing=False):

@@ -1,0 +1,103 @@
+"""Several JAX processes train together (localhost, JAX's CPU
+collectives): the same losses and trained variables as one process with as
+many devices; process 0 writes every output."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.training.test_jax_backend import files  # noqa: F401
+from tests.training.test_jax_backend import losses
+from tests.training.test_jax_backend import newest_checkpoint
+from tests.training.test_run_classifier import REPO_ROOT
+
+pytest.importorskip("jax")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def start(paths, output_dir, *flags, devices=1):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["KERAS_BACKEND"] = "jax"
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    return subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(REPO_ROOT, "run_classifier.py"),
+            "--task=cola",
+            f"--data_dir={paths['data']}",
+            f"--preset={paths['preset']}",
+            f"--output_dir={output_dir}",
+            "--max_seq_length=16",
+            "--train_batch_size=8",
+            "--adapter_size=4",
+            "--save_checkpoints_steps=3",
+            "--learning_rate=1e-3",
+            "--num_train_epochs=1",
+            "--mixed_precision=fp32",
+            *flags,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+    )
+
+
+def finish(process):
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    return out
+
+
+def test_two_processes_train_as_one_process_with_two_devices(
+    tmp_path,
+    files,  # noqa: F811
+):
+    single = tmp_path / "single"
+    printed = finish(start(files, single, devices=2))
+    assert "DataParallel over 2 device(s)" in printed
+    shared = tmp_path / "shared"
+    port = free_port()
+    processes = [
+        start(
+            files,
+            shared,
+            f"--coordinator_address=localhost:{port}",
+            "--num_processes=2",
+            f"--process_id={index}",
+        )
+        for index in (0, 1)
+    ]
+    zero, one = [finish(process) for process in processes]
+    assert "DataParallel over 2 device(s)" in zero
+    # Process 0 evaluates and writes; process 1 only trains.
+    assert "eval_mcc" in zero and "Outputs:" in zero
+    assert "eval_mcc" not in one and "Outputs:" not in one
+    np.testing.assert_allclose(losses(shared), losses(single), atol=1e-5)
+    expected, got = newest_checkpoint(single), newest_checkpoint(shared)
+    trained = [key for key in expected if key.startswith("trained/")]
+    assert trained
+    for key in trained:
+        np.testing.assert_allclose(got[key], expected[key], atol=1e-5)
+    for name in ("adapters", "export", "eval_results.json"):
+        assert os.path.exists(shared / name), name
+
+
+def test_bad_process_settings_are_one_line(tmp_path, files):  # noqa: F811
+    done = start(files, tmp_path / "out", "--num_processes=2", "--process_id=1")
+    _, err = done.communicate(timeout=300)
+    assert done.returncode == 2
+    assert err.splitlines() == [
+        "run_classifier.py: error: 2 processes need --coordinator_address "
+        "(host:port of process 0), or $KERAS_DISTRIBUTION_JOB_ADDRESSES."
+    ]
