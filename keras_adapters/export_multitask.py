@@ -30,14 +30,14 @@ flags.DEFINE_string(
     "base",
     None,
     "The pretrained BERT every task was trained on: a keras-hub preset id "
-    "or folder, or a Hugging Face BERT folder (run_classifier.py's "
+    "or folder, or a Hugging Face BERT folder (keras-adapters-classifier's "
     "--preset).",
 )
 flags.DEFINE_multi_string(
     "task",
     [],
     "NAME=ARTIFACT_DIR, once per task: a name (lower case letters, digits, "
-    "_) and an adapter artifact folder (run_classifier.py's "
+    "_) and an adapter artifact folder (keras-adapters-classifier's "
     "<output_dir>/adapters).",
 )
 flags.DEFINE_list(

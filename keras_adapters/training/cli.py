@@ -70,6 +70,12 @@ def run_script(main, flag_of_argument=None):
 
     if "version" not in flags.FLAGS:
         flags.DEFINE_bool("version", False, "Print the version and exit.")
+    # `--help` lists the flags of the program it was started as; the
+    # command's flags are defined in this package's modules.
+    for module, defined in flags.FLAGS.flags_by_module_dict().items():
+        if module.startswith("keras_adapters"):
+            for flag in defined:
+                flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
     def parse_flags(argv):
         try:
