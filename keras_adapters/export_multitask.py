@@ -15,6 +15,8 @@ example with its own task's adapters; `cola(sentence)`,
 `mrpc(sentence1, sentence2)`, ... serve one task each.
 """
 
+import dataclasses
+
 from absl import flags
 
 from keras_adapters.errors import KerasAdaptersError
@@ -23,37 +25,58 @@ from keras_adapters.export import export_saved_model
 from keras_adapters.multi_task import MultiTaskClassifier
 from keras_adapters.output_files import check_output_folder
 from keras_adapters.training.cli import run_script
+from keras_adapters.training.flags import config_from_flags
+from keras_adapters.training.flags import define_flags
+from keras_adapters.training.run_config import setting
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string(
-    "base",
-    None,
-    "The pretrained BERT every task was trained on: a keras-hub preset id "
-    "or folder, or a Hugging Face BERT folder (keras-adapters-classifier's "
-    "--preset).",
-)
-flags.DEFINE_multi_string(
-    "task",
-    [],
-    "NAME=ARTIFACT_DIR, once per task: a name (lower case letters, digits, "
-    "_) and an adapter artifact folder (keras-adapters-classifier's "
-    "<output_dir>/adapters).",
-)
-flags.DEFINE_list(
-    "pair_tasks",
-    None,
-    "Names of the tasks that read sentence pairs. Defaults to what each "
-    "artifact records, else to the GLUE task of that name.",
-)
-flags.DEFINE_string("export_dir", None, "The SavedModel folder to write.")
-flags.DEFINE_bool(
-    "task_signatures",
-    True,
-    "Also write one signature per task (cola(sentence), mrpc(sentence1, "
-    "sentence2), ...) beside serving_default(task, sentence, sentence2); "
-    "--notask_signatures saves the memory they take where it is served.",
-)
+
+@dataclasses.dataclass
+class MultiTaskExportConfig:
+    """The settings of `keras-adapters-export-multitask`."""
+
+    base: str = setting(
+        None,
+        "The pretrained BERT every task was trained on: a keras-hub preset "
+        "id or folder, or a Hugging Face BERT folder "
+        "(keras-adapters-classifier's --preset).",
+    )
+    task: list = setting(
+        None,
+        "NAME=ARTIFACT_DIR, once per task: a name (lower case letters, "
+        "digits, _) and an adapter artifact folder "
+        "(keras-adapters-classifier's <output_dir>/adapters).",
+        repeated=True,
+    )
+    pair_tasks: list = setting(
+        None,
+        "Names of the tasks that read sentence pairs, comma-separated. "
+        "Defaults to what each artifact records, else to the GLUE task of "
+        "that name.",
+    )
+    export_dir: str = setting(None, "The SavedModel folder to write.")
+    task_signatures: bool = setting(
+        True,
+        "Also write one signature per task (cola(sentence), "
+        "mrpc(sentence1, sentence2), ...) beside serving_default(task, "
+        "sentence, sentence2); --notask_signatures saves the memory they "
+        "take where it is served.",
+    )
+
+    def __post_init__(self):
+        missing = [
+            name for name in ("base", "export_dir") if not getattr(self, name)
+        ]
+        if missing:
+            raise KerasAdaptersError(
+                " and ".join(f"`{name}`" for name in missing)
+                + " must be given."
+            )
+        self.artifacts = task_artifacts(self.task or [])
+
+
+define_flags(MultiTaskExportConfig)
 
 
 def task_artifacts(values):
@@ -78,30 +101,25 @@ def task_artifacts(values):
 
 def main(argv):
     del argv
-    missing = [name for name in ("base", "export_dir") if not FLAGS[name].value]
-    if missing:
-        raise KerasAdaptersError(
-            " and ".join(f"`{name}`" for name in missing) + " must be given."
-        )
-    artifacts = task_artifacts(FLAGS.task)
+    config = config_from_flags(MultiTaskExportConfig)
     # Before any loading: the target must be free, and hold no input.
     check_output_folder(
-        FLAGS.export_dir,
+        config.export_dir,
         SAVED_MODEL,
         "export_dir",
-        inputs=[FLAGS.base, *artifacts.values()],
+        inputs=[config.base, *config.artifacts.values()],
     )
     model = MultiTaskClassifier.from_artifacts(
-        FLAGS.base, artifacts, pair_tasks=FLAGS.pair_tasks
+        config.base, config.artifacts, pair_tasks=config.pair_tasks
     )
     for info in model.tasks.values():
         kind = "regression" if info.regression else f"{info.labels}"
         inputs = "sentence pairs" if info.pair else "sentences"
         print(f"{info.name}: {kind}, {inputs}, {info.sequence_length} tokens")
     export_saved_model(
-        model, FLAGS.export_dir, task_signatures=FLAGS.task_signatures
+        model, config.export_dir, task_signatures=config.task_signatures
     )
-    print(f"Wrote {FLAGS.export_dir}")
+    print(f"Wrote {config.export_dir}")
 
 
 def run():

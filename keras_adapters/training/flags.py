@@ -1,9 +1,9 @@
 """Run settings -> absl flags, and parsed flags -> run config.
 
-The flags of `run_classifier.py` and `run_squad.py` are the fields of
-their run configs (`keras_adapters.training.run_config.setting`): same
-names, defaults, help and allowed values; `flag_table` renders the same
-fields for the command-line reference.
+The flags of the commands are the fields of their configs
+(`keras_adapters.training.run_config.setting`): same names, defaults,
+help and allowed values; `flag_table` renders the same fields for the
+command-line reference.
 """
 
 import dataclasses
@@ -15,6 +15,7 @@ _DEFINE = {
     int: flags.DEFINE_integer,
     float: flags.DEFINE_float,
     str: flags.DEFINE_string,
+    list: flags.DEFINE_list,  # Comma-separated values.
 }
 
 
@@ -38,6 +39,8 @@ def define_flags(config_cls):
         choices = field.metadata["choices"]
         if choices:
             flags.DEFINE_enum(field.name, field.default, choices, help_text)
+        elif field.metadata["repeated"]:
+            flags.DEFINE_multi_string(field.name, field.default, help_text)
         else:
             _DEFINE[field.type](field.name, field.default, help_text)
 
@@ -77,6 +80,10 @@ def flag_table(config_cls):
             return str(field.default).lower()
         return f"`{field.default}`"
 
+    def name(field):
+        repeated = " (repeated)" if field.metadata["repeated"] else ""
+        return f"`--{field.name}`{repeated}"
+
     def cell(text):
         return text.replace("|", "\\|")
 
@@ -85,7 +92,5 @@ def flag_table(config_cls):
         meaning = field.metadata["help"]
         if field.metadata["choices"]:
             meaning += " One of: " + ", ".join(field.metadata["choices"]) + "."
-        rows.append(
-            f"| `--{field.name}` | {default(field)} | {cell(meaning)} |"
-        )
+        rows.append(f"| {name(field)} | {default(field)} | {cell(meaning)} |")
     return "\n".join(rows) + "\n"

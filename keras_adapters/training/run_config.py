@@ -31,6 +31,7 @@ def setting(
     positive=False,
     free_on_rerun=False,
     flag=True,
+    repeated=False,
 ):
     """A run setting: a dataclass field that also defines its flag.
 
@@ -43,6 +44,8 @@ def setting(
             may use another value: the setting says where or how to run,
             not what is computed (`keras_adapters.training.run_settings`).
         flag: bool, whether the scripts offer it as a flag.
+        repeated: bool, for a `list` setting: the flag is given once per
+            value (`--task a --task b`) rather than comma-separated.
 
     Returns:
         A `dataclasses.field`.
@@ -55,6 +58,7 @@ def setting(
             positive=positive,
             free_on_rerun=free_on_rerun,
             flag=flag,
+            repeated=repeated,
         ),
     )
 
