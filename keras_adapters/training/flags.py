@@ -7,8 +7,14 @@ command-line reference.
 """
 
 import dataclasses
+import re
+import sys
 
 from absl import flags
+
+from keras_adapters.training.classifier_run import ClassifierRunConfig
+from keras_adapters.training.multitask_export import MultiTaskExportConfig
+from keras_adapters.training.squad_run import SquadRunConfig
 
 _DEFINE = {
     bool: flags.DEFINE_bool,
@@ -85,7 +91,10 @@ def flag_table(config_cls):
         return f"`--{field.name}`{repeated}"
 
     def cell(text):
-        return text.replace("|", "\\|")
+        # Markdown would read `<output_dir>` as an HTML tag.
+        for char, escaped in (("|", "\\|"), ("<", "&lt;"), (">", "&gt;")):
+            text = text.replace(char, escaped)
+        return text
 
     rows = ["| flag | default | meaning |", "|---|---|---|"]
     for field in flag_fields(config_cls):
@@ -94,3 +103,52 @@ def flag_table(config_cls):
             meaning += " One of: " + ", ".join(field.metadata["choices"]) + "."
         rows.append(f"| {name(field)} | {default(field)} | {cell(meaning)} |")
     return "\n".join(rows) + "\n"
+
+
+def command_configs():
+    """`{command name: config class}` of the package's commands."""
+    return {
+        "keras-adapters-classifier": ClassifierRunConfig,
+        "keras-adapters-squad": SquadRunConfig,
+        "keras-adapters-export-multitask": MultiTaskExportConfig,
+    }
+
+
+_TABLE = re.compile(
+    r"(<!-- flags: (?P<command>[\w-]+) -->\n).*?(<!-- end of flags -->)",
+    re.DOTALL,
+)
+
+
+def update_flag_tables(markdown):
+    """`markdown` with each generated flag table replaced by a fresh one.
+
+    A table is whatever lies between `<!-- flags: COMMAND -->` and
+    `<!-- end of flags -->` (the command-line reference in the docs).
+
+    Args:
+        markdown: str, a Markdown document.
+
+    Returns:
+        The document with every table rendered from the code again.
+    """
+    configs = command_configs()
+    return _TABLE.sub(
+        lambda match: (
+            match.group(1)
+            + "\n"
+            + flag_table(configs[match.group("command")])
+            + "\n"
+            + match.group(3)
+        ),
+        markdown,
+    )
+
+
+if __name__ == "__main__":
+    # python -m keras_adapters.training.flags docs/command-line.md
+    for path in sys.argv[1:]:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(update_flag_tables(text))
