@@ -33,6 +33,7 @@ from keras_adapters.training.prefix_cache import KEY
 from tests.training.test_run_classifier import REPO_ROOT
 from tests.training.test_run_classifier import run_classifier
 from tests.training.test_run_failures import run_files
+from tests.training.test_run_failures import tiny_run_flags
 
 NUM_STEPS = 8  # 32 rows, batch 8, 2 epochs; checkpoints at 3, 6 and 8.
 SENTENCES = ["the film was good", "a very dull plot", "i loved it"]
@@ -46,22 +47,17 @@ def files(tmp_path_factory):
 def classifier_flags(files, output_dir):
     """The command every case runs: each phase of a run (the prefix cache
     included), on the tiny model."""
-    return [
-        "--task=cola",
-        f"--data_dir={files['data']}",
-        f"--preset={files['preset']}",
-        f"--output_dir={output_dir}",
-        "--max_seq_length=16",
-        "--train_batch_size=8",
+    return tiny_run_flags(
+        files,
+        output_dir,
         "--num_train_epochs=2",
         "--save_checkpoints_steps=3",
-        "--adapter_size=4",
         "--adapter_layers=1",
         "--freeze_below_adapters",
         "--cache_frozen_prefix",
         "--learning_rate=1e-3",
         "--mixed_precision=fp32",
-    ]
+    )
 
 
 def run(script, flags, kill_at=None):

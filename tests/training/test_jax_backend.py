@@ -13,6 +13,7 @@ import safetensors.numpy
 
 from keras_adapters.training.callbacks import read_step_log
 from tests.training.test_run_failures import run_files
+from tests.training.test_run_failures import tiny_run_flags
 from tests.training.test_run_squad import SMALL
 from tests.training.test_run_squad import squad_slice  # noqa: F401
 
@@ -48,16 +49,13 @@ def run_script(script, *argv, devices=1):
 def run_classifier(output_dir, files, *flags, devices=1):
     return run_script(
         "run_classifier.py",
-        "--task=cola",
-        f"--data_dir={files['data']}",
-        f"--preset={files['preset']}",
-        f"--output_dir={output_dir}",
-        "--max_seq_length=16",
-        "--train_batch_size=8",
-        "--adapter_size=4",
-        "--save_checkpoints_steps=3",
-        "--learning_rate=1e-3",
-        *flags,
+        *tiny_run_flags(
+            files,
+            output_dir,
+            "--save_checkpoints_steps=3",
+            "--learning_rate=1e-3",
+            *flags,
+        ),
         devices=devices,
     )
 

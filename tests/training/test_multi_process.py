@@ -14,6 +14,7 @@ from tests.training.test_jax_backend import files  # noqa: F401
 from tests.training.test_jax_backend import losses
 from tests.training.test_jax_backend import newest_checkpoint
 from tests.training.test_run_classifier import REPO_ROOT
+from tests.training.test_run_failures import tiny_run_flags
 
 pytest.importorskip("jax")
 
@@ -32,13 +33,7 @@ def start(paths, output_dir, *flags, devices=1):
         [
             sys.executable,
             os.path.join(REPO_ROOT, "run_classifier.py"),
-            "--task=cola",
-            f"--data_dir={paths['data']}",
-            f"--preset={paths['preset']}",
-            f"--output_dir={output_dir}",
-            "--max_seq_length=16",
-            "--train_batch_size=8",
-            "--adapter_size=4",
+            *tiny_run_flags(paths, output_dir),
             "--save_checkpoints_steps=3",
             "--learning_rate=1e-3",
             "--num_train_epochs=1",

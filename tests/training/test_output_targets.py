@@ -16,8 +16,10 @@ from keras_adapters.training.classifier_run import ClassifierRunConfig
 from keras_adapters.training.squad_run import SquadRun
 from keras_adapters.training.squad_run import SquadRunConfig
 from tests.test_fault_injection import run_here
+from tests.test_output_files import user_files
 from tests.training.test_run_classifier import REPO_ROOT
 from tests.training.test_run_failures import run_files
+from tests.training.test_run_failures import tiny_run_flags
 
 
 @pytest.fixture(scope="module")
@@ -26,31 +28,13 @@ def files(tmp_path_factory):
 
 
 def flags(files, output_dir, *extra):
-    return [
-        "--task=cola",
-        f"--data_dir={files['data']}",
-        f"--preset={files['preset']}",
-        f"--output_dir={output_dir}",
-        "--max_seq_length=16",
-        "--train_batch_size=8",
+    return tiny_run_flags(
+        files,
+        output_dir,
         "--num_train_epochs=1",
-        "--adapter_size=4",
         "--mixed_precision=fp32",
         *extra,
-    ]
-
-
-def user_folder(path):
-    """A folder of a user's files; returns `{path: content}` of them."""
-    os.makedirs(os.path.join(path, "photos"), exist_ok=True)
-    files = {
-        os.path.join(path, "notes.txt"): "keep me",
-        os.path.join(path, "photos", "cat.jpg"): "meow",
-    }
-    for name, content in files.items():
-        with open(name, "w") as handle:
-            handle.write(content)
-    return files
+    )
 
 
 def snapshot(folder):
@@ -96,7 +80,7 @@ TARGETS = {
         "is the current folder or holds it",
     ),
     "an existing file": (
-        lambda root, files, run: str(root / "mine" / "notes.txt"),
+        lambda root, files, run: str(root / "mine" / "thesis.tex"),
         "is an existing file",
     ),
     "a run folder": (
@@ -115,7 +99,7 @@ def test_run_classifier_refuses_export_dirs_that_hold_anything_else(
     tmp_path, files, finished, capsys, monkeypatch, target
 ):
     choose, message = TARGETS[target]
-    user_folder(tmp_path / "mine")
+    user_files(tmp_path / "mine")
     monkeypatch.chdir(
         tmp_path / ("mine" if target == "the current folder" else "")
     )
@@ -148,14 +132,14 @@ def test_run_classifier_refuses_its_own_output_dir_as_export_dir(
     "target, message",
     [
         ("mine", "--output_dir=mine holds files keras_adapters did not"),
-        ("mine/notes.txt", "--output_dir=mine/notes.txt is an existing file"),
+        ("mine/thesis.tex", "--output_dir=mine/thesis.tex is an existing file"),
         (".", "--output_dir=. is the current folder or holds it"),
     ],
 )
 def test_run_classifier_refuses_output_dirs_that_hold_anything_else(
     tmp_path, files, capsys, monkeypatch, target, message
 ):
-    user_folder(tmp_path / "mine")
+    user_files(tmp_path / "mine")
     monkeypatch.chdir(tmp_path)
     before = snapshot(tmp_path)
     code, _, err = run_here(flags(files, target), capsys)
@@ -244,7 +228,7 @@ def test_export_multitask_refuses_export_dirs_that_hold_anything_else(
     tmp_path, files, finished, target, message
 ):
     choose, _ = TARGETS[target]
-    user_folder(tmp_path / "mine")
+    user_files(tmp_path / "mine")
     os.makedirs(tmp_path / "elsewhere")
     export_dir = choose(tmp_path, files, finished)
     cwd = "mine" if target == "the current folder" else "elsewhere"
@@ -279,7 +263,7 @@ def test_export_multitask_names_flags_not_library_arguments(
 
 
 def test_run_squad_refuses_an_export_dir_of_user_files(tmp_path, files):
-    user_folder(tmp_path / "mine")
+    user_files(tmp_path / "mine")
     before = snapshot(tmp_path / "mine")
     predict_file = tmp_path / "dev.json"
     predict_file.write_text('{"data": [], "version": "1.1"}')

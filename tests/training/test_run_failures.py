@@ -57,6 +57,21 @@ def run_files(root, preset_seed, data_seed):
     }
 
 
+def tiny_run_flags(files, output_dir, *extra):
+    """run_classifier.py's flags for the tiny preset and CoLA folder of
+    `run_files`: 4 training steps per epoch."""
+    return [
+        "--task=cola",
+        f"--data_dir={files['data']}",
+        f"--preset={files['preset']}",
+        f"--output_dir={output_dir}",
+        "--max_seq_length=16",
+        "--train_batch_size=8",
+        "--adapter_size=4",
+        *extra,
+    ]
+
+
 @pytest.fixture(scope="module")
 def tiny_preset(tmp_path_factory):
     return save_preset(str(tmp_path_factory.mktemp("preset")), seed=1)
