@@ -69,7 +69,7 @@ def _task_pair(name, config, pair):
     glue_task = _GLUE_BY_NAME.get(re.sub(r"[^a-z0-9]", "", name))
     if glue_task is None:
         raise ArtifactError(
-            f"Task '{name}': its artifact does not say whether it reads "
+            "its artifact does not say whether it reads "
             "sentence pairs and it is not a GLUE task name; pass "
             f"`pair_tasks=['{name}']` (or `pair=` to add_task) for a pair "
             "task, `pair_tasks=[]` otherwise."

@@ -32,6 +32,7 @@ def setting(
     free_on_rerun=False,
     flag=True,
     repeated=False,
+    path=False,
 ):
     """A run setting: a dataclass field that also defines its flag.
 
@@ -46,6 +47,8 @@ def setting(
         flag: bool, whether the scripts offer it as a flag.
         repeated: bool, for a `list` setting: the flag is given once per
             value (`--task a --task b`) rather than comma-separated.
+        path: bool, whether the value is a local file or folder (a run's
+            settings record it as an absolute path).
 
     Returns:
         A `dataclasses.field`.
@@ -59,6 +62,7 @@ def setting(
             free_on_rerun=free_on_rerun,
             flag=flag,
             repeated=repeated,
+            path=path,
         ),
     )
 
@@ -88,10 +92,11 @@ class RunConfig:
     bert_config_file: str = setting(
         None,
         "Original bert_config.json (with --vocab_file and --init_checkpoint).",
+        path=True,
     )
-    vocab_file: str = setting(None, "Original vocab.txt.")
+    vocab_file: str = setting(None, "Original vocab.txt.", path=True)
     init_checkpoint: str = setting(
-        None, "Original TF1 checkpoint (BERT or adapter-bert)."
+        None, "Original TF1 checkpoint (BERT or adapter-bert).", path=True
     )
     do_lower_case: bool = setting(
         True, "Lower-case the input (uncased models)."
@@ -176,6 +181,7 @@ class RunConfig:
         None,
         "keras-hub preset id or a local keras-hub / Hugging Face BERT folder "
         f"(default {DEFAULT_PRESET}).",
+        path=True,
     )
     adapter_size: int = setting(
         64, "Adapter bottleneck size; 0 for no adapters."

@@ -47,7 +47,7 @@ def examples_fingerprint(examples):
 
 def _normalized(value):
     """A local path as its real path, so `./m` and `/abs/m` compare equal;
-    other values as they are."""
+    a name that is not a local path (a preset id) as it is."""
     if isinstance(value, str) and (
         os.path.exists(value) or glob.glob(glob.escape(value) + ".*")
     ):
@@ -74,7 +74,8 @@ class RunSettings:
 
     @classmethod
     def of(cls, config, **resolved):
-        """The settings of a run config (local paths made absolute).
+        """The settings of a run config (settings marked `path` made
+        absolute).
 
         Args:
             config: a `RunConfig` dataclass; its settings marked
@@ -82,7 +83,11 @@ class RunSettings:
             **resolved: values the defaults resolved to, and fingerprints.
         """
         settings = {
-            field.name: _normalized(getattr(config, field.name))
+            field.name: (
+                _normalized(getattr(config, field.name))
+                if field.metadata.get("path")
+                else getattr(config, field.name)
+            )
             for field in dataclasses.fields(config)
         }
         # As JSON gives them back, so that values compare alike.
