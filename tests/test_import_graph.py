@@ -7,6 +7,8 @@ import pathlib
 
 import pytest
 
+from keras_adapters.commands import COMMANDS
+
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "keras_adapters"
 # What each lower package may import from keras_adapters (besides itself
 # and the package-wide `errors` and `keras_hub_internals` modules).
@@ -51,11 +53,27 @@ def test_lower_packages_never_import_higher_ones(package):
     assert not upward
 
 
-def test_nothing_outside_training_imports_training():
+# The commands sit on top of everything.
+COMMAND_MODULES = {
+    f"{module.rsplit('.', 1)[1]}.py" for module in COMMANDS.values()
+}
+
+
+def test_nothing_outside_training_imports_training_but_the_commands():
     upward = {
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
         if path.relative_to(PACKAGE).parts[0] != "training"
         and "training" in set(imported_parts(path))
     }
-    assert not upward
+    assert upward == COMMAND_MODULES
+
+
+def test_nothing_imports_the_commands():
+    importers = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        for part in imported_parts(path)
+        if f"{part}.py" in COMMAND_MODULES
+    }
+    assert not importers

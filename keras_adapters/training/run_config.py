@@ -102,9 +102,7 @@ class RunConfig:
         True, "Lower-case the input (uncased models)."
     )
     max_seq_length: int = setting(
-        128,
-        "Maximum tokens per example (window) after WordPiece.",
-        positive=True,
+        128, "Maximum tokens per example (window) after WordPiece."
     )
     do_train: bool = setting(False, "Train.", free_on_rerun=True)
     do_predict: bool = setting(False, "Predict.", free_on_rerun=True)
@@ -123,7 +121,14 @@ class RunConfig:
         # Compared as resolved (`learning_rate` of `run_settings.json`).
         free_on_rerun=True,
     )
-    num_train_epochs: float = setting(3.0, "Training epochs.", positive=True)
+    num_train_epochs: float = setting(
+        3.0,
+        "Training epochs.",
+        positive=True,
+        # A rerun with more epochs resumes and trains on; the outputs are
+        # written again after it.
+        free_on_rerun=True,
+    )
     warmup_proportion: float = setting(
         0.1, "Share of training with linear warmup."
     )

@@ -56,9 +56,7 @@ class SquadRunConfig(RunConfig):
         free_on_rerun=True,
     )
     max_seq_length: int = setting(
-        384,
-        "Maximum tokens per window after WordPiece.",
-        positive=True,
+        384, "Maximum tokens per window after WordPiece."
     )
     doc_stride: int = setting(
         128, "Distance between the starts of context windows."

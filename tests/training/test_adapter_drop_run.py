@@ -10,6 +10,7 @@ from keras_hub.models import BertBackbone
 from keras_adapters import lowest_trained_block
 from keras_adapters.training.checkpoints import CheckpointError
 from keras_adapters.training.classifier_run import ClassifierRun
+from keras_adapters.training.run_settings import RunSettingsError
 from keras_adapters.training.squad_run import SquadRunConfig
 from keras_adapters.training.squad_run import build_question_answerer
 from tests.training.test_run_classifier import run_script
@@ -143,6 +144,21 @@ def test_training_never_changes_what_lies_below_the_lowest_adapter(
     assert artifact["adapter"]["adapter_layers"] == 1
     assert artifact["tuning"]["freeze_below_adapters"] is True
     assert os.path.isdir(out / "export")
+    with pytest.raises(
+        RunSettingsError,
+        match="`adapter_layers`=1 there, None now; `freeze_below_adapters`="
+        "True there, False now",
+    ):
+        ClassifierRun(
+            make_config(
+                out,
+                tiny_preset,
+                data_dir,
+                num_train_epochs=2,
+            )
+        ).run()
+    # Without the run's settings file, its checkpoints still refuse.
+    os.remove(out / "run_settings.json")
     with pytest.raises(
         CheckpointError,
         match="adapter_layers=1 there, None now; freeze_below_adapters=True "

@@ -91,7 +91,7 @@ def test_run_classifier_on_jax_trains_evaluates_predicts_and_resumes(
     assert results["global_step"] == 8
     assert {"eval_mcc", "eval_accuracy", "eval_loss"} <= set(results)
     assert len(losses(out)) == 8 and np.isfinite(losses(out)).all()
-    assert len(open(out / "test_results.tsv").readlines()) == 9
+    assert len(open(out / "test_results.tsv").readlines()) == 1 + 9
     for path in ("adapters/adapter_config.json", "export/saved_model.pb"):
         assert (out / path).is_file(), path
     # Three more epochs: resumes at step 8 of 20 from the checkpoint.

@@ -14,7 +14,7 @@ from keras_hub.models import BertTokenizer
 import keras_adapters
 from keras_adapters import run_classifier
 from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.training import task_run
+from keras_adapters.training import run_config
 from keras_adapters.training.callbacks import StepCheckpoint
 from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import CheckpointFolder
@@ -264,7 +264,12 @@ def test_train_eval_predict_export(
         with open(
             os.path.join(output_dir, f"test_results{suffix}.tsv")
         ) as handle:
-            rows = [list(map(float, line.split("\t"))) for line in handle]
+            header, *lines = handle.read().splitlines()
+        # A header row: the class names, or `score` for regression.
+        assert header.split("\t") == (
+            ["score"] if task.is_regression else list(task.labels)
+        )
+        rows = [list(map(float, line.split("\t"))) for line in lines]
         assert len(rows) == 9
         if not task.is_regression:
             assert all(
@@ -290,14 +295,9 @@ def test_train_eval_predict_export(
             lines = handle.read().splitlines()
         assert lines[0] == "index\tprediction" and len(lines) == 8
         assert {line.split("\t")[1] for line in lines[1:]} <= set(MNLI_LABELS)
-        assert (
-            len(
-                open(
-                    os.path.join(output_dir, "test_results_ax.tsv")
-                ).readlines()
-            )
-            == 7
-        )
+        with open(os.path.join(output_dir, "test_results_ax.tsv")) as handle:
+            header, *rows = handle.read().splitlines()
+        assert header == "\t".join(MNLI_LABELS) and len(rows) == 7
     # Evaluating again without --do_train restores what was trained.
     fields = {
         f.name: getattr(config, f.name) for f in dataclasses.fields(config)
@@ -398,7 +398,7 @@ def test_jit_compile_flag_trains_with_xla(tmp_path, tiny_preset):
     np.testing.assert_allclose(losses["true"], losses["false"], atol=2e-3)
     with pytest.raises(
         KerasAdaptersError,
-        match="`jit_compile` must be auto, true or false, got 'yes'",
+        match="`jit_compile` must be one of auto, true, false, got 'yes'",
     ):
         ClassifierRunConfig(
             task_name="cola", output_dir=str(tmp_path), jit_compile="yes"
@@ -508,7 +508,7 @@ def test_defaults_of_the_short_command(monkeypatch, tmp_path):
     assert config.data_dir == os.path.join(str(tmp_path), "CoLA")
     assert config.output_dir == os.path.join("output", "CoLA")
     assert config.do_train and config.do_eval and not config.do_predict
-    assert config.preset == task_run.DEFAULT_PRESET == "bert_base_en_uncased"
+    assert config.preset == run_config.DEFAULT_PRESET == "bert_base_en_uncased"
     assert config.export_dir == os.path.join("output", "CoLA", "export")
     monkeypatch.delenv("GLUE_DIR")
     assert ClassifierRunConfig(task_name="sst2").data_dir is None  # TFDS.
