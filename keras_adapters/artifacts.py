@@ -23,11 +23,14 @@ import json
 import os
 import reprlib
 
+import keras
 import numpy as np
 import safetensors.numpy
 
+from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.layers.adapter_transformer_encoder import adapter_config
+from keras_adapters.keras_hub_internals import gelu_approximate
+from keras_adapters.layers.adapter_config import AdapterConfig
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_question_answerer import (
     AdapterBertQuestionAnswerer,
@@ -129,15 +132,20 @@ _CONFIG_KEYS = {
     "weights": {"file": (_is_file_name, "a file name"), "sha256": _STRING},
 }
 # Values that artifacts of older versions lack: `load_adapters` reads them
-# with their defaults (adapters in every block, nothing frozen below them).
+# with their defaults (adapters in every block, adapter-bert's config,
+# nothing frozen below them, the LayerNorms trained in mode "adapters").
 _OPTIONAL_KEYS = {
     "adapter": {
         "adapter_layers": (
             lambda value: value is None or _is_integer(value),
             "null or a positive integer",
         ),
+        "adapter_config": (_of_type(dict), "an object"),
     },
-    "tuning": {"freeze_below_adapters": _BOOLEAN},
+    "tuning": {
+        "freeze_below_adapters": _BOOLEAN,
+        "train_layer_norms": _BOOLEAN,
+    },
 }
 # Preprocessor settings an artifact keeps (the tokenizer comes from the
 # base); each is optional.
@@ -152,10 +160,6 @@ _STORED_SIZES = {
     "adapter.adapter_size": "_adapter/down_bias",
     "task.num_classes": "logits/bias",
 }
-
-
-class ArtifactError(KerasAdaptersError):
-    """Raised for a missing, corrupted or incompatible adapter artifact."""
 
 
 def _task_variable_paths(model):
@@ -203,6 +207,10 @@ def file_sha256(path):
 
 
 def _base_config(backbone):
+    """The architecture of `backbone` without its adapters, as an artifact
+    stores it. keras-hub's feedforward activation, which every artifact
+    written before `intermediate_activation` existed was trained with, is
+    left out."""
     config = backbone.get_config()
     for key in [
         *_adapter_section(backbone),
@@ -211,14 +219,26 @@ def _base_config(backbone):
         "dtype",
     ]:
         config.pop(key, None)
+    if config.get("intermediate_activation") == keras.activations.serialize(
+        gelu_approximate
+    ):
+        del config["intermediate_activation"]
     return config
 
 
 def _adapter_section(backbone):
-    """The adapter settings of `backbone`, as an artifact stores them."""
-    return dict(
-        adapter_config(backbone), adapter_layers=backbone.adapter_layers
-    )
+    """The adapter settings of `backbone`, as an artifact stores them: the
+    config, and its width, initializer scale and activation as artifacts
+    written before adapter configs existed held them."""
+    return {
+        "adapter_size": backbone.adapter_size,
+        "adapter_init_scale": backbone.adapter_init_scale,
+        "adapter_activation": keras.activations.serialize(
+            backbone.adapter_activation
+        ),
+        "adapter_layers": backbone.adapter_layers,
+        "adapter_config": backbone.adapter_config.get_config(),
+    }
 
 
 def save_adapters(model, directory, labels=None, inputs=None):
@@ -372,6 +392,7 @@ def read_artifact_config(directory):
     for section, checks in _OPTIONAL_KEYS.items():
         _check_section(config, path, section, checks, required=False)
     _check_adapter_layers(config, path)
+    _artifact_adapter_config(config, path)
     if "preprocessor" in config:
         _check_section(
             config, path, "preprocessor", _PREPROCESSOR_KEYS, required=False
@@ -539,16 +560,39 @@ def _blocks(adapter_layers):
     return f"the top {adapter_layers} blocks"
 
 
-def _backbone_for(config, base):
+def _artifact_adapter_config(config, path):
+    """The `AdapterConfig` an artifact config describes (adapter-bert's with
+    the stored settings for artifacts written before adapter configs)."""
+    adapter = config["adapter"]
+    try:
+        if "adapter_config" in adapter:
+            return AdapterConfig.from_config(adapter["adapter_config"])
+        return AdapterConfig.get(None).with_settings(
+            adapter["adapter_size"],
+            adapter["adapter_init_scale"],
+            adapter["adapter_activation"],
+        )
+    except KerasAdaptersError as error:
+        raise ArtifactError(
+            f"{path}: 'adapter': {error} The artifact is corrupted, write it "
+            "again with keras_adapters.save_adapters."
+        ) from None
+
+
+def _backbone_for(config, base, directory):
     adapter = config["adapter"]
     adapter_layers = adapter.get("adapter_layers")
+    adapter_config = _artifact_adapter_config(
+        config, os.path.join(directory, CONFIG_FILE)
+    )
     if isinstance(base, str):
         return AdapterBertBackbone.from_preset(
             base,
-            adapter_size=adapter["adapter_size"],
-            adapter_init_scale=adapter["adapter_init_scale"],
-            adapter_activation=adapter["adapter_activation"],
+            adapter_config=adapter_config,
             adapter_layers=adapter_layers,
+            intermediate_activation=config["base_model"]["config"].get(
+                "intermediate_activation"
+            ),
         )
     if not isinstance(base, AdapterBertBackbone):
         raise TypeError(
@@ -559,6 +603,13 @@ def _backbone_for(config, base):
         raise ArtifactError(
             f"The artifact has adapters of size {adapter['adapter_size']} but "
             f"the given backbone has adapter_size={base.adapter_size}."
+        )
+    if base.adapter_config != adapter_config:
+        raise ArtifactError(
+            f"The artifact has adapters of config "
+            f"'{adapter_config.name}', the given backbone of "
+            f"'{base.adapter_config.name}'; build it with the artifact's "
+            "`adapter_config` (keras_adapters.read_artifact_config)."
         )
     if (adapter_layers or base.num_layers) != (
         base.adapter_layers or base.num_layers
@@ -603,7 +654,7 @@ def load_adapters(directory, base, preprocessor="auto"):
     ```
     """
     config, weights = read_artifact(directory)
-    backbone = _backbone_for(config, base)
+    backbone = _backbone_for(config, base, directory)
     check_base_config(config, backbone)
     task = dict(config["task"])
     task_cls = TASKS[task.pop("class")][0]
@@ -624,6 +675,7 @@ def load_adapters(directory, base, preprocessor="auto"):
         top_k=tuning["top_k"],
         train_pooler=tuning["train_pooler"],
         freeze_below_adapters=tuning.get("freeze_below_adapters", False),
+        train_layer_norms=tuning.get("train_layer_norms", True),
         **task,
     )
     if base_fingerprint(model, weights) != config["base_model"]["fingerprint"]:

@@ -14,3 +14,7 @@ class KerasAdaptersError(ValueError):
         print(error)
     ```
     """
+
+
+class ArtifactError(KerasAdaptersError):
+    """A missing, corrupted or incompatible adapter artifact or folder."""

@@ -38,12 +38,17 @@ class TuningMode:
         freeze_below_adapters: in `"adapters"` mode, also freeze the
             embedding LayerNorm and the LayerNorms of the blocks below the
             lowest block with adapters, so that nothing below it trains.
+        train_layer_norms: in `"adapters"` mode, whether the pretrained
+            LayerNorms train with the adapters (adapter-bert) or stay
+            frozen (AdapterHub: adapters and head only). The other modes
+            take only `True`.
     """
 
     mode: str = "adapters"
     top_k: int = None
     train_pooler: bool = False
     freeze_below_adapters: bool = False
+    train_layer_norms: bool = True
 
     def __post_init__(self):
         if self.mode not in TUNING_MODES:
@@ -67,6 +72,14 @@ class TuningMode:
                 "`freeze_below_adapters` only applies to tuning mode "
                 f"'adapters', not '{self.mode}'."
             )
+        if not isinstance(self.train_layer_norms, bool) or (
+            not self.train_layer_norms and self.mode != "adapters"
+        ):
+            raise KerasAdaptersError(
+                "`train_layer_norms`=False (adapters and head only) applies "
+                f"to tuning mode 'adapters' only; got mode '{self.mode}' with "
+                f"`train_layer_norms`={self.train_layer_norms!r}."
+            )
 
     def arguments(self):
         """The keyword arguments of `set_tuning_mode` for this mode."""
@@ -79,6 +92,8 @@ class TuningMode:
             text += ", pooler trained" if self.train_pooler else ""
         if self.freeze_below_adapters:
             text += ", frozen below the lowest adapters"
+        if not self.train_layer_norms:
+            text += ", LayerNorms frozen"
         return text
 
 
@@ -145,7 +160,8 @@ def _trained_ids(model, tuning):
                 "mode 'full', 'layer_norm' or 'top_k'."
             )
         trained |= {id(variable) for variable in groups["adapters"]}
-        trained |= {id(variable) for variable in groups["layer_norms"]}
+        if tuning.train_layer_norms:
+            trained |= {id(variable) for variable in groups["layer_norms"]}
         if tuning.freeze_below_adapters:
             trained -= _variable_ids(_layer_norms_below_adapters(backbone))
     elif tuning.mode == "layer_norm":
@@ -212,8 +228,21 @@ def lowest_trained_block(model):
     )
 
 
+def default_train_layer_norms(model, mode):
+    """Whether mode `mode` trains the LayerNorms of `model` by default: in
+    `"adapters"` mode as its adapter config says (adapter-bert's: yes,
+    AdapterHub's: no), in every other mode yes."""
+    config = getattr(backbone_of(model), "adapter_config", None)
+    return mode != "adapters" or config is None or config.train_layer_norms
+
+
 def set_tuning_mode(
-    model, mode, top_k=None, train_pooler=False, freeze_below_adapters=False
+    model,
+    mode,
+    top_k=None,
+    train_pooler=False,
+    freeze_below_adapters=False,
+    train_layer_norms=None,
 ):
     """Puts a model in a tuning mode by setting each variable's `trainable`.
 
@@ -221,6 +250,9 @@ def set_tuning_mode(
         - `"adapters"` (adapter-bert): every adapter, every pretrained
           LayerNorm (embedding LayerNorm included) and the task head train;
           embeddings, attention, feedforward and the pooler stay frozen.
+          With `train_layer_norms=False` (AdapterHub, the default of its
+          `"houlsby"` and `"pfeiffer"` configs) the LayerNorms stay frozen
+          too: only the adapters and the head train.
         - `"full"`: everything trains.
         - `"layer_norm"`: LayerNorms and the head train.
         - `"top_k"`: the top `top_k` blocks (all their variables) and the
@@ -243,6 +275,9 @@ def set_tuning_mode(
             Defaults to `False`, as the original.
         freeze_below_adapters: bool. In `"adapters"` mode, freeze everything
             below the lowest block with adapters. Defaults to `False`.
+        train_layer_norms: bool. In `"adapters"` mode, whether the
+            pretrained LayerNorms train. Defaults to `None`: as the
+            backbone's adapter config says (`True` in the other modes).
 
     Returns:
         The `TuningMode` applied, also stored as `model.tuning`.
@@ -254,11 +289,14 @@ def set_tuning_mode(
     keras_adapters.tuning_summary(classifier)
     ```
     """
+    if train_layer_norms is None:
+        train_layer_norms = default_train_layer_norms(model, mode)
     tuning = TuningMode(
         mode=mode,
         top_k=top_k,
         train_pooler=train_pooler,
         freeze_below_adapters=freeze_below_adapters,
+        train_layer_norms=train_layer_norms,
     )
     trained = _trained_ids(model, tuning)
     model.trainable = True

@@ -5,29 +5,8 @@ from keras import ops
 from keras_hub.layers import TransformerEncoder
 
 from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.layers.adapter import Adapter
-
-
-def adapter_config(owner):
-    """The serialized adapter arguments of a block or a backbone."""
-    return {
-        "adapter_size": owner.adapter_size,
-        "adapter_init_scale": owner.adapter_init_scale,
-        "adapter_activation": keras.activations.serialize(
-            owner.adapter_activation
-        ),
-    }
-
-
-def validate_adapter_size(adapter_size):
-    """Returns `adapter_size` as an int; raises if it is negative."""
-    if int(adapter_size) < 0:
-        raise KerasAdaptersError(
-            f"`adapter_size` must be >= 0 (0 means no adapters), got "
-            f"{adapter_size}."
-        )
-    return int(adapter_size)
+from keras_adapters.layers.adapter_config import AdapterConfig
 
 
 class _AdaptedOutput(keras.layers.Layer):
@@ -59,15 +38,45 @@ class _AdaptedOutput(keras.layers.Layer):
         return ops.cast(outputs, self.compute_dtype)
 
 
+class _AdaptedLayerNorm(keras.layers.Layer):
+    """A post-LN sublayer's LayerNorm with an adapter reading its output.
+
+    `AdapterTransformerEncoder` puts one in place of a sublayer's LayerNorm
+    for adapters with `after_layer_norm=True` (AdapterHub's Pfeiffer
+    position). Given the residual sum `s = x + h`, it computes
+    `LN(s + A(LN(s)))`: the adapter reads the normalized sum, its update is
+    added to the sum, and the same LayerNorm normalizes the result.
+
+    Args:
+        layer_norm: the sublayer's pretrained LayerNormalization.
+        adapter: the `Adapter`.
+        **kwargs: other arguments of `keras.layers.Layer` (`name`, `dtype`).
+
+    Returns:
+        The normalized output, in the compute dtype of this layer.
+    """
+
+    def __init__(self, layer_norm, adapter, **kwargs):
+        super().__init__(**kwargs)
+        self.layer_norm = layer_norm
+        self.adapter = adapter
+        self.supports_masking = True
+
+    def call(self, inputs):
+        updated = self.adapter(self.layer_norm(inputs), residual=inputs)
+        return self.layer_norm(ops.cast(updated, self.compute_dtype))
+
+
 @keras.saving.register_keras_serializable(package="keras_adapters")
 class AdapterTransformerEncoder(TransformerEncoder):
-    """Transformer encoder block with Houlsby adapters.
+    """Transformer encoder block with bottleneck adapters.
 
     Identical to `keras_hub.layers.TransformerEncoder` (same sublayers, same
-    variable paths, so pretrained weights load unchanged) plus two `Adapter`
-    modules, placed as in google-research/adapter-bert: each adapter reads
-    the output of a sublayer's projection *after its dropout* and *before*
-    the residual add.
+    variable paths, so pretrained weights load unchanged) plus an `Adapter`
+    per sublayer named by the adapter config (`keras_adapters.layers.
+    AdapterConfig`). With adapter-bert's config (the default) and Houlsby's,
+    each adapter reads the output of a sublayer's projection *after its
+    dropout* and *before* the residual add, as in google-research/adapter-bert.
 
     Post-LN (`normalize_first=False`, BERT):
 
@@ -85,19 +94,30 @@ class AdapterTransformerEncoder(TransformerEncoder):
     f = Dropout(FFN(LayerNorm(x)));            x = x + Adapter_ffn(f)
     ```
 
+    With `after_layer_norm=True` (Pfeiffer; post-LN only) the adapter reads
+    the sublayer's LayerNorm output and adds its update to the residual sum,
+    which the same LayerNorm normalizes again:
+
+    ```
+    f = Dropout(FFN(x));  s = x + f;  x = LayerNorm(s + Update(LayerNorm(s)))
+    ```
+
     The layer runs its parent's `call()`: `build()` puts each adapter after
-    the dropout layer that ends its sublayer. The adapters compute in
-    float32 under any dtype policy; under mixed precision their output is
-    rounded to the block's compute dtype before the residual add.
+    the dropout layer that ends its sublayer (or around its LayerNorm). The
+    adapters compute in float32 under any dtype policy; under mixed
+    precision their output is rounded to the block's compute dtype.
 
     Args:
-        adapter_size: int. Bottleneck width of both adapters. `0` builds no
-            adapter and the layer computes exactly what its parent does.
-            Defaults to `64`.
+        adapter_size: int. Bottleneck width of the adapters, replacing the
+            config's. `0` builds no adapter and the layer computes exactly
+            what its parent does. Defaults to `None`, the config's.
         adapter_init_scale: float. Initializer standard deviation of the
-            adapter kernels. Defaults to `1e-3`.
-        adapter_activation: string or callable. Adapter non-linearity.
-            Defaults to tanh-approximated GELU.
+            adapter kernels, replacing the config's. Defaults to `None`.
+        adapter_activation: string or callable. Adapter non-linearity,
+            replacing the config's. Defaults to `None`.
+        adapter_config: an `AdapterConfig`, its name (`"adapter-bert"`,
+            `"houlsby"`, `"pfeiffer"`) or its dict. Defaults to `None`,
+            adapter-bert's (width 64, truncated normal 1e-3, tanh GELU).
         **kwargs: every argument of `keras_hub.layers.TransformerEncoder`
             (`intermediate_dim`, `num_heads`, `dropout`, `activation`,
             `layer_norm_epsilon`, `normalize_first`, ...).
@@ -106,7 +126,7 @@ class AdapterTransformerEncoder(TransformerEncoder):
 
     ```python
     encoder = keras_adapters.layers.AdapterTransformerEncoder(
-        intermediate_dim=64, num_heads=2, adapter_size=8
+        intermediate_dim=64, num_heads=2, adapter_config="pfeiffer"
     )
     x = np.random.normal(size=(2, 10, 32)).astype("float32")
     y = encoder(x, padding_mask=np.ones((2, 10), dtype="int32"))
@@ -115,60 +135,73 @@ class AdapterTransformerEncoder(TransformerEncoder):
 
     def __init__(
         self,
-        adapter_size=64,
-        adapter_init_scale=1e-3,
-        adapter_activation=gelu_approximate,
+        adapter_size=None,
+        adapter_init_scale=None,
+        adapter_activation=None,
+        adapter_config=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self._init_adapter_config(
-            adapter_size, adapter_init_scale, adapter_activation
+            resolve_adapter_config(
+                adapter_config,
+                adapter_size,
+                adapter_init_scale,
+                adapter_activation,
+            )
         )
 
-    def _init_adapter_config(
-        self, adapter_size, adapter_init_scale, adapter_activation
-    ):
-        self.adapter_size = validate_adapter_size(adapter_size)
-        self.adapter_init_scale = float(adapter_init_scale)
-        self.adapter_activation = keras.activations.get(adapter_activation)
+    def _init_adapter_config(self, config):
+        if config.after_layer_norm and self.normalize_first:
+            raise KerasAdaptersError(
+                f"Adapter config '{config.name}' reads a post-LN sublayer's "
+                "LayerNorm output; it needs `normalize_first=False`."
+            )
+        self.adapter_config = config
+        # Known before `build()` unless the width is a reduction factor.
+        self.adapter_size = config.adapter_size
+        self.adapter_init_scale = config.init_scale
+        self.adapter_activation = config.activation_fn
 
     def build(self, inputs_shape):
         super().build(inputs_shape)
         self._add_adapters(inputs_shape)
 
     def _add_adapters(self, inputs_shape):
-        """Builds the adapters and puts each after its sublayer's dropout."""
+        """Builds the adapters and puts each in its sublayer."""
+        config = self.adapter_config
+        self.adapter_size = config.size_for(inputs_shape[-1])
         self._self_attention_adapter = None
         self._feedforward_adapter = None
         if self.adapter_size == 0:
             return
-        self._self_attention_adapter = self._build_adapter(
-            "self_attention_adapter", inputs_shape
-        )
-        self._feedforward_adapter = self._build_adapter(
-            "feedforward_adapter", inputs_shape
-        )
-        self._self_attention_dropout = self._followed_by(
-            self._self_attention_dropout, self._self_attention_adapter
-        )
-        self._feedforward_dropout = self._followed_by(
-            self._feedforward_dropout, self._feedforward_adapter
-        )
-
-    def _build_adapter(self, name, inputs_shape):
-        adapter = Adapter(
-            adapter_size=self.adapter_size,
-            init_scale=self.adapter_init_scale,
-            activation=self.adapter_activation,
-            name=name,
-        )
-        adapter.build(inputs_shape)
-        return adapter
-
-    def _followed_by(self, dropout, adapter):
-        return _AdaptedOutput(
-            dropout, adapter, dtype=self.dtype_policy, name=dropout.name
-        )
+        for sublayer in config.sublayers:
+            adapter = Adapter(
+                adapter_size=self.adapter_size,
+                init_scale=config.init_scale,
+                activation=config.activation_fn,
+                initializer=config.initializer,
+                scaling=config.scaling,
+                name=f"{sublayer}_adapter",
+            )
+            adapter.build(inputs_shape)
+            setattr(self, f"_{sublayer}_adapter", adapter)
+            # The adapter joins the sublayer's dropout, or its LayerNorm
+            # for the Pfeiffer position.
+            if config.after_layer_norm:
+                attribute = f"_{sublayer}_layer_norm"
+                wrapper = _AdaptedLayerNorm
+            else:
+                attribute = f"_{sublayer}_dropout"
+                wrapper = _AdaptedOutput
+            inner = getattr(self, attribute)
+            setattr(
+                self,
+                attribute,
+                wrapper(
+                    inner, adapter, dtype=self.dtype_policy, name=inner.name
+                ),
+            )
 
     @property
     def adapters(self):
@@ -185,19 +218,60 @@ class AdapterTransformerEncoder(TransformerEncoder):
     @property
     def layer_norms(self):
         """The two pretrained LayerNormalization layers of this block."""
-        return [self._self_attention_layer_norm, self._feedforward_layer_norm]
+        return [
+            getattr(layer, "layer_norm", layer)
+            for layer in (
+                self._self_attention_layer_norm,
+                self._feedforward_layer_norm,
+            )
+        ]
 
     def get_config(self):
         config = super().get_config()
-        config.update(adapter_config(self))
+        config["adapter_config"] = self.adapter_config.get_config()
         return config
+
+
+def resolve_adapter_config(
+    adapter_config=None,
+    adapter_size=None,
+    adapter_init_scale=None,
+    adapter_activation=None,
+):
+    """The `AdapterConfig` named by `adapter_config`, with the given
+    settings (`None`: the config's own) in place of its own.
+
+    Raises:
+        KerasAdaptersError: an unknown config or a bad setting.
+    """
+    return AdapterConfig.get(adapter_config).with_settings(
+        adapter_size, adapter_init_scale, adapter_activation
+    )
+
+
+def set_intermediate_activation(encoder, activation):
+    """Sets the activation of a block's feedforward intermediate dense.
+
+    keras-hub builds every BERT block with the tanh approximation of GELU;
+    a Hugging Face BERT whose `hidden_act` is `"gelu"` computes the exact
+    (erf) GELU, about 3e-3 apart in MiniLM's outputs. This gives a built
+    block the activation its checkpoint was trained with.
+
+    Args:
+        encoder: a built `keras_hub.layers.TransformerEncoder`.
+        activation: string or callable, e.g. `"gelu"` (exact).
+    """
+    activation = keras.activations.get(activation)
+    encoder.activation = activation
+    encoder._feedforward_intermediate_dense.activation = activation
 
 
 def add_adapters(
     encoder,
-    adapter_size=64,
-    adapter_init_scale=1e-3,
-    adapter_activation=gelu_approximate,
+    adapter_size=None,
+    adapter_init_scale=None,
+    adapter_activation=None,
+    adapter_config=None,
 ):
     """Turns a built `TransformerEncoder` into an `AdapterTransformerEncoder`.
 
@@ -213,11 +287,13 @@ def add_adapters(
         encoder: a built `keras_hub.layers.TransformerEncoder` (not an
             instance of a subclass).
         adapter_size: int. Bottleneck width, `0` for no adapters. Defaults
-            to `64`.
+            to `None`, the config's.
         adapter_init_scale: float. Initializer standard deviation of the
-            adapter kernels. Defaults to `1e-3`.
+            adapter kernels. Defaults to `None`, the config's.
         adapter_activation: string or callable. Adapter non-linearity.
-            Defaults to tanh-approximated GELU.
+            Defaults to `None`, the config's.
+        adapter_config: an `AdapterConfig` or its name. Defaults to `None`,
+            adapter-bert's.
 
     Returns:
         `encoder`, now an `AdapterTransformerEncoder`.
@@ -239,12 +315,15 @@ def add_adapters(
         )
     # Checked before the class changes, so a bad value leaves `encoder` as
     # it was.
-    validate_adapter_size(adapter_size)
-    keras.activations.get(adapter_activation)
-    encoder.__class__ = AdapterTransformerEncoder
-    encoder._init_adapter_config(
-        adapter_size, adapter_init_scale, adapter_activation
+    config = resolve_adapter_config(
+        adapter_config, adapter_size, adapter_init_scale, adapter_activation
     )
+    encoder.__class__ = AdapterTransformerEncoder
+    try:
+        encoder._init_adapter_config(config)
+    except KerasAdaptersError:
+        encoder.__class__ = TransformerEncoder
+        raise
     # A built layer refuses new sublayers; Keras lifts the same lock to
     # add state after `build()` (`Layer.quantize()`, `Dense.enable_lora()`).
     encoder._tracker.unlock()

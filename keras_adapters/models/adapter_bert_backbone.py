@@ -1,6 +1,8 @@
 """BERT backbone whose Transformer blocks carry bottleneck adapters."""
 
 import contextlib
+import json
+import os
 
 import keras
 import safetensors
@@ -9,13 +11,26 @@ from keras_hub.models import BertBackbone
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.keras_hub_internals import get_preset_loader
-from keras_adapters.layers.adapter_transformer_encoder import adapter_config
+from keras_adapters.layers.adapter_config import ADAPTER_CONFIGS
+from keras_adapters.layers.adapter_config import AdapterConfig
 from keras_adapters.layers.adapter_transformer_encoder import add_adapters
 from keras_adapters.layers.adapter_transformer_encoder import (
-    validate_adapter_size,
+    resolve_adapter_config,
+)
+from keras_adapters.layers.adapter_transformer_encoder import (
+    set_intermediate_activation,
 )
 
-DEFAULT_ADAPTER_SIZE = 64
+DEFAULT_ADAPTER_SIZE = ADAPTER_CONFIGS["adapter-bert"].adapter_size
+# Hugging Face `hidden_act` values and the Keras activation computing each.
+HF_ACTIVATIONS = {
+    "gelu": "gelu",  # erf GELU (keras.activations.gelu, approximate=False)
+    "gelu_new": gelu_approximate,
+    "gelu_pytorch_tanh": gelu_approximate,
+    "relu": "relu",
+    "silu": "silu",
+    "swish": "silu",
+}
 
 
 def is_adapter_path(path):
@@ -81,9 +96,49 @@ def validate_adapter_layers(adapter_layers, num_layers, adapter_size):
     return int(adapter_layers)
 
 
-def check_adapter_settings(preset, backbone, adapter_size, adapter_layers):
-    """Raises if a requested `adapter_size` or `adapter_layers` contradicts
-    the adapters of a loaded adapter preset."""
+def checkpoint_activation(preset):
+    """The feedforward activation a preset's checkpoint was trained with.
+
+    Args:
+        preset: a preset id or folder.
+
+    Returns:
+        The Keras activation matching the `hidden_act` of a local Hugging
+        Face folder's `config.json`, or keras-hub's tanh GELU for any other
+        preset (keras-hub's BERT presets use it).
+
+    Raises:
+        KerasAdaptersError: a `hidden_act` with no Keras counterpart here.
+    """
+    path = os.path.join(os.fspath(preset), "config.json")
+    hidden_act = None
+    if os.path.isfile(path):
+        with open(path) as handle:
+            hidden_act = json.load(handle).get("hidden_act")
+    if hidden_act is None:
+        return gelu_approximate
+    if hidden_act not in HF_ACTIVATIONS:
+        raise KerasAdaptersError(
+            f"{path}: hidden_act {hidden_act!r} has no Keras counterpart "
+            f"here (known: {', '.join(HF_ACTIVATIONS)}); pass "
+            "`intermediate_activation` yourself."
+        )
+    return HF_ACTIVATIONS[hidden_act]
+
+
+def check_adapter_settings(
+    preset, backbone, adapter_size, adapter_layers, adapter_config=None
+):
+    """Raises if a requested `adapter_size`, `adapter_layers` or
+    `adapter_config` contradicts the adapters of a loaded adapter preset."""
+    if adapter_config is not None and (
+        AdapterConfig.get(adapter_config) != backbone.adapter_config
+    ):
+        raise KerasAdaptersError(
+            f"Preset '{preset}' holds trained adapters of config "
+            f"'{backbone.adapter_config.name}', not the one given. Leave "
+            "`adapter_config` unset to reload them."
+        )
     if adapter_size is not None and adapter_size != backbone.adapter_size:
         raise KerasAdaptersError(
             f"Preset '{preset}' holds trained adapters of size "
@@ -101,14 +156,17 @@ def check_adapter_settings(preset, backbone, adapter_size, adapter_layers):
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
 class AdapterBertBackbone(BertBackbone):
-    """A BERT encoder with Houlsby adapters in its Transformer blocks.
+    """A BERT encoder with bottleneck adapters in its Transformer blocks.
 
     A `keras_hub.models.BertBackbone`, built by keras-hub's own constructor,
     whose blocks then become `keras_adapters.layers.AdapterTransformerEncoder`
-    layers (two adapters each, none in the embeddings or the pooler). With
-    `adapter_layers=k` only the top `k` blocks get adapters (AdapterDrop,
-    Rücklé et al. 2021); the blocks below compute exactly what the plain
-    BERT blocks compute. The
+    layers (none in the embeddings or the pooler). The adapter config says
+    which sublayers get one and what they compute: adapter-bert's (the
+    default: two per block, GELU, the LayerNorms train with them), or
+    AdapterHub's `"houlsby"` and `"pfeiffer"` (see
+    `keras_adapters.layers.AdapterConfig`). With `adapter_layers=k` only the
+    top `k` blocks get adapters (AdapterDrop, Rücklé et al. 2021); the
+    blocks below compute exactly what the plain BERT blocks compute. The
     architecture, layer names and variable paths are those of
     `BertBackbone`, plus the adapters'. With `adapter_size=0` it is a plain
     BERT encoder, which is what the full fine-tuning baseline uses.
@@ -120,15 +178,23 @@ class AdapterBertBackbone(BertBackbone):
     their trained adapters.
 
     Args:
-        adapter_size: int. Adapter bottleneck width, `0` for no adapters.
-            Defaults to `64`.
+        adapter_size: int. Adapter bottleneck width, `0` for no adapters,
+            replacing the config's. Defaults to `None`: the config's (64
+            for adapter-bert's, `hidden_dim // 16` for AdapterHub's).
         adapter_init_scale: float. Initializer standard deviation of the
-            adapter kernels. Defaults to `1e-3`.
-        adapter_activation: string or callable. Adapter non-linearity.
-            Defaults to tanh-approximated GELU.
+            adapter kernels, replacing the config's. Defaults to `None`.
+        adapter_activation: string or callable. Adapter non-linearity,
+            replacing the config's. Defaults to `None`.
         adapter_layers: int or `None`. Put adapters only in the top
             `adapter_layers` blocks (between 1 and `num_layers`). Defaults
             to `None`, every block.
+        adapter_config: an `AdapterConfig`, its name (`"adapter-bert"`,
+            `"houlsby"`, `"pfeiffer"`) or its dict. Defaults to `None`,
+            adapter-bert's.
+        intermediate_activation: string or callable. The activation of the
+            blocks' feedforward intermediate dense. Defaults to `None`,
+            keras-hub's tanh GELU; `"gelu"` gives the exact GELU of Hugging
+            Face BERTs whose `hidden_act` is `"gelu"`.
         *args, **kwargs: the arguments of `keras_hub.models.BertBackbone`:
             `vocabulary_size`, `num_layers`, `num_heads`, `hidden_dim`,
             `intermediate_dim`, `dropout`, `max_sequence_length`,
@@ -155,42 +221,45 @@ class AdapterBertBackbone(BertBackbone):
     def __init__(
         self,
         *args,
-        adapter_size=DEFAULT_ADAPTER_SIZE,
-        adapter_init_scale=1e-3,
-        adapter_activation=gelu_approximate,
+        adapter_size=None,
+        adapter_init_scale=None,
+        adapter_activation=None,
         adapter_layers=None,
+        adapter_config=None,
+        intermediate_activation=None,
         **kwargs,
     ):
-        validate_adapter_size(adapter_size)
-        super().__init__(*args, **kwargs)
-        self._add_adapters(
-            adapter_size, adapter_init_scale, adapter_activation, adapter_layers
+        config = resolve_adapter_config(
+            adapter_config, adapter_size, adapter_init_scale, adapter_activation
         )
+        super().__init__(*args, **kwargs)
+        self._add_adapters(config, adapter_layers, intermediate_activation)
 
-    def _add_adapters(
-        self,
-        adapter_size,
-        adapter_init_scale,
-        adapter_activation,
-        adapter_layers,
-    ):
-        """Gives the top `adapter_layers` blocks adapters (every block for
-        `None`) and the others none; the blocks stay where they are wired."""
+    def _add_adapters(self, config, adapter_layers, intermediate_activation):
+        """Gives the top `adapter_layers` blocks adapters of `config` (every
+        block for `None`) and the others none; the blocks stay where they
+        are wired."""
+        adapter_size = config.size_for(self.hidden_dim)
         adapter_layers = validate_adapter_layers(
             adapter_layers, self.num_layers, adapter_size
         )
+        intermediate_activation = keras.activations.get(
+            intermediate_activation or gelu_approximate
+        )
         first_adapted = self.num_layers - (adapter_layers or self.num_layers)
         for index, block in enumerate(self.transformer_layers):
+            set_intermediate_activation(block, intermediate_activation)
             add_adapters(
                 block,
-                adapter_size=adapter_size if index >= first_adapted else 0,
-                adapter_init_scale=adapter_init_scale,
-                adapter_activation=adapter_activation,
+                adapter_size=None if index >= first_adapted else 0,
+                adapter_config=config,
             )
-        self.adapter_size = int(adapter_size)
-        self.adapter_init_scale = float(adapter_init_scale)
-        self.adapter_activation = keras.activations.get(adapter_activation)
+        self.adapter_config = config
+        self.adapter_size = adapter_size
+        self.adapter_init_scale = config.init_scale
+        self.adapter_activation = config.activation_fn
         self.adapter_layers = adapter_layers
+        self.intermediate_activation = intermediate_activation
 
     @property
     def adapters(self):
@@ -212,7 +281,13 @@ class AdapterBertBackbone(BertBackbone):
 
     def get_config(self):
         config = super().get_config()
-        config.update(adapter_config(self), adapter_layers=self.adapter_layers)
+        config.update(
+            adapter_config=self.adapter_config.get_config(),
+            adapter_layers=self.adapter_layers,
+            intermediate_activation=keras.activations.serialize(
+                self.intermediate_activation
+            ),
+        )
         return config
 
     @classmethod
@@ -220,10 +295,12 @@ class AdapterBertBackbone(BertBackbone):
         cls,
         preset,
         adapter_size=None,
-        adapter_init_scale=1e-3,
-        adapter_activation=gelu_approximate,
+        adapter_init_scale=None,
+        adapter_activation=None,
         adapter_layers=None,
         load_weights=True,
+        adapter_config=None,
+        intermediate_activation=None,
         **kwargs,
     ):
         """Builds an adapter backbone from a pretrained BERT preset.
@@ -238,17 +315,28 @@ class AdapterBertBackbone(BertBackbone):
                 (`config.json`, `model.safetensors`, `vocab.txt`), or a
                 folder saved from an `AdapterBertBackbone`.
             adapter_size: int. Bottleneck width of the new adapters; `0`
-                for none. Defaults to `64` for a plain BERT preset; an
-                adapter preset keeps its own size (passing a different one
-                is an error).
+                for none. Defaults to the config's for a plain BERT preset;
+                an adapter preset keeps its own size (passing a different
+                one is an error).
             adapter_init_scale: float. Initializer standard deviation of the
-                new adapters. Defaults to `1e-3`.
-            adapter_activation: adapter non-linearity. Defaults to GELU.
+                new adapters. Defaults to the config's.
+            adapter_activation: adapter non-linearity. Defaults to the
+                config's.
             adapter_layers: int or `None`. Adapters only in the top
                 `adapter_layers` blocks of a plain BERT preset; `None` (the
                 default) for every block. An adapter preset keeps its own
                 (passing a different one is an error).
             load_weights: bool. Whether to load the pretrained weights.
+            adapter_config: the adapter config of a plain BERT preset's new
+                adapters: an `AdapterConfig` or its name. Defaults to
+                adapter-bert's. An adapter preset keeps its own (passing a
+                different one is an error).
+            intermediate_activation: the feedforward activation of a plain
+                BERT preset's blocks: `None` (keras-hub's tanh GELU, the
+                default), an activation, or `"auto"`: the `hidden_act` of a
+                local Hugging Face folder's `config.json` (`"gelu"` is the
+                exact GELU, as Hugging Face and AdapterHub compute it),
+                keras-hub's for other presets.
             **kwargs: forwarded to the preset loader (e.g. `dtype`).
 
         Returns:
@@ -273,7 +361,7 @@ class AdapterBertBackbone(BertBackbone):
                     preset, load_weights=load_weights, **kwargs
                 )
             check_adapter_settings(
-                preset, backbone, adapter_size, adapter_layers
+                preset, backbone, adapter_size, adapter_layers, adapter_config
             )
             return backbone
         if saved_cls is not BertBackbone:
@@ -282,9 +370,11 @@ class AdapterBertBackbone(BertBackbone):
                 "model (keras_hub.models.BertBackbone); adapters here are "
                 "built for BERT encoders."
             )
-        if adapter_size is None:
-            adapter_size = DEFAULT_ADAPTER_SIZE
-        validate_adapter_size(adapter_size)
+        config = resolve_adapter_config(
+            adapter_config, adapter_size, adapter_init_scale, adapter_activation
+        )
+        if intermediate_activation == "auto":
+            intermediate_activation = checkpoint_activation(preset)
         with readable_load_errors(preset):
             backbone = BertBackbone.from_preset(
                 preset, load_weights=load_weights, **kwargs
@@ -292,7 +382,5 @@ class AdapterBertBackbone(BertBackbone):
         # The loaded model is the one `cls(**config)` would build, with its
         # pretrained weights: it only lacks the adapters.
         backbone.__class__ = cls
-        backbone._add_adapters(
-            adapter_size, adapter_init_scale, adapter_activation, adapter_layers
-        )
+        backbone._add_adapters(config, adapter_layers, intermediate_activation)
         return backbone

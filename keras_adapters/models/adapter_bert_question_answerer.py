@@ -39,6 +39,10 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         freeze_below_adapters: bool. In `"adapters"` mode, also freeze the
             LayerNorms below the lowest adapter block (AdapterDrop; see
             `keras_adapters.set_tuning_mode`).
+        train_layer_norms: bool. In `"adapters"` mode, whether the
+            pretrained LayerNorms train. Defaults to `None`: as the
+            backbone's adapter config says (adapter-bert's: yes; AdapterHub's
+            `"houlsby"` and `"pfeiffer"`: no).
 
     Example:
 
@@ -65,6 +69,7 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
         top_k=None,
         train_pooler=False,
         freeze_below_adapters=False,
+        train_layer_norms=None,
         **kwargs,
     ):
         if train_pooler:
@@ -73,7 +78,12 @@ class AdapterBertQuestionAnswerer(AdapterTask, Task):
                 "`train_pooler`."
             )
         self._init_tuning(
-            tuning_mode, top_k, train_pooler, freeze_below_adapters
+            backbone,
+            tuning_mode,
+            top_k,
+            train_pooler,
+            freeze_below_adapters,
+            train_layer_norms,
         )
         # === Layers ===
         self.backbone = backbone

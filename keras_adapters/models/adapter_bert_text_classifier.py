@@ -40,6 +40,10 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
         freeze_below_adapters: bool. In `"adapters"` mode, also freeze the
             LayerNorms below the lowest adapter block (AdapterDrop; see
             `keras_adapters.set_tuning_mode`).
+        train_layer_norms: bool. In `"adapters"` mode, whether the
+            pretrained LayerNorms train. Defaults to `None`: as the
+            backbone's adapter config says (adapter-bert's: yes; AdapterHub's
+            `"houlsby"` and `"pfeiffer"`: no).
 
     Example:
 
@@ -66,6 +70,7 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
         top_k=None,
         train_pooler=False,
         freeze_below_adapters=False,
+        train_layer_norms=None,
         **kwargs,
     ):
         if regression:
@@ -83,7 +88,12 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
         # Read by `compile()`, which `Task.__init__` calls.
         self.regression = bool(regression)
         self._init_tuning(
-            tuning_mode, top_k, train_pooler, freeze_below_adapters
+            backbone,
+            tuning_mode,
+            top_k,
+            train_pooler,
+            freeze_below_adapters,
+            train_layer_norms,
         )
         super().__init__(
             backbone=backbone,

@@ -1,6 +1,5 @@
 """What every task on the adapter BERT backbone shares: presets, modes."""
 
-from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.keras_hub_internals import get_preset_loader
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_backbone import check_adapter_settings
@@ -8,6 +7,7 @@ from keras_adapters.models.adapter_bert_backbone import preset_backbone_class
 from keras_adapters.models.adapter_bert_backbone import readable_load_errors
 from keras_adapters.optimization import AdamWeightDecay
 from keras_adapters.tuning import TuningMode
+from keras_adapters.tuning import default_train_layer_norms
 from keras_adapters.tuning import set_tuning_mode
 
 # Default peak rates of `compile()`: the original README's adapter example
@@ -32,11 +32,27 @@ class AdapterTask:
     backbone_cls = AdapterBertBackbone
 
     def _init_tuning(
-        self, tuning_mode, top_k, train_pooler, freeze_below_adapters
+        self,
+        backbone,
+        tuning_mode,
+        top_k,
+        train_pooler,
+        freeze_below_adapters,
+        train_layer_norms,
     ):
-        """Validates the mode; call before the keras-hub constructor."""
+        """Validates the mode; call before the keras-hub constructor.
+
+        `train_layer_norms=None` takes the default of the backbone's adapter
+        config.
+        """
+        if train_layer_norms is None:
+            train_layer_norms = default_train_layer_norms(backbone, tuning_mode)
         self.tuning = TuningMode(
-            tuning_mode, top_k, train_pooler, freeze_below_adapters
+            tuning_mode,
+            top_k,
+            train_pooler,
+            freeze_below_adapters,
+            train_layer_norms,
         )
 
     def _apply_tuning(self):
@@ -59,9 +75,11 @@ class AdapterTask:
         preset,
         load_weights=True,
         adapter_size=None,
-        adapter_init_scale=1e-3,
-        adapter_activation=gelu_approximate,
+        adapter_init_scale=None,
+        adapter_activation=None,
         adapter_layers=None,
+        adapter_config=None,
+        intermediate_activation=None,
         **kwargs,
     ):
         """Builds the task on a pretrained BERT preset.
@@ -72,12 +90,20 @@ class AdapterTask:
                 its head and adapters.
             load_weights: bool. Whether to load pretrained weights.
             adapter_size: int. Adapter width for a plain BERT preset
-                (default `64`); a saved adapter preset keeps its own.
-            adapter_init_scale: float. Defaults to `1e-3`.
-            adapter_activation: adapter non-linearity. Defaults to GELU.
+                (default: the config's); a saved adapter preset keeps its
+                own.
+            adapter_init_scale: float. Defaults to the config's.
+            adapter_activation: adapter non-linearity. Defaults to the
+                config's.
             adapter_layers: int or `None`. Adapters only in the top
                 `adapter_layers` blocks of a plain BERT preset (`None`, the
                 default: every block); a saved adapter preset keeps its own.
+            adapter_config: `"adapter-bert"` (the default), `"houlsby"`,
+                `"pfeiffer"` or an `AdapterConfig`, for a plain BERT
+                preset; a saved adapter preset keeps its own.
+            intermediate_activation: the blocks' feedforward activation
+                (see `AdapterBertBackbone.from_preset`; `"auto"` reads a
+                Hugging Face folder's `hidden_act`).
             **kwargs: constructor arguments (`tuning_mode`, `preprocessor`,
                 `dtype`, ...).
 
@@ -91,7 +117,11 @@ class AdapterTask:
                     preset, load_weights=load_weights, **kwargs
                 )
             check_adapter_settings(
-                preset, task.backbone, adapter_size, adapter_layers
+                preset,
+                task.backbone,
+                adapter_size,
+                adapter_layers,
+                adapter_config,
             )
             return task
         backbone = AdapterBertBackbone.from_preset(
@@ -101,6 +131,8 @@ class AdapterTask:
             adapter_activation=adapter_activation,
             adapter_layers=adapter_layers,
             load_weights=load_weights,
+            adapter_config=adapter_config,
+            intermediate_activation=intermediate_activation,
             dtype=kwargs.pop("dtype", None),
         )
         if "preprocessor" not in kwargs:

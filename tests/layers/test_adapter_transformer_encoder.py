@@ -146,7 +146,9 @@ def test_config_round_trip():
         **KWARGS, adapter_size=5, adapter_init_scale=0.01, normalize_first=True
     )
     config = layer.get_config()
-    assert config["adapter_size"] == 5 and config["normalize_first"] is True
+    assert config["adapter_config"]["adapter_size"] == 5
+    assert config["adapter_config"]["init_scale"] == 0.01
+    assert config["normalize_first"] is True
     restored = AdapterTransformerEncoder.from_config(config)
     assert restored.get_config() == config
     serialized = keras.saving.serialize_keras_object(layer)

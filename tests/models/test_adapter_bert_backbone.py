@@ -144,7 +144,8 @@ def test_save_to_preset_reloads_trained_adapters_exactly(tmp_path, base_preset):
 
 def test_config_round_trip(tiny_backbone):
     config = tiny_backbone.get_config()
-    assert config["adapter_size"] == 4
+    assert config["adapter_config"]["adapter_size"] == 4
+    assert config["adapter_config"]["name"] == "adapter-bert"
     restored = AdapterBertBackbone.from_config(config)
     assert restored.get_config() == config
     assert keras.saving.serialize_keras_object(tiny_backbone)[
