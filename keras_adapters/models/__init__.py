@@ -14,6 +14,9 @@ from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
     AdapterBertTextClassifierPreprocessor,
 )
 from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
+from keras_adapters.models.adapterhub_text_classifier import (
+    AdapterHubTextClassifier,
+)
 from keras_adapters.models.multi_task_preprocessor import MultiTaskPreprocessor
 from keras_adapters.models.prefix_split import PrefixSplit
 from keras_adapters.models.prefix_split import split_at_block
@@ -25,6 +28,7 @@ __all__ = [
     "AdapterBertTextClassifier",
     "AdapterBertTextClassifierPreprocessor",
     "AdapterBertTokenizer",
+    "AdapterHubTextClassifier",
     "MultiTaskPreprocessor",
     "PrefixSplit",
     "split_at_block",

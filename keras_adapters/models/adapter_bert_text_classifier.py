@@ -3,15 +3,11 @@
 import keras
 from keras_hub.models import BertTextClassifier
 
-from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
-    AdapterBertTextClassifierPreprocessor,
-)
-from keras_adapters.models.adapter_task import AdapterTask
+from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
-class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
+class AdapterBertTextClassifier(AdapterClassifierTask, BertTextClassifier):
     """A BERT classifier (or regressor) trained through adapters.
 
     The head is the original one: the pooled `[CLS]` output, dropout, and a
@@ -56,8 +52,6 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
     ```
     """
 
-    preprocessor_cls = AdapterBertTextClassifierPreprocessor
-
     def __init__(
         self,
         backbone,
@@ -73,22 +67,10 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
         train_layer_norms=None,
         **kwargs,
     ):
-        if regression:
-            num_classes = 1 if num_classes is None else num_classes
-            if num_classes != 1:
-                raise KerasAdaptersError(
-                    "A regression classifier has one output; got "
-                    f"num_classes={num_classes}. Drop `num_classes`."
-                )
-        elif num_classes is None or int(num_classes) < 2:
-            raise KerasAdaptersError(
-                f"`num_classes` must be >= 2 for classification, got "
-                f"{num_classes}. Pass regression=True for one real output."
-            )
-        # Read by `compile()`, which `Task.__init__` calls.
-        self.regression = bool(regression)
-        self._init_tuning(
+        num_classes = self._init_classifier(
             backbone,
+            num_classes,
+            regression,
             tuning_mode,
             top_k,
             train_pooler,
@@ -97,54 +79,10 @@ class AdapterBertTextClassifier(AdapterTask, BertTextClassifier):
         )
         super().__init__(
             backbone=backbone,
-            num_classes=int(num_classes),
+            num_classes=num_classes,
             preprocessor=preprocessor,
             activation=activation,
             dropout=dropout,
             **kwargs,
         )
         self._apply_tuning()
-
-    def preprocess_samples(self, x, y=None, sample_weight=None):
-        """Tokenizes raw strings; passes already tokenized batches through.
-
-        `fit`, `evaluate` and `predict` thus take raw strings (through the
-        preprocessor) or dicts of `token_ids`, `segment_ids` and
-        `padding_mask`, such as the length-bucketed batches of
-        `keras_adapters.training.pipeline`.
-        """
-        if isinstance(x, dict) and "token_ids" in x:
-            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-        return super().preprocess_samples(x, y, sample_weight)
-
-    def compile(
-        self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs
-    ):
-        """Configures training, with the original optimizer by default.
-
-        Args:
-            optimizer: `"auto"` for `AdamWeightDecay` at a constant 3e-4
-                (adapters, layer_norm) or 5e-5 (full, top_k); pass an
-                `AdamWeightDecay` with a `WarmupLinearDecay` schedule to
-                reproduce the original recipe.
-            loss: `"auto"` for sparse categorical cross-entropy, or mean
-                squared error with `regression=True`.
-            metrics: `"auto"` for sparse categorical accuracy, or mean
-                absolute error with `regression=True`.
-            **kwargs: other `keras.Model.compile` arguments.
-        """
-        if optimizer == "auto":
-            optimizer = self.default_optimizer()
-        if self.regression:
-            if loss == "auto":
-                loss = keras.losses.MeanSquaredError()
-            if metrics == "auto":
-                metrics = [keras.metrics.MeanAbsoluteError()]
-        super().compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config["regression"] = self.regression
-        return config

@@ -1,0 +1,2 @@
+"""AdapterHub folders (the `adapters` package, adapter-transformers): read
+and written without PyTorch."""
