@@ -206,14 +206,20 @@ class AdapterTransformerEncoder(TransformerEncoder):
     @property
     def adapters(self):
         """The adapter layers of this block (empty when `adapter_size=0`)."""
-        return [
-            adapter
-            for adapter in (
-                self._self_attention_adapter,
-                self._feedforward_adapter,
+        return list(self.sublayer_adapters.values())
+
+    @property
+    def sublayer_adapters(self):
+        """`{sublayer: adapter}` for the sublayers that have one
+        (`"self_attention"`, `"feedforward"`)."""
+        return {
+            sublayer: adapter
+            for sublayer, adapter in (
+                ("self_attention", self._self_attention_adapter),
+                ("feedforward", self._feedforward_adapter),
             )
             if adapter is not None
-        ]
+        }
 
     @property
     def layer_norms(self):

@@ -20,22 +20,29 @@ from keras_adapters.layers.adapter_transformer_encoder import (
 from keras_adapters.layers.adapter_transformer_encoder import (
     set_intermediate_activation,
 )
+from keras_adapters.layers.hf_activations import HF_ACTIVATIONS
+from keras_adapters.layers.hf_activations import keras_activation
 
 DEFAULT_ADAPTER_SIZE = ADAPTER_CONFIGS["adapter-bert"].adapter_size
-# Hugging Face `hidden_act` values and the Keras activation computing each.
-HF_ACTIVATIONS = {
-    "gelu": "gelu",  # erf GELU (keras.activations.gelu, approximate=False)
-    "gelu_new": gelu_approximate,
-    "gelu_pytorch_tanh": gelu_approximate,
-    "relu": "relu",
-    "silu": "silu",
-    "swish": "silu",
-}
 
 
 def is_adapter_path(path):
     """Whether a variable path belongs to an adapter module."""
     return "_adapter/" in path
+
+
+def _preset_loader_call(preset, read):
+    """`read(loader)` for the preset loader of `preset`, with one-line
+    errors for a preset that cannot be found or read."""
+    try:
+        return read(get_preset_loader(preset))
+    except (ValueError, OSError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise KerasAdaptersError(
+            f"Cannot read preset '{preset}': {first_line} Give a keras-hub "
+            "preset id, a folder saved with `save_to_preset`, or a Hugging "
+            "Face BERT folder (config.json, model.safetensors, vocab.txt)."
+        ) from None
 
 
 def preset_backbone_class(preset):
@@ -44,15 +51,29 @@ def preset_backbone_class(preset):
     Raises:
         ValueError: the preset cannot be found or read, in one line.
     """
-    try:
-        return get_preset_loader(preset).check_backbone_class()
-    except (ValueError, OSError, KeyError) as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise KerasAdaptersError(
-            f"Cannot read preset '{preset}': {first_line} Give a keras-hub "
-            "preset id, a folder saved with `save_to_preset`, or a Hugging "
-            "Face BERT folder (config.json, model.safetensors, vocab.txt)."
-        ) from None
+    return _preset_loader_call(
+        preset, lambda loader: loader.check_backbone_class()
+    )
+
+
+def preset_backbone_config(preset):
+    """The backbone arguments a preset builds (`hidden_dim`, `num_layers`,
+    ...), read from its config without building it.
+
+    A Hugging Face folder's `config.json` is converted as keras-hub's
+    loader converts it.
+
+    Raises:
+        ValueError: the preset cannot be found or read, in one line.
+    """
+
+    def read(loader):
+        converter = getattr(loader, "converter", None)
+        if converter is not None:
+            return converter.convert_backbone_config(loader.config)
+        return loader.config["config"]
+
+    return _preset_loader_call(preset, read)
 
 
 @contextlib.contextmanager
@@ -117,13 +138,14 @@ def checkpoint_activation(preset):
             hidden_act = json.load(handle).get("hidden_act")
     if hidden_act is None:
         return gelu_approximate
-    if hidden_act not in HF_ACTIVATIONS:
+    activation = keras_activation(hidden_act)
+    if activation is None:
         raise KerasAdaptersError(
             f"{path}: hidden_act {hidden_act!r} has no Keras counterpart "
             f"here (known: {', '.join(HF_ACTIVATIONS)}); pass "
             "`intermediate_activation` yourself."
         )
-    return HF_ACTIVATIONS[hidden_act]
+    return activation
 
 
 def check_adapter_settings(

@@ -3,6 +3,7 @@
 import keras
 from keras_hub.models import TextClassifier
 
+from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.layers.classification_head import ClassificationHead
 from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 
@@ -45,6 +46,10 @@ class AdapterHubTextClassifier(AdapterClassifierTask, TextClassifier):
             [CLS] hidden state. Defaults to `False`.
         head_bias: bool. Whether the head's last layer has a bias. Defaults
             to `True`.
+        labels: optional list of the class names in class-id order
+            (AdapterHub's `label2id`), kept with the model for
+            `export_saved_model(..., labels=model.labels)` and written back
+            by `save_adapters(..., format="adapterhub")`.
         tuning_mode, top_k, train_pooler, freeze_below_adapters,
             train_layer_norms: the tuning mode (see
             `keras_adapters.set_tuning_mode`); `train_layer_norms=None`
@@ -73,6 +78,7 @@ class AdapterHubTextClassifier(AdapterClassifierTask, TextClassifier):
         head_activation="tanh",
         use_pooler=False,
         head_bias=True,
+        labels=None,
         tuning_mode="adapters",
         top_k=None,
         train_pooler=False,
@@ -90,6 +96,14 @@ class AdapterHubTextClassifier(AdapterClassifierTask, TextClassifier):
             freeze_below_adapters,
             train_layer_norms,
         )
+        if labels is not None:
+            labels = [str(label) for label in labels]
+            if regression or len(labels) != num_classes:
+                raise KerasAdaptersError(
+                    f"`labels` must name each of the {num_classes} classes "
+                    f"(none for regression); got {labels!r}."
+                )
+        self.labels = labels
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.head = ClassificationHead(
@@ -124,6 +138,7 @@ class AdapterHubTextClassifier(AdapterClassifierTask, TextClassifier):
                 ),
                 "use_pooler": self.head.use_pooler,
                 "head_bias": self.head.use_bias,
+                "labels": self.labels,
             }
         )
         return config

@@ -1,0 +1,159 @@
+"""Loading an AdapterHub folder onto a pretrained BERT preset."""
+
+import json
+import os
+
+from keras_hub.models import BertBackbone
+
+from keras_adapters.adapterhub.folder_config import ADAPTER_CONFIG_FILE
+from keras_adapters.adapterhub.folder_config import AdapterHubConfig
+from keras_adapters.adapterhub.weights import adapter_weights
+from keras_adapters.adapterhub.weights import head_weights
+from keras_adapters.errors import ArtifactError
+from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
+from keras_adapters.models.adapter_bert_backbone import preset_backbone_class
+from keras_adapters.models.adapter_bert_backbone import preset_backbone_config
+from keras_adapters.models.adapterhub_text_classifier import (
+    AdapterHubTextClassifier,
+)
+from keras_adapters.tuning import set_tuning_mode
+from keras_adapters.weight_transfer import assign_by_path
+
+
+def is_adapterhub_folder(directory):
+    """Whether `directory` holds an AdapterHub `adapter_config.json` (a
+    JSON object with a `config` and no keras_adapters `format`)."""
+    path = os.path.join(directory, ADAPTER_CONFIG_FILE)
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(config, dict)
+        and "config" in config
+        and ("format" not in config)
+    )
+
+
+def _base_architecture(base, directory):
+    """`(hidden_dim, num_layers)` of a plain BERT preset, read from its
+    config; raises before anything is built if `base` cannot take it."""
+    if not isinstance(base, str):
+        raise KerasAdaptersError(
+            f"An AdapterHub folder ('{directory}') loads onto a preset: a "
+            "keras-hub BERT preset id or folder, or a Hugging Face BERT "
+            f"folder; got a {type(base).__name__}."
+        )
+    base_cls = preset_backbone_class(base)
+    if not issubclass(base_cls, BertBackbone) or issubclass(
+        base_cls, AdapterBertBackbone
+    ):
+        raise ArtifactError(
+            f"'{directory}' holds a BERT adapter; preset '{base}' is a "
+            f"{base_cls.__name__}. Give the plain pretrained BERT it was "
+            "trained on."
+        )
+    config = preset_backbone_config(base)
+    return config["hidden_dim"], config["num_layers"]
+
+
+def _preset_preprocessor(base, backbone):
+    """The preset's preprocessor (its tokenizer), packing no more tokens
+    than the backbone has positions; `None` for a preset without one."""
+    try:
+        preprocessor = AdapterHubTextClassifier.preset_preprocessor(base)
+    except FileNotFoundError:
+        return None
+    preprocessor.sequence_length = min(
+        preprocessor.sequence_length, backbone.max_sequence_length
+    )
+    return preprocessor
+
+
+def load_adapterhub(directory, base, preprocessor="auto"):
+    """Builds the model an AdapterHub folder describes on a BERT preset.
+
+    Every file is read and checked against `base`'s config before any
+    model is built: the adapter's kind and settings, its weight names and
+    shapes, the blocks it covers (`leave_out`), the hidden size and the
+    head. The pretrained weights are `base`'s: an AdapterHub folder records
+    no fingerprint of the model it was trained on (only its `model_name`),
+    so the identity of `base` is the caller's to check.
+
+    Args:
+        directory: an AdapterHub folder (`adapter_config.json` and
+            `adapter.safetensors` or `pytorch_adapter.bin`, optionally
+            `head_config.json` and the head weights; adapter-transformers
+            folders too).
+        base: the BERT it was trained on: a keras-hub preset id or folder,
+            or a Hugging Face BERT folder. A Hugging Face folder's
+            `hidden_act` sets the feedforward activation, as AdapterHub
+            computes it.
+        preprocessor: `"auto"` for `base`'s tokenizer (the preset's
+            sequence length, at most the model's positions), `None`, or a
+            preprocessor.
+
+    Returns:
+        An `AdapterHubTextClassifier` with the adapter and the head (its
+        `labels` from `label2id`), in tuning mode `"adapters"` with the
+        LayerNorms frozen, as AdapterHub trains; or, for a folder without a
+        head, the `AdapterBertBackbone` with the adapter.
+
+    Raises:
+        ArtifactError: a missing or unreadable file, an adapter or head
+            keras_adapters does not compute, or a folder that does not fit
+            `base` (model type, hidden size, blocks).
+    """
+    config = AdapterHubConfig.read(directory)
+    hidden_dim, num_layers = _base_architecture(base, directory)
+    if config.hidden_size not in (None, hidden_dim):
+        raise ArtifactError(
+            f"'{directory}' was trained on a model of hidden size "
+            f"{config.hidden_size}; preset '{base}' has {hidden_dim}. Load it "
+            "onto the model it was trained on."
+        )
+    adapter_layers = config.adapter_layers(num_layers)
+    adapters = adapter_weights(config, num_layers, hidden_dim)
+    head = head_weights(config, hidden_dim) if config.head else None
+
+    backbone = AdapterBertBackbone.from_preset(
+        base,
+        adapter_config=config.adapter_config,
+        adapter_layers=adapter_layers,
+        intermediate_activation="auto",
+    )
+    values = {}
+    for (block, sublayer, parameter), value in adapters.items():
+        adapter = backbone.transformer_layers[block].sublayer_adapters[sublayer]
+        values[getattr(adapter, parameter).path] = value
+    if head is None:
+        model = backbone
+        set_tuning_mode(backbone, "adapters")
+    else:
+        if preprocessor == "auto":
+            preprocessor = _preset_preprocessor(base, backbone)
+        spec = config.head
+        model = AdapterHubTextClassifier(
+            backbone,
+            num_classes=spec.num_labels,
+            preprocessor=preprocessor,
+            dropout=backbone.dropout if spec.dropout is None else spec.dropout,
+            regression=spec.num_labels == 1,
+            head_layers=spec.layers,
+            head_activation=spec.activation,
+            use_pooler=spec.use_pooler,
+            head_bias=spec.bias,
+            labels=spec.labels,
+        )
+        for (layer, parameter), value in head.items():
+            dense = model.head.dense_layers[layer]
+            values[getattr(dense, parameter).path] = value
+    assign_by_path(
+        model,
+        values,
+        allow_unfilled=lambda path: True,  # The pretrained base.
+        source_name=f"AdapterHub folder '{directory}'",
+    )
+    return model
