@@ -109,9 +109,10 @@ def write_base():
         {
             piece
             for sentence in SENTENCES
-            for piece in sentence.lower().replace(".", " .").replace(
-                "?", " ?"
-            ).split()
+            for piece in sentence.lower()
+            .replace(".", " .")
+            .replace("?", " ?")
+            .split()
         }
         - {"taller", "books", "liked"}
     )
