@@ -27,6 +27,9 @@ import keras
 import numpy as np
 import safetensors.numpy
 
+from keras_adapters.adapterhub.reader import is_adapterhub_folder
+from keras_adapters.adapterhub.reader import load_adapterhub
+from keras_adapters.adapterhub.writer import save_adapterhub
 from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import gelu_approximate
@@ -37,6 +40,9 @@ from keras_adapters.models.adapter_bert_question_answerer import (
 )
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
+)
+from keras_adapters.models.adapterhub_text_classifier import (
+    AdapterHubTextClassifier,
 )
 from keras_adapters.output_files import save_safetensors
 from keras_adapters.output_files import write_folder
@@ -74,11 +80,12 @@ def _is_file_name(value):
     )
 
 
-def _is_input_names(value):
-    """Whether `value` names one or two text inputs."""
+def _is_input_names(value, counts=(1, 2)):
+    """Whether `value` is a list of names (`counts` of them, any number
+    for `None`); by default one or two text inputs."""
     return (
         isinstance(value, (list, tuple))
-        and len(value) in (1, 2)
+        and (counts is None or len(value) in counts)
         and all(isinstance(name, str) and name for name in value)
     )
 
@@ -103,6 +110,23 @@ TASKS = {
             "activation": _ACTIVATION,
             "dropout": _NUMBER,
             "regression": _BOOLEAN,
+        },
+    ),
+    "AdapterHubTextClassifier": (
+        AdapterHubTextClassifier,
+        {
+            "num_classes": _POSITIVE,
+            "activation": _ACTIVATION,
+            "dropout": _NUMBER,
+            "regression": _BOOLEAN,
+            "head_layers": _POSITIVE,
+            "head_activation": _ACTIVATION,
+            "use_pooler": _BOOLEAN,
+            "head_bias": _BOOLEAN,
+            "labels": (
+                lambda value: value is None or _is_input_names(value, None),
+                "null or a list of names",
+            ),
         },
     ),
     "AdapterBertQuestionAnswerer": (AdapterBertQuestionAnswerer, {}),
@@ -154,11 +178,11 @@ _PREPROCESSOR_KEYS = {
     "doc_stride": _POSITIVE,
     "max_query_length": _POSITIVE,
 }
-# The config sizes that set the length of stored arrays, with the end of
-# those arrays' paths.
+# The config sizes that set the last dimension of stored arrays, with the
+# end of those arrays' paths.
 _STORED_SIZES = {
     "adapter.adapter_size": "_adapter/down_bias",
-    "task.num_classes": "logits/bias",
+    "task.num_classes": "logits/kernel",
 }
 
 
@@ -241,12 +265,19 @@ def _adapter_section(backbone):
     }
 
 
-def save_adapters(model, directory, labels=None, inputs=None):
+def save_adapters(
+    model,
+    directory,
+    labels=None,
+    inputs=None,
+    format="keras_adapters",
+    **format_options,
+):
     """Saves only what a task trained, plus what is needed to reload it.
 
     Args:
-        model: an `AdapterBertTextClassifier` or an
-            `AdapterBertQuestionAnswerer`.
+        model: an `AdapterBertTextClassifier`, an `AdapterHubTextClassifier`
+            or an `AdapterBertQuestionAnswerer`.
         directory: output folder, written whole and then renamed into
             place. An artifact this package wrote there earlier is
             replaced; any other existing folder, a file, or the current
@@ -257,6 +288,14 @@ def save_adapters(model, directory, labels=None, inputs=None):
             `["sentence"]` or `["sentence1", "sentence2"]` for sentence
             pairs; `MultiTaskClassifier` reads it to pack each task's
             examples as they were trained.
+        format: `"keras_adapters"` (this package's artifact, the default)
+            or `"adapterhub"`: a folder AdapterHub 1.3.0 loads, for models
+            with the `"houlsby"` or `"pfeiffer"` adapter config (see
+            `keras_adapters.adapterhub.writer.save_adapterhub`; adapter-bert's
+            config is refused, since AdapterHub would compute it
+            differently).
+        **format_options: for `format="adapterhub"`, `name`,
+            `weights_format` (`"safetensors"` or `"bin"`) and `model_name`.
 
     Returns:
         The path of the weights file.
@@ -265,8 +304,28 @@ def save_adapters(model, directory, labels=None, inputs=None):
 
     ```python
     keras_adapters.save_adapters(classifier, "cola_adapters", labels=["0", "1"])
+    keras_adapters.save_adapters(houlsby_classifier, "cola_hub",
+                                 format="adapterhub")
     ```
     """
+    if format == "adapterhub":
+        if inputs is not None:
+            raise KerasAdaptersError(
+                "An AdapterHub folder records no `inputs`; drop the argument."
+            )
+        return save_adapterhub(
+            model, directory, labels=labels, **format_options
+        )
+    if format != "keras_adapters":
+        raise KerasAdaptersError(
+            f"`format` must be 'keras_adapters' or 'adapterhub', got "
+            f"{format!r}."
+        )
+    if format_options:
+        raise KerasAdaptersError(
+            f"{', '.join(sorted(format_options))}: options of "
+            "format='adapterhub' only."
+        )
     task_name = type(model).__name__
     if task_name not in TASKS:
         raise TypeError(
@@ -492,7 +551,7 @@ def _check_stored_sizes(directory, config, weights):
         size = config[section][name]
         stored = sorted(
             {
-                value.size
+                value.shape[-1]
                 for path, value in weights.items()
                 if path.endswith(suffix)
             }
@@ -625,17 +684,27 @@ def _backbone_for(config, base, directory):
 def load_adapters(directory, base, preprocessor="auto"):
     """Rebuilds a trained task from an artifact and its base model.
 
+    An AdapterHub folder (`adapter_config.json` of AdapterHub or
+    adapter-transformers, with `adapter.safetensors` or `pytorch_adapter.bin`)
+    is recognised and loaded by
+    `keras_adapters.adapterhub.reader.load_adapterhub`: it gives an
+    `AdapterHubTextClassifier` (or, without a head, the backbone); such a
+    folder holds no fingerprint of its base, so `base` must be the preset
+    it was trained on.
+
     Args:
-        directory: an artifact folder written by `save_adapters`.
+        directory: an artifact folder written by `save_adapters`, or an
+            AdapterHub folder.
         base: the base model the adapters were trained on: a preset (id,
-            keras-hub folder or Hugging Face folder) or a freshly loaded
-            `AdapterBertBackbone` with the same adapter size.
+            keras-hub folder or Hugging Face folder) or, for an artifact, a
+            freshly loaded `AdapterBertBackbone` with the same adapter
+            size.
         preprocessor: `"auto"` to load the preset's preprocessor when `base`
             is a preset that has a tokenizer (none otherwise), `None`, or a
             preprocessor.
 
     Returns:
-        The task (`AdapterBertTextClassifier` or
+        The task (`AdapterBertTextClassifier`, `AdapterHubTextClassifier` or
         `AdapterBertQuestionAnswerer`) computing exactly what the saved
         model computed, in the artifact's tuning mode, with the saved
         preprocessor settings.
@@ -653,6 +722,8 @@ def load_adapters(directory, base, preprocessor="auto"):
     )
     ```
     """
+    if is_adapterhub_folder(directory):
+        return load_adapterhub(directory, base, preprocessor=preprocessor)
     config, weights = read_artifact(directory)
     backbone = _backbone_for(config, base, directory)
     check_base_config(config, backbone)
