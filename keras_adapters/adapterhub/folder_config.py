@@ -360,12 +360,12 @@ class AdapterHubConfig:
         _check_invertible(path, top, config)
         head_path = os.path.join(directory, HEAD_CONFIG_FILE)
         head_weights = _weights_file(directory, HEAD_WEIGHTS)
-        head = HeadConfig.read(head_path) if head_weights else None
         if head_weights and not os.path.isfile(head_path):
             raise ArtifactError(
                 f"'{directory}' has head weights but no {HEAD_CONFIG_FILE}; "
                 "the AdapterHub folder is incomplete."
             )
+        head = HeadConfig.read(head_path) if head_weights else None
         return cls(
             directory=directory,
             name=top["name"],

@@ -6,6 +6,7 @@ import os
 from keras_hub.models import BertBackbone
 
 from keras_adapters.adapterhub.folder_config import ADAPTER_CONFIG_FILE
+from keras_adapters.adapterhub.folder_config import ADAPTER_WEIGHTS
 from keras_adapters.adapterhub.folder_config import AdapterHubConfig
 from keras_adapters.adapterhub.weights import adapter_weights
 from keras_adapters.adapterhub.weights import head_weights
@@ -22,11 +23,16 @@ from keras_adapters.weight_transfer import assign_by_path
 
 
 def is_adapterhub_folder(directory):
-    """Whether `directory` holds an AdapterHub `adapter_config.json` (a
-    JSON object with a `config` and no keras_adapters `format`)."""
-    path = os.path.join(directory, ADAPTER_CONFIG_FILE)
+    """Whether `directory` is an AdapterHub folder: it holds AdapterHub's
+    adapter weights, or an `adapter_config.json` with a `config` and no
+    keras_adapters `format`."""
+    if any(
+        os.path.isfile(os.path.join(directory, name))
+        for name in ADAPTER_WEIGHTS.values()
+    ):
+        return True
     try:
-        with open(path) as handle:
+        with open(os.path.join(directory, ADAPTER_CONFIG_FILE)) as handle:
             config = json.load(handle)
     except (OSError, ValueError):
         return False
@@ -60,16 +66,12 @@ def _base_architecture(base, directory):
 
 
 def _preset_preprocessor(base, backbone):
-    """The preset's preprocessor (its tokenizer), packing no more tokens
-    than the backbone has positions; `None` for a preset without one."""
+    """The preset's preprocessor for `backbone`, or `None` for a preset
+    without a tokenizer."""
     try:
-        preprocessor = AdapterHubTextClassifier.preset_preprocessor(base)
+        return AdapterHubTextClassifier.preset_preprocessor(base, backbone)
     except FileNotFoundError:
         return None
-    preprocessor.sequence_length = min(
-        preprocessor.sequence_length, backbone.max_sequence_length
-    )
-    return preprocessor
 
 
 def load_adapterhub(directory, base, preprocessor="auto"):

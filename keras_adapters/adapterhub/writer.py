@@ -90,8 +90,7 @@ def save_adapterhub(
     # In PyTorch: model.load_adapter("cola", use_safetensors=True)
     ```
     """
-    classifier = model if isinstance(model, AdapterHubTextClassifier) else None
-    backbone = classifier.backbone if classifier else model
+    backbone = getattr(model, "backbone", model)
     if not isinstance(backbone, AdapterBertBackbone):
         raise KerasAdaptersError(
             "An AdapterHub folder holds an AdapterHubTextClassifier (adapter "
@@ -99,6 +98,15 @@ def save_adapterhub(
             f"got a {type(model).__name__}."
         )
     _check_trained_set(model, backbone)
+    classifier = model if model is not backbone else None
+    if classifier is not None and not isinstance(
+        classifier, AdapterHubTextClassifier
+    ):
+        raise KerasAdaptersError(
+            f"A {type(model).__name__} has no AdapterHub head; build the "
+            "classifier as an AdapterHubTextClassifier (AdapterHub's "
+            "classification head) to write it to AdapterHub."
+        )
     if weights_format not in ADAPTER_WEIGHTS:
         raise KerasAdaptersError(
             f"`weights_format` must be one of {', '.join(ADAPTER_WEIGHTS)}, "

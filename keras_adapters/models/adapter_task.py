@@ -136,21 +136,32 @@ class AdapterTask:
             dtype=kwargs.pop("dtype", None),
         )
         if "preprocessor" not in kwargs:
-            kwargs["preprocessor"] = cls.preset_preprocessor(preset)
+            kwargs["preprocessor"] = cls.preset_preprocessor(
+                preset, backbone=backbone
+            )
         return cls(backbone=backbone, **kwargs)
 
     @classmethod
-    def preset_preprocessor(cls, preset, **kwargs):
+    def preset_preprocessor(cls, preset, backbone=None, **kwargs):
         """The task's preprocessor for any BERT preset (tokenizer included).
 
         Args:
             preset: a keras-hub preset id or folder, or a Hugging Face BERT
                 folder.
+            backbone: optional backbone the preprocessor feeds: its
+                `sequence_length` is then at most the backbone's
+                `max_sequence_length` (keras-hub's default, 512, exceeds the
+                positions of small models).
             **kwargs: preprocessor arguments, e.g. `sequence_length`.
 
         Returns:
             An instance of `cls.preprocessor_cls`.
         """
-        return get_preset_loader(preset).load_preprocessor(
+        preprocessor = get_preset_loader(preset).load_preprocessor(
             cls.preprocessor_cls, **kwargs
         )
+        if backbone is not None and hasattr(preprocessor, "sequence_length"):
+            preprocessor.sequence_length = min(
+                preprocessor.sequence_length, backbone.max_sequence_length
+            )
+        return preprocessor
