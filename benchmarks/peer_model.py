@@ -28,15 +28,24 @@ def adapter_config(hidden, adapter_size):
     )
 
 
-def adapter_classifier(preset, adapter_size, seed, train_adapter=True):
-    """MiniLM with one adapter (none for `adapter_size=0`) and a two-class
-    head on the pooled output, both named `HEAD`.
+def adapter_classifier(
+    preset, adapter_size, seed, train_adapter=True, config=None, head=None
+):
+    """MiniLM with one adapter (none for `adapter_size=0` and no `config`)
+    and a two-class head, both named `HEAD`.
 
     Args:
         preset: the Hugging Face model folder.
-        adapter_size: bottleneck width `m`, `0` for no adapter.
+        adapter_size: bottleneck width `m` of a Houlsby GELU adapter, `0`
+            for no adapter.
         seed: torch's seed for the new weights.
         train_adapter: freeze all but the adapter and the head.
+        config: AdapterHub's own adapter config (e.g. `"double_seq_bn"`,
+            `"seq_bn"`) instead of the Houlsby GELU adapter of width
+            `adapter_size`.
+        head: `add_classification_head` arguments; defaults to a head like
+            ours (pooler + one dense layer), `{}` is AdapterHub's default
+            (two dense layers on [CLS]).
 
     Returns:
         The `AutoAdapterModel`.
@@ -44,11 +53,14 @@ def adapter_classifier(preset, adapter_size, seed, train_adapter=True):
     torch.manual_seed(seed)
     transformers.logging.set_verbosity_error()
     model = AutoAdapterModel.from_pretrained(preset)
-    if adapter_size:
+    if adapter_size and config is None:
         config = adapter_config(model.config.hidden_size, adapter_size)
+    if config is not None:
         model.add_adapter(HEAD, config=config)
-    model.add_classification_head(HEAD, num_labels=2, layers=1, use_pooler=True)
-    if adapter_size:
+    if head is None:
+        head = {"layers": 1, "use_pooler": True}
+    model.add_classification_head(HEAD, num_labels=2, **head)
+    if config is not None:
         model.set_active_adapters(HEAD)
         if train_adapter:
             model.train_adapter(HEAD)

@@ -97,3 +97,35 @@ def test_mixed_precision_keeps_float32_and_the_small_update(policy):
 def test_invalid_adapter_size_is_a_clear_error():
     with pytest.raises(ValueError, match="adapter_size"):
         Adapter(adapter_size=0)
+
+
+def test_normal_initializer_scaling_and_residual():
+    """AdapterHub's "bert" init (normal, not truncated) and its update
+    `residual + scaling * up(act(down(x)))`."""
+    rng = np.random.default_rng(1)
+    adapter = Adapter(
+        adapter_size=256,
+        init_scale=0.02,
+        activation="relu",
+        initializer="normal",
+        scaling=0.5,
+    )
+    x = rng.normal(size=(2, 3, 768)).astype("float32")
+    adapter.build(x.shape)
+    kernel = adapter.down_kernel.numpy()
+    assert abs(kernel.std() - 0.02) < 1e-3
+    assert np.abs(kernel).max() > 3 * 0.02  # Not cut at two deviations.
+    residual = rng.normal(size=x.shape).astype("float32")
+    w1, b1, w2, b2 = (w.numpy() for w in adapter.weights)
+    update = np.maximum(x @ w1 + b1, 0) @ w2 + b2
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(adapter(x, residual=residual)),
+        residual + 0.5 * update,
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    config = adapter.get_config()
+    assert (config["initializer"], config["scaling"]) == ("normal", 0.5)
+    assert Adapter.from_config(config).get_config() == config
+    with pytest.raises(ValueError, match="initializer"):
+        Adapter(initializer="uniform")

@@ -229,3 +229,110 @@ def test_add_adapters_rejects_what_it_cannot_convert():
         add_adapters(block, adapter_size=-1)
     assert type(block) is TransformerEncoder
     assert not hasattr(block, "adapter_size")
+
+
+def numpy_update(adapter, x, activation):
+    """An adapter's update `up(act(down(x)))` in NumPy."""
+    w1, b1, w2, b2 = (np.asarray(w.numpy(), "float64") for w in adapter.weights)
+    return activation(np.asarray(x, "float64") @ w1 + b1) @ w2 + b2
+
+
+def sublayer_outputs(layer, x, mask):
+    """The block's own sublayers, as callables of NumPy arrays."""
+    attention_mask = (mask[:, None, :] * np.ones((1, mask.shape[1], 1))).astype(
+        bool
+    )
+
+    def attend(h):
+        return keras.ops.convert_to_numpy(
+            layer._self_attention_layer(
+                query=h, value=h, attention_mask=attention_mask
+            )
+        )
+
+    def ffn(h):
+        return keras.ops.convert_to_numpy(
+            layer._feedforward_output_dense(
+                layer._feedforward_intermediate_dense(h)
+            )
+        )
+
+    ln1, ln2 = (
+        lambda h, norm=norm: keras.ops.convert_to_numpy(
+            norm(np.asarray(h, "float32"))
+        )
+        for norm in layer.layer_norms
+    )
+    return attend, ffn, ln1, ln2
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def swish(x):
+    return x / (1 + np.exp(-x))
+
+
+def test_houlsby_is_adapterhubs_double_seq_bn():
+    """AdapterHub's `original_ln_before=False, residual_before_ln=True`:
+    LN(x + h + up(swish(down(h)))) after each sublayer."""
+    x, mask = inputs(2)
+    layer = build(
+        AdapterTransformerEncoder(
+            **KWARGS, adapter_config="houlsby", adapter_init_scale=0.5
+        ),
+        x,
+        mask,
+    )
+    assert layer.adapter_size == 1  # 16 // 16, AdapterHub's width.
+    attend, ffn, ln1, ln2 = sublayer_outputs(layer, x, mask)
+    a1, a2 = layer.adapters
+    h = attend(x)
+    x1 = ln1(x + h + numpy_update(a1, h, swish))
+    f = ffn(x1)
+    expected = ln2(x1 + f + numpy_update(a2, f, swish))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x, padding_mask=mask)),
+        expected,
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
+def test_pfeiffer_is_adapterhubs_seq_bn():
+    """AdapterHub's `original_ln_before=True, residual_before_ln=True`: the
+    feedforward adapter reads LN(x + f), its update joins x + f, and the
+    same LayerNorm runs again; the attention sublayer is plain."""
+    x, mask = inputs(3)
+    layer = build(
+        AdapterTransformerEncoder(
+            **KWARGS,
+            adapter_config="pfeiffer",
+            adapter_size=8,
+            adapter_init_scale=0.5,
+            name="blk",
+        ),
+        x,
+        mask,
+    )
+    assert list(layer.sublayer_adapters) == ["feedforward"]
+    assert sorted(v.path for v in layer.weights if "_adapter/" in v.path) == [
+        f"blk/feedforward_adapter/{name}"
+        for name in ("down_bias", "down_kernel", "up_bias", "up_kernel")
+    ]
+    attend, ffn, ln1, ln2 = sublayer_outputs(layer, x, mask)
+    x1 = ln1(x + attend(x))
+    f = ffn(x1)
+    update = numpy_update(layer.adapters[0], ln2(x1 + f), relu)
+    expected = ln2(f + update + x1)
+    got = keras.ops.convert_to_numpy(layer(x, padding_mask=mask))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert np.abs(got - ln2(x1 + f)).max() > 1e-2  # The adapter matters.
+
+
+def test_pfeiffer_needs_a_post_ln_block():
+    with pytest.raises(ValueError, match="normalize_first=False"):
+        AdapterTransformerEncoder(
+            **KWARGS, adapter_config="pfeiffer", normalize_first=True
+        )
