@@ -7,6 +7,9 @@ from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
     AdapterBertTextClassifierPreprocessor,
 )
+from keras_adapters.models.adapter_bert_tokenizer import (
+    hugging_face_strip_accents,
+)
 from keras_adapters.models.adapter_task import AdapterTask
 
 
@@ -19,6 +22,17 @@ class AdapterClassifierTask(AdapterTask):
     """
 
     preprocessor_cls = AdapterBertTextClassifierPreprocessor
+
+    @classmethod
+    def preset_preprocessor(cls, preset, backbone=None, **kwargs):
+        """`AdapterTask.preset_preprocessor`, whose tokenizer strips accents
+        as a Hugging Face folder's own tokenizer does (see
+        `hugging_face_strip_accents`)."""
+        preprocessor = super().preset_preprocessor(preset, backbone, **kwargs)
+        strip_accents = hugging_face_strip_accents(preset)
+        if strip_accents is not None:
+            preprocessor.tokenizer.strip_accents = strip_accents
+        return preprocessor
 
     def _init_classifier(
         self,
