@@ -134,3 +134,17 @@ def test_the_fixture_logits_are_not_trivial():
     assert np.abs(
         logits["houlsby_bin"] - logits["houlsby_safetensors"]
     ).max() > (0.05)
+
+
+def test_the_tokenizer_strips_accents_as_the_base_folders_tokenizer():
+    """Hugging Face's uncased BERT tokenizer strips accents (keras-hub's
+    conversion alone would not)."""
+    model = keras_adapters.load_adapters(folder("houlsby_bin"), BASE)
+    assert model.preprocessor.tokenizer.strip_accents
+    accented, plain = (
+        keras.ops.convert_to_numpy(
+            model.preprocessor([text], y=None)["token_ids"]
+        )
+        for text in ("thé cät sät", "the cat sat")
+    )
+    np.testing.assert_array_equal(accented, plain)
