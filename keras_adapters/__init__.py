@@ -6,6 +6,7 @@ from keras_adapters.commands import start_quietly
 start_quietly()
 
 # ruff: noqa: E402
+from keras_adapters import adapterhub
 from keras_adapters import checkpoints
 from keras_adapters import data
 from keras_adapters import layers
@@ -31,6 +32,7 @@ from keras_adapters.tuning import tuning_summary
 from keras_adapters.version import __version__
 
 __all__ = [
+    "adapterhub",
     "ArtifactError",
     "KerasAdaptersError",
     "adapters_removed",

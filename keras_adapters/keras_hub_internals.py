@@ -26,9 +26,11 @@ from keras_hub.src.tokenizers.word_piece_tokenizer import (
 )
 
 # The preset loader: the only way to learn which backbone class a preset
-# holds without building it, and to load the tokenizer of a plain BERT
-# preset into this package's preprocessor classes (their `from_preset()`
-# would look for a keras-hub preprocessor made for `BertBackbone`).
+# holds and its config (`loader.config`, converted for a Hugging Face folder
+# by `loader.converter.convert_backbone_config`) without building it, and
+# to load the tokenizer of a plain BERT preset into this package's
+# preprocessor classes (their `from_preset()` would look for a keras-hub
+# preprocessor made for `BertBackbone`).
 from keras_hub.src.utils.preset_utils import get_preset_loader
 
 # BERT's tanh-approximated GELU: the function object keras-hub's BERT

@@ -19,6 +19,7 @@ ALLOWED = {
     "optimization.py": set(),
     "tuning.py": set(),
     "models": {"layers", "optimization", "tuning"},
+    "adapterhub": {"layers", "models", "tuning", "weight_transfer"},
 }
 SHARED = {"errors", "keras_hub_internals"}
 

@@ -15,8 +15,13 @@ from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
 
 from keras_adapters import keras_hub_internals
+from keras_adapters.layers.adapter_transformer_encoder import (
+    set_intermediate_activation,
+)
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
+from keras_adapters.models.adapter_bert_backbone import preset_backbone_config
+from tests.adapterhub.fixtures import BASE as ADAPTERHUB_BASE
 from tests.conftest import TINY_CONFIG
 from tests.conftest import TINY_VOCAB
 
@@ -72,3 +77,29 @@ def test_word_piece_split_patterns_give_the_tokenizer_ids():
     ids, _, _ = preprocessor.tokenize_with_offsets(tf.constant(texts))
     assert ids.to_list() == list(tokenizer(texts))
     assert ids.to_list()[1].count(TINY_VOCAB.index(".")) == 2
+
+
+def test_preset_loaders_give_the_backbone_config_unbuilt(tmp_path):
+    """`preset_backbone_config` reads a keras-hub preset's `config` and
+    converts a Hugging Face folder's with the loader's `converter`."""
+    path = str(tmp_path / "preset")
+    BertBackbone(**TINY_CONFIG).save_to_preset(path)
+    config = preset_backbone_config(path)
+    assert (config["hidden_dim"], config["num_layers"]) == (16, 2)
+    config = preset_backbone_config(ADAPTERHUB_BASE)  # Hugging Face layout.
+    assert (config["hidden_dim"], config["num_layers"]) == (32, 2)
+
+
+def test_the_feedforward_activation_is_read_when_called():
+    """`set_intermediate_activation` sets the activation of a built block's
+    intermediate dense, which its `call` reads."""
+    block = BertBackbone(**TINY_CONFIG).transformer_layers[0]
+    dense = block._feedforward_intermediate_dense
+    assert isinstance(dense, keras.layers.Dense)
+    assert dense.activation is keras_hub_internals.gelu_approximate
+    x = np.linspace(-3, 3, 2 * 3 * 16).reshape(2, 3, 16).astype("float32")
+    before = keras.ops.convert_to_numpy(dense(x))
+    set_intermediate_activation(block, "relu")
+    after = keras.ops.convert_to_numpy(dense(x))
+    assert (after >= 0).all() and (before < 0).any()
+    assert block.get_config()["activation"] == "relu"

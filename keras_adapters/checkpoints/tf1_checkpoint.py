@@ -11,6 +11,7 @@ import logging
 import os
 import re
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -19,6 +20,8 @@ from keras_adapters.checkpoints.bert_config import write_bert_config
 from keras_adapters.checkpoints.original_names import is_ignored
 from keras_adapters.checkpoints.original_names import original_names
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.keras_hub_internals import gelu_approximate
+from keras_adapters.layers.adapter_config import AdapterConfig
 from keras_adapters.models.adapter_bert_backbone import DEFAULT_ADAPTER_SIZE
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_backbone import is_adapter_path
@@ -387,6 +390,30 @@ def classifier_from_tf1_checkpoint(
     return model
 
 
+def _check_computes_as_adapter_bert(backbone):
+    """Raises unless the original TF1 code would compute `backbone`: BERT's
+    tanh GELU, and adapters (if any) of adapter-bert's form."""
+    config = backbone.adapter_config
+    adapter_bert = AdapterConfig.get("adapter-bert")
+    differs = backbone.adapters and (
+        config.sublayers != adapter_bert.sublayers
+        or config.after_layer_norm
+        or config.scaling != 1.0
+        or config.activation != adapter_bert.activation
+    )
+    gelu = keras.activations.serialize(gelu_approximate)
+    if differs or (
+        keras.activations.serialize(backbone.intermediate_activation) != gelu
+    ):
+        raise KerasAdaptersError(
+            f"A TF1 checkpoint is computed by BERT's and adapter-bert's code "
+            f"(tanh GELU everywhere, adapters after both sublayers); this "
+            f"model's adapter config '{config.name}' or feedforward "
+            "activation computes differently. Export adapter-bert models "
+            "only, or save this one with keras_adapters.save_adapters."
+        )
+
+
 def save_tf1_checkpoint(model, checkpoint_prefix):
     """Writes `model` as a TF1 checkpoint with the original variable names.
 
@@ -402,6 +429,7 @@ def save_tf1_checkpoint(model, checkpoint_prefix):
     Returns:
         The sorted list of variable names written.
     """
+    _check_computes_as_adapter_bert(getattr(model, "backbone", model))
     names = original_names(model)
     variables = {variable.path: variable for variable in model.weights}
     directory = os.path.dirname(checkpoint_prefix)
@@ -432,8 +460,9 @@ def export_tf1(model, directory):
     Returns:
         The checkpoint prefix.
     """
-    os.makedirs(directory, exist_ok=True)
     backbone = getattr(model, "backbone", model)
+    _check_computes_as_adapter_bert(backbone)
+    os.makedirs(directory, exist_ok=True)
     write_bert_config(backbone, os.path.join(directory, "bert_config.json"))
     preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is not None:

@@ -304,3 +304,19 @@ def test_real_minilm_through_a_tf1_checkpoint(minilm_path, tmp_path):
     np.testing.assert_array_equal(
         loaded.predict(texts, verbose=0), source.predict(texts, verbose=0)
     )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(adapter_config="pfeiffer"),
+        dict(adapter_config="houlsby"),
+        dict(intermediate_activation="gelu"),
+    ],
+)
+def test_models_the_tf1_code_computes_differently_are_refused(tmp_path, kwargs):
+    backbone = AdapterBertBackbone(**TINY_CONFIG, **kwargs)
+    with pytest.raises(KerasAdaptersError, match="TF1 checkpoint") as raised:
+        export_tf1(backbone, str(tmp_path / "tf1"))
+    assert "\n" not in str(raised.value)
+    assert not os.path.exists(tmp_path / "tf1" / "bert_model.ckpt.index")
