@@ -26,7 +26,7 @@ Face tokenizer, our keras-hub preprocessor in the graph).
 (`PYTHONPATH=.` makes a worktree import its own keras_adapters.) Creates
 `.peer_venv` when needed (`peer_env.py`). Writes
 benchmarks/results/adapterhub_exactness.json and .md (`--quick`: 32
-examples each way, results under /tmp/keras_adapters_bench). About 6 min on
+examples each way, results under /tmp/keras_adapters_bench). About 26 min on
 2 cores.
 """
 
