@@ -19,7 +19,13 @@ ALLOWED = {
     "optimization.py": set(),
     "tuning.py": set(),
     "models": {"layers", "optimization", "tuning"},
-    "adapterhub": {"layers", "models", "tuning", "weight_transfer"},
+    "adapterhub": {
+        "layers",
+        "models",
+        "output_files",
+        "tuning",
+        "weight_transfer",
+    },
 }
 SHARED = {"errors", "keras_hub_internals"}
 

@@ -19,6 +19,7 @@ import safetensors.numpy
 from keras_adapters.adapterhub.torch_files import read_tensor_file
 from keras_adapters.adapterhub.torch_files import write_tensor_file
 from keras_adapters.errors import ArtifactError
+from keras_adapters.output_files import save_safetensors
 
 MODEL_PREFIX = "bert."
 SUBLAYER_MODULES = {
@@ -101,7 +102,7 @@ def write_weights(arrays, path):
     if path.endswith(".bin"):
         write_tensor_file(arrays, path)
     else:
-        safetensors.numpy.save_file(arrays, path)
+        save_safetensors(arrays, path)
 
 
 def _canonical(name):

@@ -24,9 +24,13 @@ from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapterhub_text_classifier import (
     AdapterHubTextClassifier,
 )
+from keras_adapters.output_files import write_folder
+from keras_adapters.output_files import write_text
 
 # The AdapterHub release whose format is written (and checked against).
 WRITTEN_VERSION = VERSION_PREFIX + "1.3.0"
+# The kind of folder `save_adapterhub` writes (`keras_adapters.output_files`).
+ADAPTERHUB = "adapterhub"
 # AdapterHub adapter and head names are PyTorch module names: no dots.
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -63,8 +67,12 @@ def save_adapterhub(
     Args:
         model: an `AdapterHubTextClassifier`, or an `AdapterBertBackbone`
             (an adapter without a head).
-        directory: the output folder (created if needed; files of an
-            earlier write there are overwritten).
+        directory: the output folder, written whole and then renamed into
+            place (with the marker file of `keras_adapters.output_files`,
+            which AdapterHub ignores). An AdapterHub folder this package
+            wrote there earlier is replaced; any other existing folder
+            (one AdapterHub wrote, too), a file, or the current folder is
+            refused (`OutputFolderError`).
         name: the adapter's (and head's) name in AdapterHub. Defaults to the
             folder's name, with characters other than letters, digits, `_`
             and `-` replaced by `_`.
@@ -128,26 +136,28 @@ def save_adapterhub(
         "name": name,
         "version": WRITTEN_VERSION,
     }
-    head = None
-    if classifier is not None:
-        head = _head_config(classifier, labels)
-    _check_no_other_format(directory, weights_format, head is not None)
-    os.makedirs(directory, exist_ok=True)
-    weights_path = os.path.join(directory, ADAPTER_WEIGHTS[weights_format])
-    write_weights(_adapter_arrays(backbone, name), weights_path)
-    _write_json(
-        os.path.join(directory, ADAPTER_CONFIG_FILE),
-        {**top, "config": _bn_config(backbone)},
-    )
-    if head is not None:
+    head = _head_config(classifier, labels) if classifier else None
+
+    def write(folder):
         write_weights(
-            _head_arrays(classifier, name),
-            os.path.join(directory, HEAD_WEIGHTS[weights_format]),
+            _adapter_arrays(backbone, name),
+            os.path.join(folder, ADAPTER_WEIGHTS[weights_format]),
         )
         _write_json(
-            os.path.join(directory, HEAD_CONFIG_FILE), {**top, "config": head}
+            os.path.join(folder, ADAPTER_CONFIG_FILE),
+            {**top, "config": _bn_config(backbone)},
         )
-    return weights_path
+        if head is not None:
+            write_weights(
+                _head_arrays(classifier, name),
+                os.path.join(folder, HEAD_WEIGHTS[weights_format]),
+            )
+            _write_json(
+                os.path.join(folder, HEAD_CONFIG_FILE), {**top, "config": head}
+            )
+
+    write_folder(os.fspath(directory), write, ADAPTERHUB)
+    return os.path.join(directory, ADAPTER_WEIGHTS[weights_format])
 
 
 def _check_trained_set(model, backbone):
@@ -300,25 +310,5 @@ def _head_arrays(classifier, name):
     return arrays
 
 
-def _check_no_other_format(directory, weights_format, with_head):
-    """Refuses a folder holding the other format's weights, which AdapterHub
-    could load instead of the ones written."""
-    names = [ADAPTER_WEIGHTS] + ([HEAD_WEIGHTS] if with_head else [])
-    stale = [
-        files[other]
-        for files in names
-        for other in files
-        if other != weights_format
-        and os.path.isfile(os.path.join(directory, files[other]))
-    ]
-    if stale:
-        raise KerasAdaptersError(
-            f"'{directory}' already holds {', '.join(stale)}, which "
-            f"AdapterHub could load instead of the {weights_format} weights; "
-            "write to a new folder."
-        )
-
-
 def _write_json(path, config):
-    with open(path, "w") as handle:
-        json.dump(config, handle, indent=2, sort_keys=True)
+    write_text(path, json.dumps(config, indent=2, sort_keys=True))

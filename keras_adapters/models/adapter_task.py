@@ -112,9 +112,13 @@ class AdapterTask:
             is given.
         """
         if issubclass(preset_backbone_class(preset), AdapterBertBackbone):
+            # The preset loader loads `cls` itself: keras-hub's
+            # `Task.from_preset` picks a task class by backbone class, and
+            # two classifiers share `AdapterBertBackbone`. As keras-hub's,
+            # a given `num_classes` means a new head (no task weights).
             with readable_load_errors(preset):
-                task = super().from_preset(
-                    preset, load_weights=load_weights, **kwargs
+                task = get_preset_loader(preset).load_task(
+                    cls, load_weights, "num_classes" not in kwargs, **kwargs
                 )
             check_adapter_settings(
                 preset,

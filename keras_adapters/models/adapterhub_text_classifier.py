@@ -66,6 +66,12 @@ class AdapterHubTextClassifier(AdapterClassifierTask, TextClassifier):
     ```
     """
 
+    # keras-hub's `keras_hub.models.TextClassifier.from_preset` picks the
+    # one task class whose `backbone_cls` is the preset's: for adapter
+    # presets, `AdapterBertTextClassifier`. This class loads its own presets
+    # with `from_preset` (see `AdapterTask.from_preset`).
+    backbone_cls = None
+
     def __init__(
         self,
         backbone,

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from keras_adapters import KerasAdaptersError
 from keras_adapters.adapterhub.torch_files import read_tensor_file
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.models import AdapterHubTextClassifier
+from keras_adapters.output_files import OutputFolderError
 from tests.adapterhub.fixtures import BASE
 from tests.adapterhub.fixtures import SENTENCES
 from tests.adapterhub.fixtures import expected_logits
@@ -53,6 +55,8 @@ def test_written_folder_is_what_adapterhub_writes(
     suffix = ".bin" if weights_format == "bin" else ".safetensors"
     assert sorted(os.listdir(mine)) == sorted(
         [
+            ".keras_adapters.json",  # keras_adapters' marker; AdapterHub
+            # reads only its own files.
             "adapter_config.json",
             "head_config.json",
             ("pytorch_adapter" if suffix == ".bin" else "adapter") + suffix,
@@ -164,11 +168,30 @@ def test_bad_arguments(tmp_path):
     ]:
         with pytest.raises(KerasAdaptersError, match=match):
             keras_adapters.save_adapters(model, out, **kwargs)
+
+
+def test_the_folder_is_replaced_whole_and_only_if_ours(tmp_path):
+    model = keras_adapters.load_adapters(folder("houlsby_bin"), BASE)
+    out = str(tmp_path / "out")
     keras_adapters.save_adapters(model, out, format="adapterhub")
-    with pytest.raises(KerasAdaptersError, match="already holds"):
-        keras_adapters.save_adapters(
-            model, out, format="adapterhub", weights_format="bin"
-        )
+    keras_adapters.save_adapters(
+        model, out, format="adapterhub", weights_format="bin"
+    )
+    # No safetensors file is left for AdapterHub to prefer.
+    assert sorted(os.listdir(out)) == [
+        ".keras_adapters.json",
+        "adapter_config.json",
+        "head_config.json",
+        "pytorch_adapter.bin",
+        "pytorch_model_head.bin",
+    ]
+    theirs = str(tmp_path / "theirs")
+    shutil.copytree(folder("houlsby_bin"), theirs)
+    with pytest.raises(OutputFolderError, match="did not write"):
+        keras_adapters.save_adapters(model, theirs, format="adapterhub")
+    assert sorted(os.listdir(theirs)) == sorted(
+        os.listdir(folder("houlsby_bin"))
+    )
 
 
 def test_an_adapter_without_a_head(tmp_path):
@@ -176,6 +199,7 @@ def test_an_adapter_without_a_head(tmp_path):
     out = str(tmp_path / "houlsby_no_head")
     keras_adapters.save_adapters(backbone, out, format="adapterhub")
     assert sorted(os.listdir(out)) == [
+        ".keras_adapters.json",
         "adapter.safetensors",
         "adapter_config.json",
     ]

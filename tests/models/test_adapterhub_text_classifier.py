@@ -113,3 +113,20 @@ def test_keras_adapters_artifact_keeps_the_config_and_head(tmp_path):
         rtol=0,
         atol=1e-6,
     )
+
+
+def test_task_preset_round_trip(tmp_path, tiny_preprocessor):
+    model = classifier("houlsby", preprocessor=tiny_preprocessor)
+    rng = np.random.default_rng(2)
+    for weight in model.trainable_weights:
+        weight.assign(rng.normal(0, 0.3, weight.shape))
+    path = str(tmp_path / "preset")
+    model.save_to_preset(path)
+    reloaded = AdapterHubTextClassifier.from_preset(path)
+    assert type(reloaded) is AdapterHubTextClassifier
+    np.testing.assert_allclose(
+        reloaded.predict(SENTENCES, verbose=0),
+        model.predict(SENTENCES, verbose=0),
+        rtol=0,
+        atol=1e-6,
+    )
