@@ -280,13 +280,10 @@ class AdapterHubConfig:
     Attributes:
         directory: the folder.
         name: the adapter's name in its weight names.
-        model_type: the model type it was trained on (`"bert"`).
         hidden_size: the hidden size it was trained on, or `None` when the
             config does not say (its weights do).
         adapter_config: the `AdapterConfig` computing it.
         leave_out: the blocks without adapters.
-        legacy: whether adapter-transformers wrote it (its weight names
-            may use the older `*_text_task_adapters` names).
         weights_file: the adapter weights file.
         head: a `HeadConfig`, or `None` for a folder without a head.
         head_weights_file: the head weights file, or `None`.
@@ -294,11 +291,9 @@ class AdapterHubConfig:
 
     directory: str
     name: str
-    model_type: str
     hidden_size: int
     adapter_config: AdapterConfig
     leave_out: tuple
-    legacy: bool
     weights_file: str
     head: HeadConfig
     head_weights_file: str
@@ -352,11 +347,9 @@ class AdapterHubConfig:
             _fail(path, f"'hidden_size' is {reprlib.repr(hidden_size)}.")
         if top.get("type", "text_task") not in ("text_task", "text_lang"):
             _fail(path, f"adapter type {top.get('type')!r} is not read here.")
-        version = top.get("version")
-        legacy = not (
-            isinstance(version, str) and version.startswith(VERSION_PREFIX)
+        config = _bn_config(
+            path, top["config"], unversioned="version" not in top
         )
-        config = _bn_config(path, top["config"], unversioned=version is None)
         _check_invertible(path, top, config)
         head_path = os.path.join(directory, HEAD_CONFIG_FILE)
         head_weights = _weights_file(directory, HEAD_WEIGHTS)
@@ -369,11 +362,9 @@ class AdapterHubConfig:
         return cls(
             directory=directory,
             name=top["name"],
-            model_type=top["model_type"],
             hidden_size=hidden_size,
             adapter_config=_adapter_config(path, config),
             leave_out=tuple(sorted(set(config["leave_out"]))),
-            legacy=legacy,
             weights_file=weights_file,
             head=head,
             head_weights_file=head_weights,
