@@ -21,6 +21,13 @@ def classifier(adapter_config="houlsby", preprocessor=None, **kwargs):
     )
 
 
+def stand_in_for_training(model, seed):
+    """Moves every trained weight, as training would."""
+    rng = np.random.default_rng(seed)
+    for weight in model.trainable_weights:
+        weight.assign(rng.normal(0, 0.3, weight.shape))
+
+
 def test_adapterhubs_tuning_trains_adapters_and_head_only():
     model = classifier()
     counts = keras_adapters.tuning_summary(model, print_fn=None)
@@ -58,9 +65,7 @@ def test_config_and_keras_file_round_trip(tmp_path, tiny_preprocessor):
     config = model.get_config()
     assert config["labels"] == ["a", "b", "c"]
     assert config["backbone"]["config"]["adapter_config"]["name"] == "pfeiffer"
-    rng = np.random.default_rng(0)
-    for weight in model.trainable_weights:
-        weight.assign(rng.normal(0, 0.3, weight.shape))
+    stand_in_for_training(model, seed=0)
     path = str(tmp_path / "model.keras")
     model.save(path)
     loaded = keras_adapters.load_model(path)
@@ -87,9 +92,7 @@ def test_regression_and_label_checks():
 
 def test_keras_adapters_artifact_keeps_the_config_and_head(tmp_path):
     model = classifier("pfeiffer", labels=["x", "y", "z"])
-    rng = np.random.default_rng(1)
-    for weight in model.trainable_weights:
-        weight.assign(rng.normal(0, 0.3, weight.shape))
+    stand_in_for_training(model, seed=1)
     base = str(tmp_path / "base")
     model.backbone.save_to_preset(base)
     folder = str(tmp_path / "artifact")
@@ -117,9 +120,7 @@ def test_keras_adapters_artifact_keeps_the_config_and_head(tmp_path):
 
 def test_task_preset_round_trip(tmp_path, tiny_preprocessor):
     model = classifier("houlsby", preprocessor=tiny_preprocessor)
-    rng = np.random.default_rng(2)
-    for weight in model.trainable_weights:
-        weight.assign(rng.normal(0, 0.3, weight.shape))
+    stand_in_for_training(model, seed=2)
     path = str(tmp_path / "preset")
     model.save_to_preset(path)
     reloaded = AdapterHubTextClassifier.from_preset(path)
