@@ -54,6 +54,8 @@ CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_weights.safetensors"
 FORMAT = "keras_adapters.adapter_artifact"
 FORMAT_VERSION = 1
+# The folder formats `save_adapters` writes: this package's, AdapterHub's.
+ARTIFACT_FORMATS = ("keras_adapters", "adapterhub")
 # The kind of folder `save_adapters` writes (`keras_adapters.output_files`).
 ADAPTERS = "adapters"
 
@@ -308,7 +310,7 @@ def save_adapters(
                                  format="adapterhub")
     ```
     """
-    if format == "adapterhub":
+    if format == ARTIFACT_FORMATS[1]:
         if inputs is not None:
             raise KerasAdaptersError(
                 "An AdapterHub folder records no `inputs`; drop the argument."
@@ -316,9 +318,9 @@ def save_adapters(
         return save_adapterhub(
             model, directory, labels=labels, **format_options
         )
-    if format != "keras_adapters":
+    if format != ARTIFACT_FORMATS[0]:
         raise KerasAdaptersError(
-            f"`format` must be 'keras_adapters' or 'adapterhub', got "
+            f"`format` must be one of {', '.join(ARTIFACT_FORMATS)}, got "
             f"{format!r}."
         )
     if format_options:

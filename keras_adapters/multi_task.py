@@ -305,6 +305,12 @@ class MultiTaskClassifier(keras.Model):
     def _task_from_artifact(self, name, config, weights, pair):
         """Checks an artifact against the shared BERT; builds its layer."""
         task = config["task"]
+        adapter_config = config["adapter"].get("adapter_config")
+        if adapter_config and adapter_config.get("name") != "adapter-bert":
+            raise ArtifactError(
+                f"its adapters are {adapter_config.get('name')!r}; a "
+                "MultiTaskClassifier serves adapter-bert's adapters only."
+            )
         if task["class"] != AdapterBertTextClassifier.__name__:
             raise ArtifactError(
                 f"the artifact holds a {task['class']}; a "

@@ -12,6 +12,8 @@ import os
 import keras
 import numpy as np
 
+from keras_adapters.artifacts import ARTIFACT_FORMATS
+from keras_adapters.artifacts import load_adapters
 from keras_adapters.artifacts import save_adapters
 from keras_adapters.checkpoints import classifier_from_tf1_checkpoint
 from keras_adapters.data.encoding import encode_examples
@@ -25,6 +27,7 @@ from keras_adapters.export import export_saved_model
 from keras_adapters.metrics.glue import accuracy
 from keras_adapters.metrics.glue import glue_metrics
 from keras_adapters.models import AdapterBertTextClassifier
+from keras_adapters.models import AdapterHubTextClassifier
 from keras_adapters.training.pipeline import training_dataset
 from keras_adapters.training.prefix_cache import load_or_build_prefix_cache
 from keras_adapters.training.prefix_cache import split_frozen_prefix
@@ -33,6 +36,7 @@ from keras_adapters.training.run_config import setting
 from keras_adapters.training.strategy import num_workers
 from keras_adapters.training.strategy import process_settings
 from keras_adapters.training.task_run import TaskRun
+from keras_adapters.tuning import set_tuning_mode
 
 # [CLS] a [SEP]; a pair adds b [SEP]: one token of each segment at least.
 _MIN_SEQ_LENGTH = {False: 3, True: 5}
@@ -79,6 +83,21 @@ class ClassifierRunConfig(RunConfig):
         "Host memory for the prefix cache; the rest is read from its file.",
         free_on_rerun=True,
     )
+    load_adapters: str = setting(
+        None,
+        "Start from the adapters and head in this folder (a keras_adapters "
+        "artifact or an AdapterHub folder) on --preset instead of fresh "
+        "ones: with --do_eval alone, scores them; with --do_train, trains "
+        "them on. Their adapter settings are the folder's.",
+        path=True,
+    )
+    adapter_format: str = setting(
+        ARTIFACT_FORMATS[0],
+        "Format of <output_dir>/adapters: keras_adapters (this package's "
+        "artifact) or adapterhub (a folder AdapterHub's load_adapter reads, "
+        "for --adapter_config=houlsby or pfeiffer).",
+        choices=ARTIFACT_FORMATS,
+    )
 
     def fill_defaults(self):
         if not self.task_name:
@@ -117,6 +136,40 @@ class ClassifierRunConfig(RunConfig):
                 "`cache_frozen_prefix` trains in one process; drop it for a "
                 f"run of {processes} processes."
             )
+        if self.adapter_format == "adapterhub" and not (
+            self.adapterhub_style or self.load_adapters
+        ):
+            raise KerasAdaptersError(
+                "`adapter_format`=adapterhub writes AdapterHub's houlsby or "
+                "pfeiffer adapters; AdapterHub computes adapter-bert's "
+                "differently. Train with `adapter_config`=houlsby or "
+                "pfeiffer."
+            )
+        if self.cache_frozen_prefix and self.adapterhub_style:
+            raise KerasAdaptersError(
+                "`cache_frozen_prefix` does not split AdapterHub's "
+                f"classification head yet; drop it for `adapter_config`="
+                f"{self.adapter_config}."
+            )
+        if self.load_adapters:
+            adapter_settings = (
+                "adapter_size",
+                "adapter_init_scale",
+                "adapter_layers",
+            )
+            given = [
+                name
+                for name in adapter_settings
+                if getattr(self, name) is not None
+            ] + (["adapter_config"] if self.adapterhub_style else [])
+            given += ["bert_config_file"] if self.bert_config_file else []
+            if given:
+                raise KerasAdaptersError(
+                    f"`load_adapters` takes the adapters of "
+                    f"{self.load_adapters} on `preset`; drop "
+                    + ", ".join(f"`{name}`" for name in given)
+                    + "."
+                )
         shortest = _MIN_SEQ_LENGTH[self.task.is_pair]
         if self.max_seq_length < shortest:
             raise KerasAdaptersError(
@@ -144,10 +197,21 @@ def load_examples(config, split):
 
 
 def build_classifier(config):
-    """The classifier in its tuning mode, from a preset or the TF1 trio."""
+    """The classifier in its tuning mode: adapters loaded from a folder, or
+    fresh ones on a preset or the TF1 trio."""
     mode = dict(config.tuning_kwargs(), regression=config.task.is_regression)
     num_classes = None if config.task.is_regression else len(config.task.labels)
-    if config.bert_config_file:
+    if config.load_adapters:
+        model = load_adapters(config.load_adapters, config.preset)
+        check_task_fits(model, config.task)
+        set_tuning_mode(
+            model,
+            config.tuning,
+            top_k=config.top_k_layers,
+            train_pooler=config.train_pooler,
+            freeze_below_adapters=config.freeze_below_adapters,
+        )
+    elif config.bert_config_file:
         model = classifier_from_tf1_checkpoint(
             config.bert_config_file,
             config.init_checkpoint,
@@ -156,6 +220,16 @@ def build_classifier(config):
             num_classes=num_classes,
             **config.adapter_kwargs(),
             sequence_length=config.max_seq_length,
+            **mode,
+        )
+    elif config.adapterhub_style:
+        # AdapterHub's adapters train with AdapterHub's head.
+        labels = None if config.task.is_regression else list(config.task.labels)
+        model = AdapterHubTextClassifier.from_preset(
+            config.preset,
+            num_classes=num_classes,
+            labels=labels,
+            **config.adapter_kwargs(),
             **mode,
         )
     else:
@@ -167,6 +241,33 @@ def build_classifier(config):
         )
     model.preprocessor.sequence_length = config.max_seq_length
     return model
+
+
+def check_task_fits(model, task):
+    """Raises unless a loaded classifier answers `task`'s classes."""
+    if getattr(model, "regression", False) != task.is_regression:
+        raise KerasAdaptersError(
+            f"The loaded adapters' head is "
+            f"{'a regression' if model.regression else 'a classification'} "
+            f"head; {task.name} is "
+            f"{'a regression' if task.is_regression else 'a classification'} "
+            "task."
+        )
+    if task.is_regression:
+        return
+    if model.num_classes != len(task.labels):
+        raise KerasAdaptersError(
+            f"The loaded adapters' head has {model.num_classes} classes; "
+            f"{task.name} has {len(task.labels)} ({', '.join(task.labels)})."
+        )
+    # Classes are matched by id; names that are the task's own in another
+    # order mean the head's ids mean other classes.
+    labels = list(getattr(model, "labels", None) or ())
+    if set(labels) == set(task.labels) and labels != list(task.labels):
+        raise KerasAdaptersError(
+            f"The loaded adapters' classes are {', '.join(labels)} in that "
+            f"order; {task.name}'s are {', '.join(task.labels)}."
+        )
 
 
 def _probabilities(task, logits):
@@ -309,7 +410,9 @@ class ClassifierRun(TaskRun):
             )
             results.update({f"{prefix}_{k}": v for k, v in metrics.items()})
         results["global_step"] = step
-        if not step:
+        if not step and self.config.load_adapters:
+            results["note"] = f"the adapters of {self.config.load_adapters}"
+        elif not step:
             results["note"] = "untrained model: no checkpoint was found"
         if self.chief:
             path = os.path.join(self.config.output_dir, "eval_results")
@@ -383,12 +486,23 @@ class ClassifierRun(TaskRun):
         """The adapter-only artifact and the raw-string SavedModel."""
         task = self.config.task
         labels = None if task.is_regression else list(task.labels)
-        inputs = PAIR if task.is_pair else (SENTENCE,)
+        # AdapterHub folders record no text inputs.
+        inputs = (
+            (PAIR if task.is_pair else (SENTENCE,))
+            if self.config.adapter_format == ARTIFACT_FORMATS[0]
+            else None
+        )
         return {
             self._adapters_dir(): (
-                "adapter artifact",
+                "adapter artifact"
+                if self.config.adapter_format == "keras_adapters"
+                else "AdapterHub adapter folder",
                 lambda path: save_adapters(
-                    self.model, path, labels=labels, inputs=inputs
+                    self.model,
+                    path,
+                    labels=labels,
+                    inputs=inputs,
+                    format=self.config.adapter_format,
                 ),
             ),
             self.config.export_dir: (

@@ -13,6 +13,8 @@ import glob
 import os
 
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.layers.adapter_config import ADAPTER_CONFIGS
+from keras_adapters.layers.adapter_config import DEFAULT_ADAPTER_CONFIG
 from keras_adapters.training.precision import MIXED_PRECISION_POLICIES
 from keras_adapters.tuning import DEFAULT_LEARNING_RATES
 from keras_adapters.tuning import TUNING_MODES
@@ -188,10 +190,28 @@ class RunConfig:
         f"(default {DEFAULT_PRESET}).",
         path=True,
     )
-    adapter_size: int = setting(
-        64, "Adapter bottleneck size; 0 for no adapters."
+    adapter_config: str = setting(
+        DEFAULT_ADAPTER_CONFIG,
+        "Which adapters: adapter-bert's (GELU, size 64, the LayerNorms "
+        "train with them), or AdapterHub's houlsby (double_seq_bn: after "
+        "both sublayers, swish, hidden size / 16) or pfeiffer (seq_bn: after "
+        "the feed-forward LayerNorm, relu, hidden size / 16), which train "
+        "with AdapterHub's classification head and frozen LayerNorms, as "
+        "AdapterHub trains them.",
+        choices=ADAPTER_CONFIGS,
     )
-    adapter_init_scale: float = setting(1e-3, "Std of the adapter initializer.")
+    adapter_size: int = setting(
+        None,
+        "Adapter bottleneck size; 0 for no adapters. Default: the "
+        "--adapter_config's (64 for adapter-bert, hidden size / 16 for "
+        "houlsby and pfeiffer).",
+    )
+    adapter_init_scale: float = setting(
+        None,
+        "Std of the adapter initializer. Default: the --adapter_config's "
+        "(1e-3 truncated normal for adapter-bert, 0.02 normal for houlsby "
+        "and pfeiffer).",
+    )
     adapter_layers: int = setting(
         None,
         "AdapterDrop: adapters only in the top K blocks (default: every "
@@ -314,6 +334,12 @@ class RunConfig:
             self.train_pooler,
             self.freeze_below_adapters,
         )
+        if self.bert_config_file and self.adapterhub_style:
+            raise KerasAdaptersError(
+                "The original checkpoint format holds adapter-bert's "
+                f"adapters only; `adapter_config`={self.adapter_config} "
+                "needs a `preset`."
+            )
 
     def input_paths(self):
         """The local files and folders the run reads, which no output may
@@ -334,21 +360,37 @@ class RunConfig:
             top_k_layers=self.top_k_layers,
             train_pooler=self.train_pooler,
         )
-        # AdapterDrop's only when used, so that checkpoints written before
-        # it existed still resume.
+        # AdapterDrop's and the adapter config only when used, so that
+        # checkpoints written before they existed still resume.
+        if self.adapterhub_style:
+            settings["adapter_config"] = self.adapter_config
         if self.adapter_layers is not None:
             settings["adapter_layers"] = self.adapter_layers
         if self.freeze_below_adapters:
             settings["freeze_below_adapters"] = True
         return settings
 
+    @property
+    def adapterhub_style(self):
+        """Whether the adapters are AdapterHub's (houlsby, pfeiffer)."""
+        return self.adapter_config != DEFAULT_ADAPTER_CONFIG
+
     def adapter_kwargs(self):
-        """The adapter arguments of the model builders."""
-        return dict(
+        """The adapter arguments of the model builders (`None`: the adapter
+        config's own)."""
+        kwargs = dict(
             adapter_size=self.adapter_size,
             adapter_init_scale=self.adapter_init_scale,
             adapter_layers=self.adapter_layers,
         )
+        if self.adapterhub_style:
+            # AdapterHub computes the base as its Hugging Face config says
+            # (exact GELU for BERT); adapters that match it need that base.
+            kwargs.update(
+                adapter_config=self.adapter_config,
+                intermediate_activation="auto",
+            )
+        return kwargs
 
     def tuning_kwargs(self):
         """The task constructor's tuning-mode arguments."""

@@ -194,8 +194,14 @@ class TaskRun:
             return 0
         with self.strategy.scope():
             step = self._checkpoints().restore(self.model, with_optimizer=False)
+        loaded = getattr(self.config, "load_adapters", None)
         if step:
             print(f"Restored the model trained for {step} steps.")
+        elif loaded:
+            print(
+                f"No checkpoint in {self.config.output_dir}: these results "
+                f"are those of the adapters of {loaded} as loaded."
+            )
         else:
             print(
                 f"No checkpoint in {self.config.output_dir}: these results "
