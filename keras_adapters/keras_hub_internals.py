@@ -28,10 +28,21 @@ from keras_hub.src.tokenizers.word_piece_tokenizer import (
 # The preset loader: the only way to learn which backbone class a preset
 # holds and its config (`loader.config`, converted for a Hugging Face folder
 # by `loader.converter.convert_backbone_config`) without building it, and
-# to load the tokenizer of a plain BERT preset into this package's
-# preprocessor classes (their `from_preset()` would look for a keras-hub
-# preprocessor made for `BertBackbone`).
+# to load the tokenizer of a plain preset into this package's preprocessor
+# classes (their `from_preset()` would look for a keras-hub preprocessor
+# made for the plain backbone class). `PresetLoader`, its Hugging Face
+# subclass and the file helpers let `keras_adapters.models.transformers`
+# add the converters keras-hub lacks (ELECTRA) or completes (RoBERTa) to
+# the same loader.
+from keras_hub.src.utils.preset_utils import PresetLoader
+from keras_hub.src.utils.preset_utils import check_file_exists
+from keras_hub.src.utils.preset_utils import get_file
 from keras_hub.src.utils.preset_utils import get_preset_loader
+from keras_hub.src.utils.preset_utils import load_json
+from keras_hub.src.utils.transformers import convert_roberta
+from keras_hub.src.utils.transformers.preset_loader import (
+    TransformersPresetLoader,
+)
 
 # BERT's tanh-approximated GELU: the function object keras-hub's BERT
 # blocks use, looked up by the name keras-hub registers it under (the name
@@ -49,8 +60,14 @@ if gelu_approximate is None:
 __all__ = [
     "PUNCTUATION_AND_CJK_REGEX",
     "PUNCTUATION_REGEX",
+    "PresetLoader",
+    "TransformersPresetLoader",
     "WHITESPACE_AND_PUNCTUATION_REGEX",
     "WHITESPACE_PUNCTUATION_AND_CJK_REGEX",
+    "check_file_exists",
+    "convert_roberta",
     "gelu_approximate",
+    "get_file",
     "get_preset_loader",
+    "load_json",
 ]

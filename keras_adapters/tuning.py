@@ -98,13 +98,13 @@ class TuningMode:
 
 
 def backbone_of(model):
-    """The `AdapterBertBackbone` of a task (or the backbone itself)."""
+    """The adapter backbone of a task (or the backbone itself)."""
     backbone = getattr(model, "backbone", model)
     if not hasattr(backbone, "layer_norm_layers"):
         raise TypeError(
-            f"Expected an AdapterBertBackbone or a task built on one, got "
-            f"{type(model).__name__}. For plain BERT use "
-            "AdapterBertBackbone.from_preset(preset, adapter_size=0)."
+            f"Expected an adapter backbone or a task built on one, got "
+            f"{type(model).__name__}. For a plain model use "
+            "AdapterBackbone.from_preset(preset, adapter_size=0)."
         )
     return backbone
 
@@ -117,20 +117,21 @@ def parameter_groups(model):
     """Splits the variables of a model into the summary groups.
 
     Args:
-        model: an `AdapterBertBackbone` or a task whose `backbone` is one.
+        model: an adapter backbone or a task whose `backbone` is one.
 
     Returns:
         A dict from each of `GROUPS` to its list of variables: `adapters`
         (every adapter module), `layer_norms` (the embedding LayerNorm and
         both LayerNorms of every block), `head` (everything outside the
-        backbone), `pooler` (the pooler dense) and `rest` (embeddings,
-        attention and feedforward weights).
+        backbone), `pooler` (the backbone's pooler dense, for families that
+        have one) and `rest` (embeddings, attention and feedforward
+        weights).
     """
     backbone = backbone_of(model)
     owners = {
         "adapters": _variable_ids(backbone.adapters),
         "layer_norms": _variable_ids(backbone.layer_norm_layers),
-        "pooler": _variable_ids([backbone.pooled_dense]),
+        "pooler": _variable_ids(backbone.pooler_layers),
     }
     backbone_ids = _variable_ids([backbone])
     groups = {group: [] for group in GROUPS}
@@ -150,6 +151,11 @@ def _trained_ids(model, tuning):
     if tuning.mode == "full":
         return {id(variable) for variable in model.weights}
     trained = {id(variable) for variable in groups["head"]}
+    if tuning.train_pooler and not backbone.pooler_layers:
+        raise KerasAdaptersError(
+            f"A {type(backbone).__name__} has no pooler to train; drop "
+            "`train_pooler` (the task head trains in every mode)."
+        )
     if tuning.train_pooler:
         trained |= {id(variable) for variable in groups["pooler"]}
     if tuning.mode == "adapters":
@@ -194,7 +200,7 @@ def lowest_trained_block(model):
     variable: below it, the encoder is a fixed function of the input.
 
     Args:
-        model: an `AdapterBertBackbone` or a task built on one.
+        model: an adapter backbone or a task built on one.
 
     Returns:
         An int: `0` when an embedding variable (the embedding LayerNorm
@@ -215,7 +221,7 @@ def lowest_trained_block(model):
     backbone = backbone_of(model)
     blocks = backbone.transformer_layers
     trained = {id(v) for v in backbone.weights if v.trainable}
-    above_embeddings = _variable_ids([*blocks, backbone.pooled_dense])
+    above_embeddings = _variable_ids([*blocks, *backbone.pooler_layers])
     if trained - above_embeddings:
         return 0
     return next(
@@ -268,7 +274,7 @@ def set_tuning_mode(
     `model.trainable` afterwards resets every flag.
 
     Args:
-        model: an `AdapterBertBackbone` or a task built on one.
+        model: an adapter backbone (`AdapterBackbone`) or a task built on one.
         mode: one of `"adapters"`, `"full"`, `"layer_norm"`, `"top_k"`.
         top_k: int, the number of top blocks for `"top_k"`.
         train_pooler: bool. Also train the pooler dense in the partial modes.
@@ -314,7 +320,7 @@ def tuning_summary(model, print_fn=print):
     """Prints and returns trained and total parameters by group.
 
     Args:
-        model: an `AdapterBertBackbone` or a task built on one.
+        model: an adapter backbone (`AdapterBackbone`) or a task built on one.
         print_fn: callable receiving the summary text, or `None` to print
             nothing. Defaults to `print`.
 

@@ -39,8 +39,10 @@ class ClassificationHead(keras.layers.Layer):
         **kwargs: other `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Call arguments:
-        inputs: the backbone's output dict, with `sequence_output`
-            (`[batch, seq, hidden_dim]`) and `pooled_output`.
+        inputs: the backbone's outputs: a dict with `sequence_output`
+            (`[batch, seq, hidden_dim]`) and `pooled_output` (BERT,
+            ELECTRA), or the sequence output itself (RoBERTa, XLM-RoBERTa,
+            DistilBERT, which have no pooler).
         training: whether dropout is active.
 
     Returns:
@@ -87,7 +89,7 @@ class ClassificationHead(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
 
     def build(self, inputs_shape):
-        hidden_dim = inputs_shape["sequence_output"][-1]
+        hidden_dim = _sequence_output(inputs_shape)[-1]
         self.dropout_layers = []
         self.dense_layers = []
         shape = (None, hidden_dim)
@@ -116,13 +118,13 @@ class ClassificationHead(keras.layers.Layer):
         if self.use_pooler:
             x = inputs["pooled_output"]
         else:
-            x = inputs["sequence_output"][:, 0, :]
+            x = _sequence_output(inputs)[:, 0, :]
         for dropout, dense in zip(self.dropout_layers, self.dense_layers):
             x = dense(dropout(x, training=training))
         return x
 
     def compute_output_spec(self, inputs, training=None):
-        batch = inputs["sequence_output"].shape[0]
+        batch = _sequence_output(inputs).shape[0]
         return keras.KerasTensor(
             (batch, self.num_classes), dtype=self.compute_dtype
         )
@@ -143,3 +145,8 @@ class ClassificationHead(keras.layers.Layer):
             }
         )
         return config
+
+
+def _sequence_output(outputs):
+    """The sequence output (or its shape) among a backbone's outputs."""
+    return outputs["sequence_output"] if isinstance(outputs, dict) else outputs

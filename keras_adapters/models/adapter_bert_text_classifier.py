@@ -3,6 +3,10 @@
 import keras
 from keras_hub.models import BertTextClassifier
 
+from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
+from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
+    AdapterBertTextClassifierPreprocessor,
+)
 from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 
 
@@ -52,37 +56,5 @@ class AdapterBertTextClassifier(AdapterClassifierTask, BertTextClassifier):
     ```
     """
 
-    def __init__(
-        self,
-        backbone,
-        num_classes=None,
-        preprocessor=None,
-        activation=None,
-        dropout=0.1,
-        regression=False,
-        tuning_mode="adapters",
-        top_k=None,
-        train_pooler=False,
-        freeze_below_adapters=False,
-        train_layer_norms=None,
-        **kwargs,
-    ):
-        num_classes = self._init_classifier(
-            backbone,
-            num_classes,
-            regression,
-            tuning_mode,
-            top_k,
-            train_pooler,
-            freeze_below_adapters,
-            train_layer_norms,
-        )
-        super().__init__(
-            backbone=backbone,
-            num_classes=num_classes,
-            preprocessor=preprocessor,
-            activation=activation,
-            dropout=dropout,
-            **kwargs,
-        )
-        self._apply_tuning()
+    backbone_cls = AdapterBertBackbone
+    preprocessor_cls = AdapterBertTextClassifierPreprocessor

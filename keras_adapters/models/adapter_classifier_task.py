@@ -2,55 +2,68 @@
 the default optimizer."""
 
 import keras
+from keras_hub.tokenizers import WordPieceTokenizer
 
 from keras_adapters.errors import KerasAdaptersError
-from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
-    AdapterBertTextClassifierPreprocessor,
-)
 from keras_adapters.models.adapter_bert_tokenizer import (
     hugging_face_strip_accents,
 )
 from keras_adapters.models.adapter_task import AdapterTask
+from keras_adapters.models.adapter_task import family_task
 
 
 class AdapterClassifierTask(AdapterTask):
-    """Mixin of the text classifiers built on an `AdapterBertBackbone`.
+    """Mixin of the text classifiers built on an adapter backbone.
 
-    Put it before the keras-hub task class. It checks `num_classes` against
-    `regression`, takes raw strings or tokenized batches, and compiles with
-    the original optimizer and a loss for classes or for one score.
+    Put it before the keras-hub task class (`class C(AdapterClassifierTask,
+    keras_hub.models.RobertaTextClassifier)`): its constructor takes the
+    tuning mode and `regression` and passes the rest to the keras-hub
+    classifier's. It checks `num_classes` against `regression`, takes raw
+    strings or tokenized batches, and compiles with the original optimizer
+    and a loss for classes or for one score. Each
+    family has its classifier (`AdapterBertTextClassifier`,
+    `AdapterRobertaTextClassifier`, ...: `for_family()` finds it); a
+    classifier of any family (`AdapterHubTextClassifier`) reads text with
+    its family's preprocessor.
     """
 
-    preprocessor_cls = AdapterBertTextClassifierPreprocessor
+    @classmethod
+    def for_family(cls, family):
+        """The classifier class of a family (an adapter backbone class)."""
+        return family_task(AdapterClassifierTask, family)
+
+    @classmethod
+    def family_preprocessor_cls(cls, family):
+        """The preprocessor class of the family's own classifier."""
+        return cls.for_family(family).preprocessor_cls
 
     @classmethod
     def preset_preprocessor(cls, preset, backbone=None, **kwargs):
-        """`AdapterTask.preset_preprocessor`, whose tokenizer strips accents
-        as a Hugging Face folder's own tokenizer does (see
+        """`AdapterTask.preset_preprocessor`, whose WordPiece tokenizer
+        strips accents as a Hugging Face folder's own tokenizer does (see
         `hugging_face_strip_accents`)."""
         preprocessor = super().preset_preprocessor(preset, backbone, **kwargs)
         strip_accents = hugging_face_strip_accents(preset)
-        if strip_accents is not None:
+        if strip_accents is not None and isinstance(
+            preprocessor.tokenizer, WordPieceTokenizer
+        ):
             preprocessor.tokenizer.strip_accents = strip_accents
         return preprocessor
 
-    def _init_classifier(
+    def __init__(
         self,
         backbone,
-        num_classes,
-        regression,
-        tuning_mode,
-        top_k,
-        train_pooler,
-        freeze_below_adapters,
-        train_layer_norms,
+        num_classes=None,
+        regression=False,
+        tuning_mode="adapters",
+        top_k=None,
+        train_pooler=False,
+        freeze_below_adapters=False,
+        train_layer_norms=None,
+        **kwargs,
     ):
-        """Validates the head's size and the tuning mode; call before the
-        keras-hub constructor.
-
-        Returns:
-            `num_classes` as an int (`1` for regression).
-        """
+        """Checks the head's size and the tuning mode, builds the keras-hub
+        classifier (`**kwargs` are its arguments) and applies the mode."""
         if regression:
             num_classes = 1 if num_classes is None else num_classes
             if num_classes != 1:
@@ -73,15 +86,18 @@ class AdapterClassifierTask(AdapterTask):
             freeze_below_adapters,
             train_layer_norms,
         )
-        return int(num_classes)
+        super().__init__(
+            backbone=backbone, num_classes=int(num_classes), **kwargs
+        )
+        self._apply_tuning()
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         """Tokenizes raw strings; passes already tokenized batches through.
 
         `fit`, `evaluate` and `predict` thus take raw strings (through the
-        preprocessor) or dicts of `token_ids`, `segment_ids` and
-        `padding_mask`, such as the length-bucketed batches of
-        `keras_adapters.training.pipeline`.
+        preprocessor) or dicts of `token_ids`, `padding_mask` (and
+        `segment_ids` for the families that read them), such as the
+        length-bucketed batches of `keras_adapters.training.pipeline`.
         """
         if isinstance(x, dict) and "token_ids" in x:
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)

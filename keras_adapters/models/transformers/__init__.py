@@ -1,0 +1,1 @@
+"""Hugging Face folders keras-hub's own converters do not fully read."""
