@@ -34,16 +34,14 @@ from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.layers.adapter_config import AdapterConfig
-from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
-from keras_adapters.models.adapter_bert_question_answerer import (
-    AdapterBertQuestionAnswerer,
-)
-from keras_adapters.models.adapter_bert_text_classifier import (
-    AdapterBertTextClassifier,
-)
-from keras_adapters.models.adapterhub_text_classifier import (
-    AdapterHubTextClassifier,
-)
+from keras_adapters.models import AdapterBackbone
+from keras_adapters.models import AdapterBertQuestionAnswerer
+from keras_adapters.models import AdapterBertTextClassifier
+from keras_adapters.models import AdapterDistilBertTextClassifier
+from keras_adapters.models import AdapterElectraTextClassifier
+from keras_adapters.models import AdapterHubTextClassifier
+from keras_adapters.models import AdapterRobertaTextClassifier
+from keras_adapters.models import AdapterXLMRobertaTextClassifier
 from keras_adapters.output_files import save_safetensors
 from keras_adapters.output_files import write_folder
 from keras_adapters.output_files import write_text
@@ -102,29 +100,47 @@ _NUMBER = (_is_number, "a number")
 _BOOLEAN = (_of_type(bool), "true or false")
 _ACTIVATION = (_of_type(str, dict), "an activation")
 _STRING = (_of_type(str), "a string")
+# The arguments every classifier's artifact keeps, with their checks.
+_CLASSIFIER = {
+    "num_classes": _POSITIVE,
+    "activation": _ACTIVATION,
+    "dropout": _NUMBER,
+    "regression": _BOOLEAN,
+}
+# keras-hub's first-token heads (RoBERTa, XLM-RoBERTa, DistilBERT).
+_FIRST_TOKEN_HEAD = {**_CLASSIFIER, "hidden_dim": _POSITIVE}
+# `ClassificationHead` heads (AdapterHub's, ELECTRA's).
+_CLASSIFICATION_HEAD = {
+    **_CLASSIFIER,
+    "head_layers": _POSITIVE,
+    "head_activation": _ACTIVATION,
+    "use_pooler": _BOOLEAN,
+    "head_bias": _BOOLEAN,
+}
 # The task classes an artifact can hold, with the check of each of their
 # constructor arguments.
 TASKS = {
-    "AdapterBertTextClassifier": (
-        AdapterBertTextClassifier,
-        {
-            "num_classes": _POSITIVE,
-            "activation": _ACTIVATION,
-            "dropout": _NUMBER,
-            "regression": _BOOLEAN,
-        },
+    "AdapterBertTextClassifier": (AdapterBertTextClassifier, _CLASSIFIER),
+    "AdapterRobertaTextClassifier": (
+        AdapterRobertaTextClassifier,
+        _FIRST_TOKEN_HEAD,
+    ),
+    "AdapterXLMRobertaTextClassifier": (
+        AdapterXLMRobertaTextClassifier,
+        _FIRST_TOKEN_HEAD,
+    ),
+    "AdapterDistilBertTextClassifier": (
+        AdapterDistilBertTextClassifier,
+        _FIRST_TOKEN_HEAD,
+    ),
+    "AdapterElectraTextClassifier": (
+        AdapterElectraTextClassifier,
+        _CLASSIFICATION_HEAD,
     ),
     "AdapterHubTextClassifier": (
         AdapterHubTextClassifier,
         {
-            "num_classes": _POSITIVE,
-            "activation": _ACTIVATION,
-            "dropout": _NUMBER,
-            "regression": _BOOLEAN,
-            "head_layers": _POSITIVE,
-            "head_activation": _ACTIVATION,
-            "use_pooler": _BOOLEAN,
-            "head_bias": _BOOLEAN,
+            **_CLASSIFICATION_HEAD,
             "labels": (
                 lambda value: value is None or _is_input_names(value, None),
                 "null or a list of names",
@@ -641,13 +657,15 @@ def _artifact_adapter_config(config, path):
 
 
 def _backbone_for(config, base, directory):
+    """The adapter backbone of the artifact's task family on `base`."""
+    family = TASKS[config["task"]["class"]][0].backbone_cls or AdapterBackbone
     adapter = config["adapter"]
     adapter_layers = adapter.get("adapter_layers")
     adapter_config = _artifact_adapter_config(
         config, os.path.join(directory, CONFIG_FILE)
     )
     if isinstance(base, str):
-        return AdapterBertBackbone.from_preset(
+        return family.from_preset(
             base,
             adapter_config=adapter_config,
             adapter_layers=adapter_layers,
@@ -655,10 +673,10 @@ def _backbone_for(config, base, directory):
                 "intermediate_activation"
             ),
         )
-    if not isinstance(base, AdapterBertBackbone):
+    if not isinstance(base, family):
         raise TypeError(
-            "`base` must be a preset (id or folder) or an AdapterBertBackbone, "
-            f"got {type(base).__name__}."
+            "`base` must be a preset (id or folder) or an adapter backbone "
+            f"({family.__name__}), got {type(base).__name__}."
         )
     if base.adapter_size != adapter["adapter_size"]:
         raise ArtifactError(
@@ -699,17 +717,18 @@ def load_adapters(directory, base, preprocessor="auto"):
             AdapterHub folder.
         base: the base model the adapters were trained on: a preset (id,
             keras-hub folder or Hugging Face folder) or, for an artifact, a
-            freshly loaded `AdapterBertBackbone` with the same adapter
-            size.
+            freshly loaded adapter backbone of its family
+            (`AdapterBertBackbone`, `AdapterRobertaBackbone`, ...) with the
+            same adapter size.
         preprocessor: `"auto"` to load the preset's preprocessor when `base`
             is a preset that has a tokenizer (none otherwise), `None`, or a
             preprocessor.
 
     Returns:
-        The task (`AdapterBertTextClassifier`, `AdapterHubTextClassifier` or
-        `AdapterBertQuestionAnswerer`) computing exactly what the saved
-        model computed, in the artifact's tuning mode, with the saved
-        preprocessor settings.
+        The task (a family's classifier such as `AdapterBertTextClassifier`,
+        an `AdapterHubTextClassifier` or a question answerer) computing
+        exactly what the saved model computed, in the artifact's tuning
+        mode, with the saved preprocessor settings.
 
     Raises:
         ArtifactError: a missing, incomplete or corrupted file (checked

@@ -405,7 +405,7 @@ JAX_WIDTH_MULTIPLE = 16
 JAX_PLATFORMS = ("cpu", "cuda", "tpu")
 
 
-def _serving_model(model, input_names=MODEL_INPUTS):
+def _serving_model(model, input_names=None):
     """The model in inference mode as a function of TensorFlow tensors.
 
     Returns `run(features)`: the preprocessor's features of a batch (full
@@ -417,8 +417,14 @@ def _serving_model(model, input_names=MODEL_INPUTS):
     Args:
         model: the Keras model.
         input_names: the features the model reads: `[batch, sequence]`
-            ones, then any `[batch]` ones (`task_ids`).
+            ones, then any `[batch]` ones (`task_ids`). Defaults to those of
+            `MODEL_INPUTS` among the model's inputs (RoBERTa, XLM-RoBERTa
+            and DistilBERT read no `segment_ids`).
     """
+    if input_names is None:
+        input_names = tuple(
+            name for name in MODEL_INPUTS if name in model.input
+        )
     if keras.config.backend() == "jax":
         return _jax_serving_model(model, input_names)
 

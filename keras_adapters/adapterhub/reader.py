@@ -12,9 +12,9 @@ from keras_adapters.adapterhub.weights import adapter_weights
 from keras_adapters.adapterhub.weights import head_weights
 from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.models.adapter_backbone import preset_backbone_class
+from keras_adapters.models.adapter_backbone import preset_backbone_config
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
-from keras_adapters.models.adapter_bert_backbone import preset_backbone_class
-from keras_adapters.models.adapter_bert_backbone import preset_backbone_config
 from keras_adapters.models.adapterhub_text_classifier import (
     AdapterHubTextClassifier,
 )

@@ -22,9 +22,9 @@ from keras_adapters.checkpoints.original_names import original_names
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.layers.adapter_config import AdapterConfig
-from keras_adapters.models.adapter_bert_backbone import DEFAULT_ADAPTER_SIZE
+from keras_adapters.models.adapter_backbone import DEFAULT_ADAPTER_SIZE
+from keras_adapters.models.adapter_backbone import is_adapter_path
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
-from keras_adapters.models.adapter_bert_backbone import is_adapter_path
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
 )

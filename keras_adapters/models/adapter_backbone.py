@@ -217,6 +217,27 @@ def supported_families():
     return ", ".join(cls.family for cls in adapter_families())
 
 
+def _family_or_none(backbone_cls):
+    """The adapter backbone class of a keras-hub backbone class, or `None`."""
+    if issubclass(backbone_cls, AdapterBackbone):
+        return backbone_cls
+    for cls in adapter_families():
+        if cls.plain_backbone_cls() is backbone_cls:
+            return cls
+    return None
+
+
+def unsupported_reason(backbone_cls):
+    """Why a keras-hub backbone class takes no adapters, and which do."""
+    name = backbone_cls.__name__
+    reason = UNSUPPORTED_REASONS.get(name, "its blocks are not keras-hub's")
+    return (
+        f"a {name} takes no adapters here ({reason}); adapters go into the "
+        "keras_hub.layers.TransformerEncoder blocks of "
+        f"{supported_families()} backbones"
+    )
+
+
 def adapter_backbone_class(backbone_cls):
     """The adapter backbone class of a keras-hub backbone class.
 
@@ -231,18 +252,11 @@ def adapter_backbone_class(backbone_cls):
         UnsupportedFamilyError: no family takes it, naming the supported
             ones.
     """
-    if issubclass(backbone_cls, AdapterBackbone):
-        return backbone_cls
-    for cls in adapter_families():
-        if cls.plain_backbone_cls() is backbone_cls:
-            return cls
-    name = backbone_cls.__name__
-    reason = UNSUPPORTED_REASONS.get(name, "its blocks are not keras-hub's")
-    raise UnsupportedFamilyError(
-        f"A {name} takes no adapters here ({reason}); adapters go into the "
-        "keras_hub.layers.TransformerEncoder blocks of "
-        f"{supported_families()} backbones."
-    )
+    family = _family_or_none(backbone_cls)
+    if family is None:
+        reason = unsupported_reason(backbone_cls)
+        raise UnsupportedFamilyError(f"{reason[0].upper()}{reason[1:]}.")
+    return family
 
 
 def family_of(preset):
@@ -473,12 +487,18 @@ class AdapterBackbone:
         ```
         """
         saved_cls = preset_backbone_class(preset)
-        family = adapter_backbone_class(saved_cls)
-        if not issubclass(family, cls):
-            raise KerasAdaptersError(
-                f"Preset '{preset}' is a {saved_cls.__name__} "
-                f"({family.family}), not a {cls.family} model; load it with "
-                f"{family.__name__} (or AdapterBackbone.from_preset)."
+        family = _family_or_none(saved_cls)
+        if family is None or not issubclass(family, cls):
+            expected = cls.family or "supported"
+            advice = (
+                unsupported_reason(saved_cls)
+                if family is None
+                else f"load it with {family.__name__} (or "
+                "AdapterBackbone.from_preset)"
+            )
+            raise UnsupportedFamilyError(
+                f"Preset '{preset}' is a {saved_cls.__name__}, not a "
+                f"{expected} model: {advice}."
             )
         loader = preset_loader(preset)
         if saved_cls is family:

@@ -11,7 +11,9 @@ from keras_adapters.models.adapter_roberta_backbone import (
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
-class AdapterRobertaTextClassifier(AdapterClassifierTask, RobertaTextClassifier):
+class AdapterRobertaTextClassifier(
+    AdapterClassifierTask, RobertaTextClassifier
+):
     """A RoBERTa classifier (or regressor) trained through adapters.
 
     keras-hub's `RobertaTextClassifier` head, which is Hugging Face's

@@ -3,10 +3,10 @@
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models.adapter_backbone import UnsupportedFamilyError
 from keras_adapters.models.adapter_backbone import adapter_backbone_class
-from keras_adapters.models.adapter_backbone import subclasses
 from keras_adapters.models.adapter_backbone import check_adapter_settings
 from keras_adapters.models.adapter_backbone import preset_backbone_class
 from keras_adapters.models.adapter_backbone import readable_load_errors
+from keras_adapters.models.adapter_backbone import subclasses
 from keras_adapters.models.transformers.preset_loader import preset_loader
 from keras_adapters.optimization import AdamWeightDecay
 from keras_adapters.tuning import TuningMode
@@ -233,4 +233,3 @@ class AdapterTask:
                 preprocessor.sequence_length, backbone.max_sequence_length
             )
         return preprocessor
-

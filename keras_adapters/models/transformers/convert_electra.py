@@ -97,7 +97,9 @@ def convert_weights(backbone, loader, transformers_config):
         loader, backbone.embeddings_layer_norm, "embeddings.LayerNorm"
     )
     if backbone.hidden_dim != backbone.embedding_dim:
-        _port_dense(loader, backbone.embeddings_projection, "embeddings_project")
+        _port_dense(
+            loader, backbone.embeddings_projection, "embeddings_project"
+        )
     activation = keras_activation(transformers_config.get("hidden_act", "gelu"))
     if activation is None:
         raise KerasAdaptersError(
