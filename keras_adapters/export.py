@@ -217,7 +217,7 @@ def export_saved_model(
         concrete = serving.get_concrete_function()
     finally:
         preprocessor.sequence_length = previous_length
-    _save_signature(concrete, export_dir)
+    _save_signature(concrete, export_dir, preprocessor)
     return export_dir
 
 
@@ -304,7 +304,7 @@ def _export_multi_task(model, export_dir, task_signatures):
     signatures = {"serving_default": serve.get_concrete_function()}
     for info in infos if task_signatures else ():
         signatures[info.name] = _task_signature(serve, info)
-    _save_signatures(signatures, export_dir)
+    _save_signatures(signatures, export_dir, model.preprocessor)
     return export_dir
 
 
@@ -501,13 +501,29 @@ def _jax_serving_model(model, input_names):
     return run
 
 
-def _save_signature(concrete, export_dir):
-    """Saves one concrete function as `serving_default`, with its weights."""
-    _save_signatures({"serving_default": concrete}, export_dir)
+def _save_signature(concrete, export_dir, preprocessor):
+    """Saves one concrete function as `serving_default`, with its weights
+    and the lookup tables of `preprocessor`'s tokenizer."""
+    _save_signatures({"serving_default": concrete}, export_dir, preprocessor)
 
 
-def _save_signatures(signatures, export_dir):
-    """Saves concrete functions by signature name, with their weights."""
+def _tokenizer_resources(preprocessor):
+    """The lookup tables (and `tf.Module`s holding them) a preprocessor's
+    tokenizer keeps outside Keras' tracking: keras-hub's byte-pair
+    tokenizer (RoBERTa's) has its vocabulary and merge cache in them."""
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    return [
+        value
+        for value in vars(tokenizer).values()
+        if isinstance(
+            value, (tf.Module, tf.saved_model.experimental.TrackableResource)
+        )
+    ]
+
+
+def _save_signatures(signatures, export_dir, preprocessor):
+    """Saves concrete functions by signature name, with their weights and
+    the lookup tables of `preprocessor`'s tokenizer."""
     # Only the signature is saved (no polymorphic function: saving one would
     # trace it again). Track the `tf.Variable`s the graph reads, not the
     # Keras variables that wrap them: a Keras variable exports as a second,
@@ -526,6 +542,7 @@ def _save_signatures(signatures, export_dir):
         raise KerasAdaptersError(
             "The traced model reads no variables; nothing to export."
         )
+    module.tokenizer_resources = _tokenizer_resources(preprocessor)
     write_folder(
         os.fspath(export_dir),
         lambda path: tf.saved_model.save(module, path, signatures=signatures),
@@ -643,7 +660,7 @@ def export_question_answerer(
         for name in ("question", "context")
     ]
     serving = tf.function(serve, input_signature=signature, autograph=False)
-    _save_signature(serving.get_concrete_function(), export_dir)
+    _save_signature(serving.get_concrete_function(), export_dir, preprocessor)
     return export_dir
 
 

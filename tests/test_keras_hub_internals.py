@@ -20,7 +20,7 @@ from keras_adapters.layers.adapter_transformer_encoder import (
 )
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
-from keras_adapters.models.adapter_bert_backbone import preset_backbone_config
+from keras_adapters.models.adapter_backbone import preset_backbone_config
 from tests.adapterhub.fixtures import BASE as ADAPTERHUB_BASE
 from tests.conftest import TINY_CONFIG
 from tests.conftest import TINY_VOCAB
