@@ -37,10 +37,14 @@ from keras_adapters.layers.adapter_config import AdapterConfig
 from keras_adapters.models import AdapterBackbone
 from keras_adapters.models import AdapterBertQuestionAnswerer
 from keras_adapters.models import AdapterBertTextClassifier
+from keras_adapters.models import AdapterDistilBertQuestionAnswerer
 from keras_adapters.models import AdapterDistilBertTextClassifier
+from keras_adapters.models import AdapterElectraQuestionAnswerer
 from keras_adapters.models import AdapterElectraTextClassifier
 from keras_adapters.models import AdapterHubTextClassifier
+from keras_adapters.models import AdapterRobertaQuestionAnswerer
 from keras_adapters.models import AdapterRobertaTextClassifier
+from keras_adapters.models import AdapterXLMRobertaQuestionAnswerer
 from keras_adapters.models import AdapterXLMRobertaTextClassifier
 from keras_adapters.output_files import save_safetensors
 from keras_adapters.output_files import write_folder
@@ -148,6 +152,16 @@ TASKS = {
         },
     ),
     "AdapterBertQuestionAnswerer": (AdapterBertQuestionAnswerer, {}),
+    "AdapterRobertaQuestionAnswerer": (AdapterRobertaQuestionAnswerer, {}),
+    "AdapterXLMRobertaQuestionAnswerer": (
+        AdapterXLMRobertaQuestionAnswerer,
+        {},
+    ),
+    "AdapterDistilBertQuestionAnswerer": (
+        AdapterDistilBertQuestionAnswerer,
+        {},
+    ),
+    "AdapterElectraQuestionAnswerer": (AdapterElectraQuestionAnswerer, {}),
 }
 # The other values `load_adapters` reads, by config section.
 _CONFIG_KEYS = {

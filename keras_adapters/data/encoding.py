@@ -81,12 +81,13 @@ def padded_widths(longest, max_length, pad_multiple=PAD_MULTIPLE):
 
 
 def encode_examples(examples, preprocessor, task, batch_size=256):
-    """Tokenizes GLUE `InputExample`s with a BERT classifier preprocessor.
+    """Tokenizes GLUE `InputExample`s with a text classifier preprocessor.
 
     Args:
         examples: list of objects with `text_a`, `text_b` and `label`.
-        preprocessor: a keras-hub BERT classifier preprocessor; its
-            `sequence_length` is the `max_seq_length`.
+        preprocessor: a keras-hub text classifier preprocessor (of any
+            supported family); its `sequence_length` is the
+            `max_seq_length`.
         task: a `GlueTask` or task name; its labels give the class ids
             (float scores for the regression task STS-B).
         batch_size: tokenization batch size.
@@ -114,7 +115,10 @@ def encode_examples(examples, preprocessor, task, batch_size=256):
             for key, value in features.items()
         }
         token_ids.append(features["token_ids"])
-        segment_ids.append(features["segment_ids"])
+        # RoBERTa, XLM-RoBERTa and DistilBERT read no segment ids.
+        segment_ids.append(
+            features.get("segment_ids", np.zeros_like(features["token_ids"]))
+        )
         lengths.append(features["padding_mask"].sum(axis=1))
     width = preprocessor.sequence_length
     return EncodedExamples(

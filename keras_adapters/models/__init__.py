@@ -20,11 +20,23 @@ from keras_adapters.models.adapter_bert_tokenizer import AdapterBertTokenizer
 from keras_adapters.models.adapter_distil_bert_backbone import (
     AdapterDistilBertBackbone,
 )
+from keras_adapters.models.adapter_distil_bert_question_answerer import (
+    AdapterDistilBertQuestionAnswerer,
+)
+from keras_adapters.models.adapter_distil_bert_question_answerer_preprocessor import (
+    AdapterDistilBertQuestionAnswererPreprocessor,
+)
 from keras_adapters.models.adapter_distil_bert_text_classifier import (
     AdapterDistilBertTextClassifier,
 )
 from keras_adapters.models.adapter_electra_backbone import (
     AdapterElectraBackbone,
+)
+from keras_adapters.models.adapter_electra_question_answerer import (
+    AdapterElectraQuestionAnswerer,
+)
+from keras_adapters.models.adapter_electra_question_answerer_preprocessor import (
+    AdapterElectraQuestionAnswererPreprocessor,
 )
 from keras_adapters.models.adapter_electra_text_classifier import (
     AdapterElectraTextClassifier,
@@ -32,14 +44,32 @@ from keras_adapters.models.adapter_electra_text_classifier import (
 from keras_adapters.models.adapter_electra_text_classifier_preprocessor import (
     AdapterElectraTextClassifierPreprocessor,
 )
+from keras_adapters.models.adapter_question_answerer import (
+    AdapterQuestionAnswerer,
+)
+from keras_adapters.models.adapter_question_answerer_preprocessor import (
+    AdapterQuestionAnswererPreprocessor,
+)
 from keras_adapters.models.adapter_roberta_backbone import (
     AdapterRobertaBackbone,
+)
+from keras_adapters.models.adapter_roberta_question_answerer import (
+    AdapterRobertaQuestionAnswerer,
+)
+from keras_adapters.models.adapter_roberta_question_answerer_preprocessor import (
+    AdapterRobertaQuestionAnswererPreprocessor,
 )
 from keras_adapters.models.adapter_roberta_text_classifier import (
     AdapterRobertaTextClassifier,
 )
 from keras_adapters.models.adapter_xlm_roberta_backbone import (
     AdapterXLMRobertaBackbone,
+)
+from keras_adapters.models.adapter_xlm_roberta_question_answerer import (
+    AdapterXLMRobertaQuestionAnswerer,
+)
+from keras_adapters.models.adapter_xlm_roberta_question_answerer_preprocessor import (
+    AdapterXLMRobertaQuestionAnswererPreprocessor,
 )
 from keras_adapters.models.adapter_xlm_roberta_text_classifier import (
     AdapterXLMRobertaTextClassifier,
@@ -63,14 +93,24 @@ __all__ = [
     "AdapterBertTextClassifierPreprocessor",
     "AdapterBertTokenizer",
     "AdapterDistilBertBackbone",
+    "AdapterDistilBertQuestionAnswerer",
+    "AdapterDistilBertQuestionAnswererPreprocessor",
     "AdapterDistilBertTextClassifier",
     "AdapterElectraBackbone",
+    "AdapterElectraQuestionAnswerer",
+    "AdapterElectraQuestionAnswererPreprocessor",
     "AdapterElectraTextClassifier",
     "AdapterElectraTextClassifierPreprocessor",
     "AdapterHubTextClassifier",
+    "AdapterQuestionAnswerer",
+    "AdapterQuestionAnswererPreprocessor",
     "AdapterRobertaBackbone",
+    "AdapterRobertaQuestionAnswerer",
+    "AdapterRobertaQuestionAnswererPreprocessor",
     "AdapterRobertaTextClassifier",
     "AdapterXLMRobertaBackbone",
+    "AdapterXLMRobertaQuestionAnswerer",
+    "AdapterXLMRobertaQuestionAnswererPreprocessor",
     "AdapterXLMRobertaTextClassifier",
     "ClassificationHeadTextClassifier",
     "MultiTaskPreprocessor",

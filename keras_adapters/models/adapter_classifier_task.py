@@ -97,9 +97,11 @@ class AdapterClassifierTask(AdapterTask):
         `fit`, `evaluate` and `predict` thus take raw strings (through the
         preprocessor) or dicts of `token_ids`, `padding_mask` (and
         `segment_ids` for the families that read them), such as the
-        length-bucketed batches of `keras_adapters.training.pipeline`.
+        length-bucketed batches of `keras_adapters.training.pipeline`; the
+        features the model does not read are dropped.
         """
         if isinstance(x, dict) and "token_ids" in x:
+            x = {name: x[name] for name in self.input}
             return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         return super().preprocess_samples(x, y, sample_weight)
 

@@ -26,8 +26,9 @@ from keras_adapters.export import SENTENCE
 from keras_adapters.export import export_saved_model
 from keras_adapters.metrics.glue import accuracy
 from keras_adapters.metrics.glue import glue_metrics
-from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.models import AdapterHubTextClassifier
+from keras_adapters.models import family_of
+from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 from keras_adapters.training.pipeline import training_dataset
 from keras_adapters.training.prefix_cache import load_or_build_prefix_cache
 from keras_adapters.training.prefix_cache import split_frozen_prefix
@@ -233,7 +234,9 @@ def build_classifier(config):
             **mode,
         )
     else:
-        model = AdapterBertTextClassifier.from_preset(
+        # The preset's family's own classifier (BERT's, RoBERTa's, ...).
+        family = family_of(config.preset)
+        model = AdapterClassifierTask.for_family(family).from_preset(
             config.preset,
             num_classes=num_classes,
             **config.adapter_kwargs(),

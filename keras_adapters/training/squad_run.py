@@ -23,7 +23,9 @@ from keras_adapters.layers.span_head import PADDING_LOGIT
 from keras_adapters.metrics.squad import squad_evaluate
 from keras_adapters.models import AdapterBertQuestionAnswerer
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
-from keras_adapters.models.adapter_bert_question_answerer_preprocessor import (
+from keras_adapters.models import AdapterQuestionAnswerer
+from keras_adapters.models import family_of
+from keras_adapters.models.adapter_question_answerer_preprocessor import (
     check_window_settings,
 )
 from keras_adapters.models.span_decoding import decode_answers
@@ -134,10 +136,12 @@ def build_question_answerer(config):
         return AdapterBertQuestionAnswerer(
             backbone, preprocessor, **config.tuning_kwargs()
         )
-    return AdapterBertQuestionAnswerer.from_preset(
+    # The preset's family's own question answerer (BERT's, RoBERTa's, ...).
+    task_cls = AdapterQuestionAnswerer.for_family(family_of(config.preset))
+    return task_cls.from_preset(
         config.preset,
         **config.adapter_kwargs(),
-        preprocessor=AdapterBertQuestionAnswerer.preset_preprocessor(
+        preprocessor=task_cls.preset_preprocessor(
             config.preset, **config.preprocessor_kwargs()
         ),
         **config.tuning_kwargs(),

@@ -21,6 +21,7 @@ from keras_adapters.models import AdapterBackbone
 from keras_adapters.models import AdapterDistilBertBackbone
 from keras_adapters.models import AdapterElectraBackbone
 from keras_adapters.models import AdapterElectraTextClassifier
+from keras_adapters.models import AdapterQuestionAnswerer
 from keras_adapters.models import AdapterRobertaBackbone
 from keras_adapters.models import AdapterXLMRobertaBackbone
 from keras_adapters.models.adapter_backbone import preset_backbone_config
@@ -259,3 +260,55 @@ def test_an_unsupported_backbone_is_one_line_naming_the_families(tmp_path):
     assert "shares one block across depth" in message
     for family in ("BERT", "RoBERTa", "XLM-RoBERTa", "DistilBERT", "ELECTRA"):
         assert family in message
+
+
+QUESTION = "Who wrote the book?"
+CONTEXT = "Ann wrote the book in Paris. The old dog slept in the sun."
+
+
+def question_answerer_of(family):
+    cls = AdapterQuestionAnswerer.for_family(FAMILIES[family])
+    return cls.from_preset(
+        folder(family),
+        adapter_size=ADAPTER_SIZE,
+        intermediate_activation="auto",
+        preprocessor=cls.preset_preprocessor(
+            folder(family), sequence_length=24, doc_stride=8, max_query_length=8
+        ),
+    )
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_question_answerer_windows_and_artifact(family, tmp_path):
+    model = question_answerer_of(family)
+    windows = model.preprocessor({"question": [QUESTION], "context": [CONTEXT]})
+    # Tokenized word by word, the context's tokens are the whole context's,
+    # and each token's span is a word of the context.
+    tokens = np.array(windows["token_ids"])
+    index = np.array(windows["context_index"])
+    context_ids = {
+        int(i): int(t) for i, t in zip(index.ravel(), tokens.ravel()) if i >= 0
+    }
+    whole = np.array(model.preprocessor.tokenizer(CONTEXT)).tolist()
+    assert [context_ids[i] for i in range(len(context_ids))] == whole
+    starts, ends = (
+        np.array(windows["token_start"]),
+        np.array(windows["token_end"]),
+    )
+    spans = {
+        CONTEXT[a:b] for a, b in zip(starts.ravel(), ends.ravel()) if a >= 0
+    }
+    # WordPiece words end at punctuation; byte-pair and SentencePiece
+    # words at whitespace.
+    assert spans <= set(CONTEXT.split() + CONTEXT.replace(".", " .").split())
+    inputs = {name: windows[name] for name in model.input}
+    logits = model.predict(inputs)
+    assert logits.shape == (len(tokens), 2, 24)
+    keras_adapters.save_adapters(model, str(tmp_path / "adapters"))
+    reloaded = keras_adapters.load_adapters(
+        str(tmp_path / "adapters"), folder(family)
+    )
+    assert type(reloaded) is type(model)
+    np.testing.assert_allclose(
+        reloaded.predict(inputs), logits, rtol=0, atol=1e-6
+    )
