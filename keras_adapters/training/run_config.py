@@ -186,7 +186,8 @@ class RunConfig:
     # keras_adapters settings.
     preset: str = setting(
         None,
-        "keras-hub preset id or a local keras-hub / Hugging Face BERT folder "
+        "keras-hub preset id or a local keras-hub / Hugging Face folder of "
+        "a BERT, RoBERTa, XLM-RoBERTa, DistilBERT or ELECTRA encoder "
         f"(default {DEFAULT_PRESET}).",
         path=True,
     )

@@ -178,8 +178,8 @@ def test_top_k_adapter_drop_and_adapter_configs():
     ]
 
 
-@pytest.mark.parametrize("family", ["roberta", "distilbert"])
-def test_a_training_step_moves_only_the_trained_variables(family):
+def test_a_training_step_moves_only_the_trained_variables():
+    family = "roberta"
     classifier = classifier_of(family, adapter_size=ADAPTER_SIZE)
     classifier.compile(optimizer=keras.optimizers.Adam(1e-2))
     before = {v.path: v.numpy().copy() for v in classifier.weights}
@@ -278,7 +278,9 @@ def question_answerer_of(family):
     )
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+# Packings and word splits: RoBERTa's, XLM-RoBERTa's, BERT's without
+# segment ids (ELECTRA's is BERT's).
+@pytest.mark.parametrize("family", ["roberta", "xlm_roberta", "distilbert"])
 def test_question_answerer_windows_and_artifact(family, tmp_path):
     model = question_answerer_of(family)
     windows = model.preprocessor({"question": [QUESTION], "context": [CONTEXT]})
