@@ -18,6 +18,7 @@ from keras_adapters.layers.task_adapters import TaskAdapters
 from keras_adapters.layers.task_adapters import routed_adapter
 from keras_adapters.layers.task_adapters import routed_dense
 from keras_adapters.layers.task_adapters import routed_layer_norm
+from keras_adapters.models import family_of
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
@@ -193,6 +194,14 @@ class MultiTaskClassifier(keras.Model):
                 f"`pair_tasks` names {', '.join(unknown)}, which `artifacts` "
                 f"does not have (its tasks: {', '.join(artifacts)})."
             )
+        family = family_of(base)
+        if family is not AdapterBertBackbone:
+            raise KerasAdaptersError(
+                f"Preset '{base}' is a {family.family} model; a "
+                "MultiTaskClassifier shares a BERT only. Serve each task of "
+                "another family from its own SavedModel "
+                "(keras_adapters.export_saved_model)."
+            )
         backbone = AdapterBertBackbone.from_preset(
             base, adapter_size=0, dtype="float32"
         )
@@ -314,7 +323,8 @@ class MultiTaskClassifier(keras.Model):
         if task["class"] != AdapterBertTextClassifier.__name__:
             raise ArtifactError(
                 f"the artifact holds a {task['class']}; a "
-                "MultiTaskClassifier serves text classifiers."
+                "MultiTaskClassifier serves BERT text classifiers "
+                "(AdapterBertTextClassifier) only."
             )
         tuning = config["tuning"]
         if tuning["mode"] not in _SHAREABLE_MODES or tuning["train_pooler"]:

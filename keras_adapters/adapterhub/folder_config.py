@@ -15,6 +15,7 @@ import numbers
 import os
 import reprlib
 
+from keras_adapters.adapterhub.weights import MODEL_MODULES
 from keras_adapters.errors import ArtifactError
 from keras_adapters.layers.adapter_config import AdapterConfig
 from keras_adapters.layers.hf_activations import HF_ACTIVATIONS
@@ -31,10 +32,15 @@ HEAD_WEIGHTS = {
     "safetensors": "model_head.safetensors",
     "bin": "pytorch_model_head.bin",
 }
-# The model classes whose heads AdapterHub 1.3.0 loads into BertAdapterModel
-# (adapter-transformers saved its flexible heads as BertModelWithHeads).
+# The model classes whose heads AdapterHub 1.3.0 loads into its flexible
+# head models (adapter-transformers saved them as BertModelWithHeads, ...);
+# every family's classification head is the same module.
 MODEL_CLASS = "BertAdapterModel"
-HEAD_MODEL_CLASSES = (MODEL_CLASS, "BertModelWithHeads")
+HEAD_MODEL_CLASSES = tuple(
+    f"{family}{suffix}"
+    for family in ("Bert", "Roberta", "XLMRoberta", "DistilBert", "Electra")
+    for suffix in ("AdapterModel", "ModelWithHeads")
+)
 VERSION_PREFIX = "adapters."
 # adapter-transformers folders without a `version` key wrote "gelu" for the
 # tanh approximation and "gelu_orig" for the exact one (AdapterHub renames
@@ -280,6 +286,8 @@ class AdapterHubConfig:
     Attributes:
         directory: the folder.
         name: the adapter's name in its weight names.
+        model_type: the Hugging Face model type it was trained on
+            (`"bert"`, `"roberta"`, `"distilbert"`, ...).
         hidden_size: the hidden size it was trained on, or `None` when the
             config does not say (its weights do).
         adapter_config: the `AdapterConfig` computing it.
@@ -291,6 +299,7 @@ class AdapterHubConfig:
 
     directory: str
     name: str
+    model_type: str
     hidden_size: int
     adapter_config: AdapterConfig
     leave_out: tuple
@@ -335,12 +344,12 @@ class AdapterHubConfig:
         ):
             if not valid:
                 _fail(path, f"has no valid '{key}'; not an AdapterHub config.")
-        if top["model_type"] != "bert":
+        if top["model_type"] not in MODEL_MODULES:
             _fail(
                 path,
                 f"the adapter was trained on a {top['model_type']!r} model; "
-                "keras_adapters reads adapters of BERT models (model_type "
-                "'bert').",
+                "keras_adapters reads adapters of the model types "
+                f"{', '.join(MODEL_MODULES)}.",
             )
         hidden_size = top.get("hidden_size")
         if hidden_size is not None and not _is_integer(hidden_size, 1):
@@ -362,6 +371,7 @@ class AdapterHubConfig:
         return cls(
             directory=directory,
             name=top["name"],
+            model_type=top["model_type"],
             hidden_size=hidden_size,
             adapter_config=_adapter_config(path, config),
             leave_out=tuple(sorted(set(config["leave_out"]))),

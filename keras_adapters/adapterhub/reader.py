@@ -1,9 +1,7 @@
-"""Loading an AdapterHub folder onto a pretrained BERT preset."""
+"""Loading an AdapterHub folder onto its pretrained base preset."""
 
 import json
 import os
-
-from keras_hub.models import BertBackbone
 
 from keras_adapters.adapterhub.folder_config import ADAPTER_CONFIG_FILE
 from keras_adapters.adapterhub.folder_config import ADAPTER_WEIGHTS
@@ -12,9 +10,9 @@ from keras_adapters.adapterhub.weights import adapter_weights
 from keras_adapters.adapterhub.weights import head_weights
 from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.models.adapter_backbone import adapter_backbone_class
 from keras_adapters.models.adapter_backbone import preset_backbone_class
 from keras_adapters.models.adapter_backbone import preset_backbone_config
-from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapterhub_text_classifier import (
     AdapterHubTextClassifier,
 )
@@ -43,26 +41,30 @@ def is_adapterhub_folder(directory):
     )
 
 
-def _base_architecture(base, directory):
-    """`(hidden_dim, num_layers)` of a plain BERT preset, read from its
-    config; raises before anything is built if `base` cannot take it."""
+def _base_architecture(base, config):
+    """`(family, hidden_dim, num_layers)` of a plain preset of the family
+    an AdapterHub folder's adapter was trained on, read from its config;
+    raises before anything is built if `base` cannot take it."""
+    directory = config.directory
     if not isinstance(base, str):
         raise KerasAdaptersError(
             f"An AdapterHub folder ('{directory}') loads onto a preset: a "
-            "keras-hub BERT preset id or folder, or a Hugging Face BERT "
-            f"folder; got a {type(base).__name__}."
+            "keras-hub preset id or folder, or a Hugging Face folder; got a "
+            f"{type(base).__name__}."
         )
     base_cls = preset_backbone_class(base)
-    if not issubclass(base_cls, BertBackbone) or issubclass(
-        base_cls, AdapterBertBackbone
+    family = adapter_backbone_class(base_cls)
+    if (
+        family.hugging_face_model_type != config.model_type
+        or base_cls is family
     ):
         raise ArtifactError(
-            f"'{directory}' holds a BERT adapter; preset '{base}' is a "
-            f"{base_cls.__name__}. Give the plain pretrained BERT it was "
-            "trained on."
+            f"'{directory}' holds an adapter of a {config.model_type!r} "
+            f"model; preset '{base}' is a {base_cls.__name__}. Give the "
+            "plain pretrained model it was trained on."
         )
-    config = preset_backbone_config(base)
-    return config["hidden_dim"], config["num_layers"]
+    architecture = preset_backbone_config(base)
+    return family, architecture["hidden_dim"], architecture["num_layers"]
 
 
 def _preset_preprocessor(base, backbone):
@@ -75,7 +77,7 @@ def _preset_preprocessor(base, backbone):
 
 
 def load_adapterhub(directory, base, preprocessor="auto"):
-    """Builds the model an AdapterHub folder describes on a BERT preset.
+    """Builds the model an AdapterHub folder describes on its base preset.
 
     Every file is read and checked against `base`'s config before any
     model is built: the adapter's kind and settings, its weight names and
@@ -89,8 +91,10 @@ def load_adapterhub(directory, base, preprocessor="auto"):
             `adapter.safetensors` or `pytorch_adapter.bin`, optionally
             `head_config.json` and the head weights; adapter-transformers
             folders too).
-        base: the BERT it was trained on: a keras-hub preset id or folder,
-            or a Hugging Face BERT folder. A Hugging Face folder's
+        base: the model it was trained on (BERT, RoBERTa, XLM-RoBERTa,
+            DistilBERT or ELECTRA, as the folder's `model_type` says): a
+            keras-hub preset id or folder, or a Hugging Face folder. A
+            Hugging Face folder's
             `hidden_act` sets the feedforward activation, as AdapterHub
             computes it.
         preprocessor: `"auto"` for `base`'s tokenizer (the preset's
@@ -101,7 +105,7 @@ def load_adapterhub(directory, base, preprocessor="auto"):
         An `AdapterHubTextClassifier` with the adapter and the head (its
         `labels` from `label2id`), in tuning mode `"adapters"` with the
         LayerNorms frozen, as AdapterHub trains; or, for a folder without a
-        head, the `AdapterBertBackbone` with the adapter.
+        head, the family's adapter backbone with the adapter.
 
     Raises:
         ArtifactError: a missing or unreadable file, an adapter or head
@@ -109,7 +113,7 @@ def load_adapterhub(directory, base, preprocessor="auto"):
             `base` (model type, hidden size, blocks).
     """
     config = AdapterHubConfig.read(directory)
-    hidden_dim, num_layers = _base_architecture(base, directory)
+    family, hidden_dim, num_layers = _base_architecture(base, config)
     if config.hidden_size not in (None, hidden_dim):
         raise ArtifactError(
             f"'{directory}' was trained on a model of hidden size "
@@ -120,7 +124,7 @@ def load_adapterhub(directory, base, preprocessor="auto"):
     adapters = adapter_weights(config, num_layers, hidden_dim)
     head = head_weights(config, hidden_dim) if config.head else None
 
-    backbone = AdapterBertBackbone.from_preset(
+    backbone = family.from_preset(
         base,
         adapter_config=config.adapter_config,
         adapter_layers=adapter_layers,

@@ -3,7 +3,10 @@
 AdapterHub names a BERT adapter's weights
 `bert.encoder.layer.{i}.attention.output.adapters.{name}.adapter_down.0.weight`
 (`...layer.{i}.output.adapters...` for the feedforward adapter, `adapter_up`
-for the up-projection) and a head's `heads.{name}.{index}.weight`, with
+for the up-projection; RoBERTa's and ELECTRA's the same under `roberta.` and
+`electra.`, DistilBERT's `distilbert.transformer.layer.{i}.attention_adapters.
+adapters...` and `...output_adapters.adapters...`) and a head's
+`heads.{name}.{index}.weight`, with
 PyTorch's `[out, in]` kernels. Here they are keyed by what they are in
 Keras: `(block, sublayer, "down_kernel")` and `(dense_index, "kernel")`,
 with Keras' `[in, out]` kernels.
@@ -21,10 +24,24 @@ from keras_adapters.adapterhub.torch_files import write_tensor_file
 from keras_adapters.errors import ArtifactError
 from keras_adapters.output_files import save_safetensors
 
-MODEL_PREFIX = "bert."
-SUBLAYER_MODULES = {
+_BERT_SUBLAYERS = {
     "self_attention": "attention.output",
     "feedforward": "output",
+}
+# By Hugging Face model type: AdapterHub's path to the blocks and, in a
+# block, to each sublayer's adapters.
+MODEL_MODULES = {
+    "bert": ("bert.encoder.layer", _BERT_SUBLAYERS),
+    "roberta": ("roberta.encoder.layer", _BERT_SUBLAYERS),
+    "xlm-roberta": ("roberta.encoder.layer", _BERT_SUBLAYERS),
+    "electra": ("electra.encoder.layer", _BERT_SUBLAYERS),
+    "distilbert": (
+        "distilbert.transformer.layer",
+        {
+            "self_attention": "attention_adapters",
+            "feedforward": "output_adapters",
+        },
+    ),
 }
 PARAMETERS = {
     "down_kernel": "adapter_down.0.weight",
@@ -39,13 +56,17 @@ LEGACY_RENAMES = (
     ("layer_text_task_adapters", "adapters"),
     ("layer_text_lang_adapters", "adapters"),
 )
-_LAYER = re.compile(r"encoder\.layer\.(\d+)\.")
+_LAYER = re.compile(r"(?:encoder|transformer)\.layer\.(\d+)\.")
 
 
-def adapter_weight_name(adapter_name, block, sublayer, parameter):
-    """AdapterHub's name of one adapter weight of `BertAdapterModel`."""
+def adapter_weight_name(
+    adapter_name, block, sublayer, parameter, model_type="bert"
+):
+    """AdapterHub's name of one adapter weight of a model of `model_type`
+    (`BertAdapterModel`, `RobertaAdapterModel`, ...)."""
+    blocks, sublayers = MODEL_MODULES[model_type]
     return (
-        f"{MODEL_PREFIX}encoder.layer.{block}.{SUBLAYER_MODULES[sublayer]}."
+        f"{blocks}.{block}.{sublayers[sublayer]}."
         f"adapters.{adapter_name}.{PARAMETERS[parameter]}"
     )
 
@@ -105,11 +126,12 @@ def write_weights(arrays, path):
         save_safetensors(arrays, path)
 
 
-def _canonical(name):
+def _canonical(name, model_type):
     for old, new in LEGACY_RENAMES:
         name = name.replace(old, new)
-    if name.startswith("encoder."):
-        name = MODEL_PREFIX + name
+    prefix = MODEL_MODULES[model_type][0].split(".")[0] + "."
+    if name.startswith(("encoder.", "transformer.")):
+        name = prefix + name
     return name
 
 
@@ -137,7 +159,9 @@ def adapter_weights(config, num_layers, hidden_dim):
     width = config.adapter_config.size_for(hidden_dim)
     adapted = config.adapter_layers(num_layers) or num_layers
     expected = {
-        adapter_weight_name(config.name, block, sublayer, parameter): (
+        adapter_weight_name(
+            config.name, block, sublayer, parameter, config.model_type
+        ): (
             block,
             sublayer,
             parameter,
@@ -147,7 +171,8 @@ def adapter_weights(config, num_layers, hidden_dim):
         for parameter in PARAMETERS
     }
     stored = {
-        _canonical(name): value for name, value in read_weights(path).items()
+        _canonical(name, config.model_type): value
+        for name, value in read_weights(path).items()
     }
     if _blocks(stored) != _blocks(expected):
         raise ArtifactError(

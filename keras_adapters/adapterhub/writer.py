@@ -20,6 +20,7 @@ from keras_adapters.adapterhub.weights import head_weight_name
 from keras_adapters.adapterhub.weights import write_weights
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.layers.hf_activations import hf_activation_name
+from keras_adapters.models.adapter_backbone import AdapterBackbone
 from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapterhub_text_classifier import (
     AdapterHubTextClassifier,
@@ -99,11 +100,16 @@ def save_adapterhub(
     ```
     """
     backbone = getattr(model, "backbone", model)
-    if not isinstance(backbone, AdapterBertBackbone):
+    if not isinstance(backbone, AdapterBackbone):
         raise KerasAdaptersError(
             "An AdapterHub folder holds an AdapterHubTextClassifier (adapter "
-            "and AdapterHub's head) or an AdapterBertBackbone (adapter only); "
+            "and AdapterHub's head) or an adapter backbone (adapter only); "
             f"got a {type(model).__name__}."
+        )
+    if not isinstance(backbone, AdapterBertBackbone):
+        raise KerasAdaptersError(
+            f"AdapterHub folders are written for BERT models here; this is a "
+            f"{backbone.family} model. Save it with format='keras_adapters'."
         )
     _check_trained_set(model, backbone)
     classifier = model if model is not backbone else None

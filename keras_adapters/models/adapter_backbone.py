@@ -330,6 +330,9 @@ class AdapterBackbone:
 
     # The family's name in messages and docs; `None` on abstract classes.
     family = None
+    # The `model_type` of the family's Hugging Face configs (and AdapterHub
+    # folders).
+    hugging_face_model_type = None
 
     def __init__(
         self,

@@ -53,3 +53,4 @@ class AdapterBertBackbone(AdapterBackbone, BertBackbone):
     """
 
     family = "BERT"
+    hugging_face_model_type = "bert"

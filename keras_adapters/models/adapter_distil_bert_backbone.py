@@ -33,3 +33,4 @@ class AdapterDistilBertBackbone(AdapterBackbone, DistilBertBackbone):
     """
 
     family = "DistilBERT"
+    hugging_face_model_type = "distilbert"

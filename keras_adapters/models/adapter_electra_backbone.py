@@ -38,3 +38,4 @@ class AdapterElectraBackbone(AdapterBackbone, ElectraBackbone):
     """
 
     family = "ELECTRA"
+    hugging_face_model_type = "electra"

@@ -41,3 +41,4 @@ class AdapterRobertaBackbone(AdapterBackbone, RobertaBackbone):
     """
 
     family = "RoBERTa"
+    hugging_face_model_type = "roberta"

@@ -34,3 +34,4 @@ class AdapterXLMRobertaBackbone(AdapterBackbone, XLMRobertaBackbone):
     """
 
     family = "XLM-RoBERTa"
+    hugging_face_model_type = "xlm-roberta"

@@ -314,3 +314,14 @@ def test_question_answerer_windows_and_artifact(family, tmp_path):
     np.testing.assert_allclose(
         reloaded.predict(inputs), logits, rtol=0, atol=1e-6
     )
+
+
+def test_the_multi_task_model_refuses_another_family_in_one_line():
+    with pytest.raises(keras_adapters.KerasAdaptersError) as info:
+        keras_adapters.MultiTaskClassifier.from_artifacts(
+            folder("roberta"), {"task": "unused"}
+        )
+    assert "RoBERTa model; a MultiTaskClassifier shares a BERT only" in str(
+        info.value
+    )
+    assert "\n" not in str(info.value)
