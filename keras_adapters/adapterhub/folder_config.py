@@ -32,15 +32,21 @@ HEAD_WEIGHTS = {
     "safetensors": "model_head.safetensors",
     "bin": "pytorch_model_head.bin",
 }
-# The model classes whose heads AdapterHub 1.3.0 loads into its flexible
-# head models (adapter-transformers saved them as BertModelWithHeads, ...);
-# every family's classification head is the same module.
+# By model type, the model classes whose heads AdapterHub 1.3.0 loads into
+# its flexible head models (adapter-transformers saved them as
+# BertModelWithHeads, ...); every family's classification head is the same
+# module.
 MODEL_CLASS = "BertAdapterModel"
-HEAD_MODEL_CLASSES = tuple(
-    f"{family}{suffix}"
-    for family in ("Bert", "Roberta", "XLMRoberta", "DistilBert", "Electra")
-    for suffix in ("AdapterModel", "ModelWithHeads")
-)
+HEAD_MODEL_CLASSES = {
+    model_type: (f"{name}AdapterModel", f"{name}ModelWithHeads")
+    for model_type, name in (
+        ("bert", "Bert"),
+        ("roberta", "Roberta"),
+        ("xlm-roberta", "XLMRoberta"),
+        ("distilbert", "DistilBert"),
+        ("electra", "Electra"),
+    )
+}
 VERSION_PREFIX = "adapters."
 # adapter-transformers folders without a `version` key wrote "gelu" for the
 # tanh approximation and "gelu_orig" for the exact one (AdapterHub renames
@@ -213,17 +219,19 @@ class HeadConfig:
     labels: tuple
 
     @classmethod
-    def read(cls, path):
-        """Parses and checks a `head_config.json`."""
+    def read(cls, path, model_type="bert"):
+        """Parses and checks a `head_config.json` of a model of
+        `model_type`."""
         top = _read_json(path)
         config = top.get("config")
         if not isinstance(config, dict) or not isinstance(top.get("name"), str):
             _fail(path, "has no 'config' object or 'name'; not a head config.")
-        if top.get("model_class") not in HEAD_MODEL_CLASSES:
+        if top.get("model_class") not in HEAD_MODEL_CLASSES[model_type]:
             _fail(
                 path,
                 f"is a head of {top.get('model_class')!r}; keras_adapters "
-                f"reads heads of {', '.join(HEAD_MODEL_CLASSES)}.",
+                "reads heads of "
+                f"{', '.join(HEAD_MODEL_CLASSES[model_type])} here.",
             )
         unknown = sorted(set(config) - HEAD_KEYS)
         if unknown:
@@ -367,7 +375,11 @@ class AdapterHubConfig:
                 f"'{directory}' has head weights but no {HEAD_CONFIG_FILE}; "
                 "the AdapterHub folder is incomplete."
             )
-        head = HeadConfig.read(head_path) if head_weights else None
+        head = (
+            HeadConfig.read(head_path, top["model_type"])
+            if head_weights
+            else None
+        )
         return cls(
             directory=directory,
             name=top["name"],

@@ -29,7 +29,7 @@ def family_task(base, family):
     As keras-hub's `Task.from_preset` finds a task class by backbone class:
     the first subclass of `base` (or `base` itself) whose `backbone_cls` is
     `family`, else `base` when it declares itself a task of any family
-    (`backbone_cls = None` in its own body, e.g. `AdapterQuestionAnswerer`).
+    (`backbone_cls = None` in its own body, e.g. `AdapterHubTextClassifier`).
 
     Args:
         base: a task class or task mixin, e.g. `AdapterClassifierTask`.

@@ -58,7 +58,9 @@ def test_run_classifier_trains_a_roberta_folder_and_resumes_after_a_kill(
     )
     assert type(classifier).__name__ == "AdapterRobertaTextClassifier"
     first, second = ["The cat sat on the mat."], ["A cat was on the mat."]
-    expected = classifier.predict(classifier.preprocessor((first, second)))
+    expected = classifier.predict(
+        classifier.preprocessor((first, second), y=None)
+    )
     serve = tf.saved_model.load(str(output_dir / "export")).signatures[
         "serving_default"
     ]
