@@ -229,9 +229,9 @@ class HeadConfig:
         if top.get("model_class") not in HEAD_MODEL_CLASSES[model_type]:
             _fail(
                 path,
-                f"is a head of {top.get('model_class')!r}; keras_adapters "
-                "reads heads of "
-                f"{', '.join(HEAD_MODEL_CLASSES[model_type])} here.",
+                f"is a head of {top.get('model_class')!r}; for an adapter of "
+                f"a {model_type!r} model keras_adapters reads heads of "
+                f"{', '.join(HEAD_MODEL_CLASSES[model_type])}.",
             )
         unknown = sorted(set(config) - HEAD_KEYS)
         if unknown:

@@ -10,6 +10,7 @@ from keras_adapters.adapterhub.weights import adapter_weights
 from keras_adapters.adapterhub.weights import head_weights
 from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.models.adapter_backbone import UnsupportedFamilyError
 from keras_adapters.models.adapter_backbone import adapter_backbone_class
 from keras_adapters.models.adapter_backbone import preset_backbone_class
 from keras_adapters.models.adapter_backbone import preset_backbone_config
@@ -53,9 +54,13 @@ def _base_architecture(base, config):
             f"{type(base).__name__}."
         )
     base_cls = preset_backbone_class(base)
-    family = adapter_backbone_class(base_cls)
+    try:
+        family = adapter_backbone_class(base_cls)
+    except UnsupportedFamilyError:
+        family = None
     if (
-        family.hugging_face_model_type != config.model_type
+        family is None
+        or family.hugging_face_model_type != config.model_type
         or base_cls is family
     ):
         raise ArtifactError(
