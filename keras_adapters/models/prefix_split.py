@@ -3,6 +3,7 @@
 import collections
 
 import keras
+from keras_hub.models import BertTextClassifier
 
 from keras_adapters.errors import KerasAdaptersError
 
@@ -45,6 +46,13 @@ def split_at_block(classifier, block):
     )  # == classifier.predict_on_batch(features), in inference mode
     ```
     """
+    if not isinstance(classifier, BertTextClassifier):
+        name = type(classifier).__name__
+        raise KerasAdaptersError(
+            "The frozen prefix is split out of BERT classifiers (pooler and "
+            f"keras-hub's BertTextClassifier head); a {name} has another "
+            "head. Train it without the cached prefix."
+        )
     backbone = classifier.backbone
     blocks = backbone.transformer_layers
     if not 0 <= block <= len(blocks):
