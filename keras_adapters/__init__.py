@@ -21,8 +21,8 @@ from keras_adapters.artifacts import save_adapters
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
-from keras_adapters.multi_task import MultiTaskClassifier
-from keras_adapters.multi_task import TaskInfo
+from keras_adapters.models.multi_task_classifier import MultiTaskClassifier
+from keras_adapters.models.multi_task_classifier import TaskInfo
 from keras_adapters.saving import load_model
 from keras_adapters.tuning import TuningMode
 from keras_adapters.tuning import lowest_trained_block

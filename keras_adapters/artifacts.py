@@ -18,6 +18,7 @@ Nothing in an artifact is executed: the JSON holds plain values and
 safetensors holds raw arrays.
 """
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -202,19 +203,23 @@ def _task_variable_paths(model):
     return sorted({variable.path for variable in stored})
 
 
-def base_fingerprint(model, exclude_paths):
+def base_fingerprint(model, exclude_paths, variables=None):
     """SHA-256 over path, shape, dtype and bytes of the base variables.
 
     Args:
         model: a task or backbone.
         exclude_paths: variable paths left out (those the artifact stores).
+        variables: optional list of the variables to fingerprint. Defaults
+            to `model.weights`.
 
     Returns:
         A hex digest identifying the frozen pretrained weights.
     """
     digest = hashlib.sha256()
     excluded = set(exclude_paths)
-    for variable in sorted(model.weights, key=lambda v: v.path):
+    if variables is None:
+        variables = model.weights
+    for variable in sorted(variables, key=lambda v: v.path):
         if variable.path in excluded:
             continue
         value = np.ascontiguousarray(variable.numpy())
@@ -568,24 +573,116 @@ def _check_stored_sizes(directory, config, weights):
             )
 
 
-def read_artifact(directory):
-    """Reads an artifact's config and weights, checked, building nothing.
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """An adapter artifact, read and checked: its config and its weights.
 
-    Args:
-        directory: an artifact folder written by `save_adapters`.
+    The one parsed form of an artifact folder: `load_adapters` and
+    `MultiTaskClassifier` read artifacts through it, and it owns the checks
+    of an artifact against the base model it is loaded onto. Nothing is
+    built while reading.
 
-    Returns:
-        `(config, weights)`: the validated config dict and the
-        `{variable path: array}` weights, whose checksum and sizes match
-        the config.
+    Attributes:
+        directory: the artifact folder.
+        config: the validated `adapter_config.json` (see
+            `read_artifact_config`).
+        weights: the `{variable path: array}` weights, whose checksum and
+            sizes match the config.
 
-    Raises:
-        ArtifactError: a missing, incomplete or corrupted file.
+    Example:
+
+    ```python
+    artifact = Artifact.read("cola_adapters")
+    artifact.adapter_config.name, artifact.labels  # ('adapter-bert', [...])
+    ```
     """
-    config = read_artifact_config(directory)
-    weights = _read_weights(directory, config)
-    _check_stored_sizes(directory, config, weights)
-    return config, weights
+
+    directory: str
+    config: dict
+    weights: dict
+
+    @classmethod
+    def read(cls, directory):
+        """Reads an artifact folder written by `save_adapters`.
+
+        Args:
+            directory: the artifact folder.
+
+        Returns:
+            An `Artifact`.
+
+        Raises:
+            ArtifactError: a missing, incomplete or corrupted file.
+        """
+        directory = os.fspath(directory)
+        config = read_artifact_config(directory)
+        weights = _read_weights(directory, config)
+        _check_stored_sizes(directory, config, weights)
+        return cls(directory, config, weights)
+
+    @property
+    def task_class(self):
+        """The task class the artifact was saved from."""
+        return TASKS[self.config["task"]["class"]][0]
+
+    @property
+    def adapter_config(self):
+        """The `AdapterConfig` of the artifact's adapters."""
+        return _artifact_adapter_config(
+            self.config, os.path.join(self.directory, CONFIG_FILE)
+        )
+
+    @property
+    def labels(self):
+        """The class names, or `None` when none were saved."""
+        return self.config["labels"]
+
+    @property
+    def inputs(self):
+        """The names of the text inputs, or `None` when none were saved."""
+        return self.config.get("inputs")
+
+    @property
+    def preprocessor(self):
+        """The saved preprocessor settings (`sequence_length`, ...)."""
+        return self.config.get("preprocessor", {})
+
+    def check_base(self, model, variables=None, fingerprints=None):
+        """Raises unless `model` holds the base the artifact was trained on.
+
+        Checks the architecture (`base_model.config`) and the frozen
+        weights (`base_model.fingerprint`, over every weight of `model`
+        that the artifact does not store).
+
+        Args:
+            model: a task or backbone holding the base weights.
+            variables: optional list of the base variables of `model`.
+                Defaults to `model.weights`.
+            fingerprints: optional dict, a cache of fingerprints of
+                `variables` by the paths they leave out, for checking many
+                artifacts against one model.
+
+        Raises:
+            ArtifactError: another architecture (naming each value that
+                differs) or other weights.
+        """
+        check_base_config(self.config, getattr(model, "backbone", model))
+        if variables is None:
+            variables = model.weights
+        excluded = frozenset(self.weights) & {
+            variable.path for variable in variables
+        }
+        fingerprints = {} if fingerprints is None else fingerprints
+        if excluded not in fingerprints:
+            fingerprints[excluded] = base_fingerprint(
+                model, excluded, variables
+            )
+        if fingerprints[excluded] != self.config["base_model"]["fingerprint"]:
+            raise ArtifactError(
+                "The base model's weights differ from the ones these adapters "
+                "were trained on (fingerprint mismatch); load them onto the "
+                "same pretrained checkpoint."
+            )
 
 
 def check_base_config(config, backbone):
@@ -640,12 +737,11 @@ def _artifact_adapter_config(config, path):
         ) from None
 
 
-def _backbone_for(config, base, directory):
+def _backbone_for(artifact, base):
+    config = artifact.config
     adapter = config["adapter"]
     adapter_layers = adapter.get("adapter_layers")
-    adapter_config = _artifact_adapter_config(
-        config, os.path.join(directory, CONFIG_FILE)
-    )
+    adapter_config = artifact.adapter_config
     if isinstance(base, str):
         return AdapterBertBackbone.from_preset(
             base,
@@ -726,17 +822,19 @@ def load_adapters(directory, base, preprocessor="auto"):
     """
     if is_adapterhub_folder(directory):
         return load_adapterhub(directory, base, preprocessor=preprocessor)
-    config, weights = read_artifact(directory)
-    backbone = _backbone_for(config, base, directory)
+    artifact = Artifact.read(directory)
+    config = artifact.config
+    backbone = _backbone_for(artifact, base)
     check_base_config(config, backbone)
     task = dict(config["task"])
-    task_cls = TASKS[task.pop("class")][0]
+    task.pop("class")
+    task_cls = artifact.task_class
     if preprocessor == "auto":
         preprocessor = None
         if isinstance(base, str):
             try:
                 preprocessor = task_cls.preset_preprocessor(
-                    base, **config.get("preprocessor", {})
+                    base, **artifact.preprocessor
                 )
             except FileNotFoundError:  # A backbone-only preset.
                 preprocessor = None
@@ -751,15 +849,10 @@ def load_adapters(directory, base, preprocessor="auto"):
         train_layer_norms=tuning.get("train_layer_norms", True),
         **task,
     )
-    if base_fingerprint(model, weights) != config["base_model"]["fingerprint"]:
-        raise ArtifactError(
-            "The base model's weights differ from the ones these adapters were "
-            "trained on (fingerprint mismatch). Load them onto the same "
-            "pretrained checkpoint."
-        )
+    artifact.check_base(model)
     assign_by_path(
         model,
-        weights,
+        artifact.weights,
         allow_unfilled=lambda path: True,  # The fingerprinted base.
         source_name=f"artifact '{directory}'",
     )

@@ -8,6 +8,9 @@ checks them against the installed keras-hub, so a keras-hub release that
 moves one fails there first.
 """
 
+import contextlib
+import inspect
+
 import keras
 import keras_hub
 
@@ -46,11 +49,70 @@ if gelu_approximate is None:
         "'keras_hub>gelu_approximate', the activation of BERT's blocks."
     )
 
+
+def encoder_sublayer_output(block, sublayer):
+    """The dropout layer that ends a sublayer of a keras-hub
+    `TransformerEncoder` (`sublayer`: `"self_attention"` or
+    `"feedforward"`), just before the residual add.
+
+    keras-hub keeps it in a private attribute that the block's `call()`
+    reads, so a layer put there with `set_encoder_sublayer_output` runs in
+    the block's own forward pass.
+    """
+    return getattr(block, f"_{sublayer}_dropout")
+
+
+def set_encoder_sublayer_output(block, sublayer, layer):
+    """Puts `layer` where `encoder_sublayer_output` found the dropout."""
+    with adding_state(block):
+        setattr(block, f"_{sublayer}_dropout", layer)
+
+
+@contextlib.contextmanager
+def adding_state(layer):
+    """Lets a built Keras layer take new variables or sublayers.
+
+    A built layer refuses new state; Keras lifts the same lock to add state
+    after `build()` (`Dense.enable_lora()`, `Layer.quantize()`).
+    """
+    layer._tracker.unlock()
+    try:
+        yield layer
+    finally:
+        layer._tracker.lock()
+
+
+def replace_variable(layer, name, variable):
+    """Sets `layer.<name>` to `variable`, untracking the variable it held.
+
+    Keras' own `del layer.<name>` untracks too, but then collects garbage
+    on every call; a model that replaces hundreds of variables at once (a
+    task added to a `MultiTaskClassifier`) untracks them directly.
+    """
+    old = getattr(layer, name, None)
+    if old is not None:
+        layer._untrack_variable(old)
+    object.__setattr__(layer, name, variable)
+
+
+def refresh_call_signature(layer):
+    """Makes a layer whose class was replaced in place accept the
+    arguments of its new `call()`: Keras reads a layer's call signature
+    once, in `__init__`."""
+    layer._call_signature = inspect.signature(layer.call)
+    layer.call_signature_parameters = list(layer._call_signature.parameters)
+
+
 __all__ = [
+    "adding_state",
+    "encoder_sublayer_output",
     "PUNCTUATION_AND_CJK_REGEX",
     "PUNCTUATION_REGEX",
     "WHITESPACE_AND_PUNCTUATION_REGEX",
     "WHITESPACE_PUNCTUATION_AND_CJK_REGEX",
     "gelu_approximate",
     "get_preset_loader",
+    "refresh_call_signature",
+    "replace_variable",
+    "set_encoder_sublayer_output",
 ]

@@ -9,7 +9,10 @@ from keras_adapters.layers.adapter_transformer_encoder import (
 )
 from keras_adapters.layers.classification_head import ClassificationHead
 from keras_adapters.layers.span_head import SpanHead
-from keras_adapters.layers.task_adapters import TaskAdapters
+from keras_adapters.layers.task_routing import RoutedAdapter
+from keras_adapters.layers.task_routing import RoutedDense
+from keras_adapters.layers.task_routing import RoutedLayerNormalization
+from keras_adapters.layers.task_routing import task_routing
 
 __all__ = [
     "ADAPTER_CONFIGS",
@@ -17,6 +20,9 @@ __all__ = [
     "AdapterConfig",
     "AdapterTransformerEncoder",
     "ClassificationHead",
+    "RoutedAdapter",
+    "RoutedDense",
+    "RoutedLayerNormalization",
     "SpanHead",
-    "TaskAdapters",
+    "task_routing",
 ]
