@@ -18,6 +18,7 @@ from keras_adapters.artifacts import ArtifactError
 from keras_adapters.artifacts import load_adapters
 from keras_adapters.artifacts import read_artifact_config
 from keras_adapters.artifacts import save_adapters
+from keras_adapters.averaging import average_adapters
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
@@ -36,6 +37,7 @@ __all__ = [
     "ArtifactError",
     "KerasAdaptersError",
     "adapters_removed",
+    "average_adapters",
     "export_question_answerer",
     "load_adapters",
     "load_model",

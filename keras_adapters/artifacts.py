@@ -362,10 +362,6 @@ def _write_artifact(model, directory, labels, inputs):
     """Writes the weights and config of `save_adapters` into `directory`."""
     variables = {variable.path: variable for variable in model.weights}
     stored = _task_variable_paths(model)
-    weights_path = os.path.join(directory, WEIGHTS_FILE)
-    save_safetensors(
-        {path: variables[path].numpy() for path in stored}, weights_path
-    )
     task_config = model.get_config()
     preprocessor = model.preprocessor
     config = {
@@ -388,15 +384,34 @@ def _write_artifact(model, directory, labels, inputs):
             "config": _base_config(model.backbone),
             "fingerprint": base_fingerprint(model, stored),
         },
-        "weights": {
+    }
+    write_artifact_files(
+        directory, config, {path: variables[path].numpy() for path in stored}
+    )
+
+
+def write_artifact_files(directory, config, weights):
+    """Writes an artifact's weights file and its config into `directory`.
+
+    Args:
+        directory: an existing, empty folder.
+        config: the artifact config without its `weights` section, which
+            this fills in (file, checksum, counts).
+        weights: `{variable path: array}`.
+    """
+    weights_path = os.path.join(directory, WEIGHTS_FILE)
+    save_safetensors(weights, weights_path)
+    config = dict(
+        config,
+        weights={
             "file": WEIGHTS_FILE,
             "sha256": file_sha256(weights_path),
-            "num_variables": len(stored),
+            "num_variables": len(weights),
             "num_parameters": int(
-                sum(np.prod(variables[path].shape) for path in stored)
+                sum(np.prod(value.shape) for value in weights.values())
             ),
         },
-    }
+    )
     write_text(
         os.path.join(directory, CONFIG_FILE),
         json.dumps(config, indent=2, sort_keys=True),
