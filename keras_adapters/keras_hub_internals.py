@@ -50,22 +50,23 @@ if gelu_approximate is None:
     )
 
 
-def encoder_sublayer_output(block, sublayer):
-    """The dropout layer that ends a sublayer of a keras-hub
-    `TransformerEncoder` (`sublayer`: `"self_attention"` or
-    `"feedforward"`), just before the residual add.
+def encoder_sublayer(block, sublayer, part):
+    """A sublayer's `part` in a keras-hub `TransformerEncoder`: its
+    `"dropout"` (the layer that ends it, just before the residual add) or
+    its `"layer_norm"`; `sublayer` is `"self_attention"` or
+    `"feedforward"`.
 
-    keras-hub keeps it in a private attribute that the block's `call()`
-    reads, so a layer put there with `set_encoder_sublayer_output` runs in
-    the block's own forward pass.
+    keras-hub keeps them in private attributes that the block's `call()`
+    reads, so a layer put there with `set_encoder_sublayer` runs in the
+    block's own forward pass.
     """
-    return getattr(block, f"_{sublayer}_dropout")
+    return getattr(block, f"_{sublayer}_{part}")
 
 
-def set_encoder_sublayer_output(block, sublayer, layer):
-    """Puts `layer` where `encoder_sublayer_output` found the dropout."""
+def set_encoder_sublayer(block, sublayer, part, layer):
+    """Puts `layer` where `encoder_sublayer` found the sublayer's part."""
     with adding_state(block):
-        setattr(block, f"_{sublayer}_dropout", layer)
+        setattr(block, f"_{sublayer}_{part}", layer)
 
 
 @contextlib.contextmanager
@@ -105,7 +106,7 @@ def refresh_call_signature(layer):
 
 __all__ = [
     "adding_state",
-    "encoder_sublayer_output",
+    "encoder_sublayer",
     "PUNCTUATION_AND_CJK_REGEX",
     "PUNCTUATION_REGEX",
     "WHITESPACE_AND_PUNCTUATION_REGEX",
@@ -114,5 +115,5 @@ __all__ = [
     "get_preset_loader",
     "refresh_call_signature",
     "replace_variable",
-    "set_encoder_sublayer_output",
+    "set_encoder_sublayer",
 ]

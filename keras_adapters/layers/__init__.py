@@ -4,6 +4,8 @@ Transformer block, the classification and SQuAD span heads."""
 from keras_adapters.layers.adapter import Adapter
 from keras_adapters.layers.adapter_config import ADAPTER_CONFIGS
 from keras_adapters.layers.adapter_config import AdapterConfig
+from keras_adapters.layers.adapter_fusion import AdapterFusion
+from keras_adapters.layers.adapter_fusion import add_adapter_fusion
 from keras_adapters.layers.adapter_transformer_encoder import (
     AdapterTransformerEncoder,
 )
@@ -18,11 +20,13 @@ __all__ = [
     "ADAPTER_CONFIGS",
     "Adapter",
     "AdapterConfig",
+    "AdapterFusion",
     "AdapterTransformerEncoder",
     "ClassificationHead",
     "RoutedAdapter",
     "RoutedDense",
     "RoutedLayerNormalization",
     "SpanHead",
+    "add_adapter_fusion",
     "task_routing",
 ]

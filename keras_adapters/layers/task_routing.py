@@ -21,11 +21,11 @@ from keras import ops
 
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import adding_state
-from keras_adapters.keras_hub_internals import encoder_sublayer_output
+from keras_adapters.keras_hub_internals import encoder_sublayer
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.keras_hub_internals import refresh_call_signature
 from keras_adapters.keras_hub_internals import replace_variable
-from keras_adapters.keras_hub_internals import set_encoder_sublayer_output
+from keras_adapters.keras_hub_internals import set_encoder_sublayer
 from keras_adapters.layers.adapter_transformer_encoder import _AdaptedOutput
 
 # The sublayers of a Transformer block that end with an adapter.
@@ -490,14 +490,15 @@ def add_task_routing(block, activation=gelu_approximate):
         route_layer_norm(layer_norm)
     with keras.name_scope(block.name, caller=block):
         for sublayer in SUBLAYERS:
-            dropout = encoder_sublayer_output(block, sublayer)
+            dropout = encoder_sublayer(block, sublayer, "dropout")
             adapter = RoutedAdapter(
                 activation=activation, name=f"{sublayer}_adapter"
             )
             adapter.build(block.get_build_config()["input_shape"])
-            set_encoder_sublayer_output(
+            set_encoder_sublayer(
                 block,
                 sublayer,
+                "dropout",
                 _AdaptedOutput(
                     dropout,
                     adapter,
