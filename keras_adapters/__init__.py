@@ -22,6 +22,9 @@ from keras_adapters.averaging import average_adapters
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
+from keras_adapters.fusion import fuse_adapters
+from keras_adapters.fusion import load_fusion
+from keras_adapters.fusion import save_fusion
 from keras_adapters.models.multi_task_classifier import MultiTaskClassifier
 from keras_adapters.models.multi_task_classifier import TaskInfo
 from keras_adapters.saving import load_model
@@ -46,6 +49,9 @@ __all__ = [
     "read_artifact_config",
     "save_adapters",
     "export_saved_model",
+    "fuse_adapters",
+    "load_fusion",
+    "save_fusion",
     "checkpoints",
     "data",
     "layers",
