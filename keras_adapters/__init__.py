@@ -18,11 +18,15 @@ from keras_adapters.artifacts import ArtifactError
 from keras_adapters.artifacts import load_adapters
 from keras_adapters.artifacts import read_artifact_config
 from keras_adapters.artifacts import save_adapters
+from keras_adapters.averaging import average_adapters
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import export_question_answerer
 from keras_adapters.export import export_saved_model
-from keras_adapters.multi_task import MultiTaskClassifier
-from keras_adapters.multi_task import TaskInfo
+from keras_adapters.fusion import fuse_adapters
+from keras_adapters.fusion import load_fusion
+from keras_adapters.fusion import save_fusion
+from keras_adapters.models.multi_task_classifier import MultiTaskClassifier
+from keras_adapters.models.multi_task_classifier import TaskInfo
 from keras_adapters.saving import load_model
 from keras_adapters.tuning import TuningMode
 from keras_adapters.tuning import lowest_trained_block
@@ -36,6 +40,7 @@ __all__ = [
     "ArtifactError",
     "KerasAdaptersError",
     "adapters_removed",
+    "average_adapters",
     "export_question_answerer",
     "load_adapters",
     "load_model",
@@ -44,6 +49,9 @@ __all__ = [
     "read_artifact_config",
     "save_adapters",
     "export_saved_model",
+    "fuse_adapters",
+    "load_fusion",
+    "save_fusion",
     "checkpoints",
     "data",
     "layers",

@@ -18,6 +18,7 @@ Nothing in an artifact is executed: the JSON holds plain values and
 safetensors holds raw arrays.
 """
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -232,19 +233,23 @@ def _task_variable_paths(model):
     return sorted({variable.path for variable in stored})
 
 
-def base_fingerprint(model, exclude_paths):
+def base_fingerprint(model, exclude_paths, variables=None):
     """SHA-256 over path, shape, dtype and bytes of the base variables.
 
     Args:
         model: a task or backbone.
         exclude_paths: variable paths left out (those the artifact stores).
+        variables: optional list of the variables to fingerprint. Defaults
+            to `model.weights`.
 
     Returns:
         A hex digest identifying the frozen pretrained weights.
     """
     digest = hashlib.sha256()
     excluded = set(exclude_paths)
-    for variable in sorted(model.weights, key=lambda v: v.path):
+    if variables is None:
+        variables = model.weights
+    for variable in sorted(variables, key=lambda v: v.path):
         if variable.path in excluded:
             continue
         value = np.ascontiguousarray(variable.numpy())
@@ -387,10 +392,6 @@ def _write_artifact(model, directory, labels, inputs):
     """Writes the weights and config of `save_adapters` into `directory`."""
     variables = {variable.path: variable for variable in model.weights}
     stored = _task_variable_paths(model)
-    weights_path = os.path.join(directory, WEIGHTS_FILE)
-    save_safetensors(
-        {path: variables[path].numpy() for path in stored}, weights_path
-    )
     task_config = model.get_config()
     preprocessor = model.preprocessor
     config = {
@@ -413,15 +414,34 @@ def _write_artifact(model, directory, labels, inputs):
             "config": _base_config(model.backbone),
             "fingerprint": base_fingerprint(model, stored),
         },
-        "weights": {
+    }
+    write_artifact_files(
+        directory, config, {path: variables[path].numpy() for path in stored}
+    )
+
+
+def write_artifact_files(directory, config, weights):
+    """Writes an artifact's weights file and its config into `directory`.
+
+    Args:
+        directory: an existing, empty folder.
+        config: the artifact config without its `weights` section, which
+            this fills in (file, checksum, counts).
+        weights: `{variable path: array}`.
+    """
+    weights_path = os.path.join(directory, WEIGHTS_FILE)
+    save_safetensors(weights, weights_path)
+    config = dict(
+        config,
+        weights={
             "file": WEIGHTS_FILE,
             "sha256": file_sha256(weights_path),
-            "num_variables": len(stored),
+            "num_variables": len(weights),
             "num_parameters": int(
-                sum(np.prod(variables[path].shape) for path in stored)
+                sum(np.prod(value.shape) for value in weights.values())
             ),
         },
-    }
+    )
     write_text(
         os.path.join(directory, CONFIG_FILE),
         json.dumps(config, indent=2, sort_keys=True),
@@ -598,24 +618,116 @@ def _check_stored_sizes(directory, config, weights):
             )
 
 
-def read_artifact(directory):
-    """Reads an artifact's config and weights, checked, building nothing.
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """An adapter artifact, read and checked: its config and its weights.
 
-    Args:
-        directory: an artifact folder written by `save_adapters`.
+    The one parsed form of an artifact folder: `load_adapters` and
+    `MultiTaskClassifier` read artifacts through it, and it owns the checks
+    of an artifact against the base model it is loaded onto. Nothing is
+    built while reading.
 
-    Returns:
-        `(config, weights)`: the validated config dict and the
-        `{variable path: array}` weights, whose checksum and sizes match
-        the config.
+    Attributes:
+        directory: the artifact folder.
+        config: the validated `adapter_config.json` (see
+            `read_artifact_config`).
+        weights: the `{variable path: array}` weights, whose checksum and
+            sizes match the config.
 
-    Raises:
-        ArtifactError: a missing, incomplete or corrupted file.
+    Example:
+
+    ```python
+    artifact = Artifact.read("cola_adapters")
+    artifact.adapter_config.name, artifact.labels  # ('adapter-bert', [...])
+    ```
     """
-    config = read_artifact_config(directory)
-    weights = _read_weights(directory, config)
-    _check_stored_sizes(directory, config, weights)
-    return config, weights
+
+    directory: str
+    config: dict
+    weights: dict
+
+    @classmethod
+    def read(cls, directory):
+        """Reads an artifact folder written by `save_adapters`.
+
+        Args:
+            directory: the artifact folder.
+
+        Returns:
+            An `Artifact`.
+
+        Raises:
+            ArtifactError: a missing, incomplete or corrupted file.
+        """
+        directory = os.fspath(directory)
+        config = read_artifact_config(directory)
+        weights = _read_weights(directory, config)
+        _check_stored_sizes(directory, config, weights)
+        return cls(directory, config, weights)
+
+    @property
+    def task_class(self):
+        """The task class the artifact was saved from."""
+        return TASKS[self.config["task"]["class"]][0]
+
+    @property
+    def adapter_config(self):
+        """The `AdapterConfig` of the artifact's adapters."""
+        return _artifact_adapter_config(
+            self.config, os.path.join(self.directory, CONFIG_FILE)
+        )
+
+    @property
+    def labels(self):
+        """The class names, or `None` when none were saved."""
+        return self.config["labels"]
+
+    @property
+    def inputs(self):
+        """The names of the text inputs, or `None` when none were saved."""
+        return self.config.get("inputs")
+
+    @property
+    def preprocessor(self):
+        """The saved preprocessor settings (`sequence_length`, ...)."""
+        return self.config.get("preprocessor", {})
+
+    def check_base(self, model, variables=None, fingerprints=None):
+        """Raises unless `model` holds the base the artifact was trained on.
+
+        Checks the architecture (`base_model.config`) and the frozen
+        weights (`base_model.fingerprint`, over every weight of `model`
+        that the artifact does not store).
+
+        Args:
+            model: a task or backbone holding the base weights.
+            variables: optional list of the base variables of `model`.
+                Defaults to `model.weights`.
+            fingerprints: optional dict, a cache of fingerprints of
+                `variables` by the paths they leave out, for checking many
+                artifacts against one model.
+
+        Raises:
+            ArtifactError: another architecture (naming each value that
+                differs) or other weights.
+        """
+        check_base_config(self.config, getattr(model, "backbone", model))
+        if variables is None:
+            variables = model.weights
+        excluded = frozenset(self.weights) & {
+            variable.path for variable in variables
+        }
+        fingerprints = {} if fingerprints is None else fingerprints
+        if excluded not in fingerprints:
+            fingerprints[excluded] = base_fingerprint(
+                model, excluded, variables
+            )
+        if fingerprints[excluded] != self.config["base_model"]["fingerprint"]:
+            raise ArtifactError(
+                "The base model's weights differ from the ones these adapters "
+                "were trained on (fingerprint mismatch); load them onto the "
+                "same pretrained checkpoint."
+            )
 
 
 def check_base_config(config, backbone):
@@ -670,14 +782,13 @@ def _artifact_adapter_config(config, path):
         ) from None
 
 
-def _backbone_for(config, base, directory):
+def _backbone_for(artifact, base):
     """The adapter backbone of the artifact's task family on `base`."""
-    family = TASKS[config["task"]["class"]][0].backbone_cls or AdapterBackbone
+    config = artifact.config
+    family = artifact.task_class.backbone_cls or AdapterBackbone
     adapter = config["adapter"]
     adapter_layers = adapter.get("adapter_layers")
-    adapter_config = _artifact_adapter_config(
-        config, os.path.join(directory, CONFIG_FILE)
-    )
+    adapter_config = artifact.adapter_config
     if isinstance(base, str):
         return family.from_preset(
             base,
@@ -759,17 +870,19 @@ def load_adapters(directory, base, preprocessor="auto"):
     """
     if is_adapterhub_folder(directory):
         return load_adapterhub(directory, base, preprocessor=preprocessor)
-    config, weights = read_artifact(directory)
-    backbone = _backbone_for(config, base, directory)
+    artifact = Artifact.read(directory)
+    config = artifact.config
+    backbone = _backbone_for(artifact, base)
     check_base_config(config, backbone)
     task = dict(config["task"])
-    task_cls = TASKS[task.pop("class")][0]
+    task.pop("class")
+    task_cls = artifact.task_class
     if preprocessor == "auto":
         preprocessor = None
         if isinstance(base, str):
             try:
                 preprocessor = task_cls.preset_preprocessor(
-                    base, **config.get("preprocessor", {})
+                    base, **artifact.preprocessor
                 )
             except FileNotFoundError:  # A backbone-only preset.
                 preprocessor = None
@@ -784,15 +897,10 @@ def load_adapters(directory, base, preprocessor="auto"):
         train_layer_norms=tuning.get("train_layer_norms", True),
         **task,
     )
-    if base_fingerprint(model, weights) != config["base_model"]["fingerprint"]:
-        raise ArtifactError(
-            "The base model's weights differ from the ones these adapters were "
-            "trained on (fingerprint mismatch). Load them onto the same "
-            "pretrained checkpoint."
-        )
+    artifact.check_base(model)
     assign_by_path(
         model,
-        weights,
+        artifact.weights,
         allow_unfilled=lambda path: True,  # The fingerprinted base.
         source_name=f"artifact '{directory}'",
     )

@@ -10,8 +10,8 @@ import keras
 import tensorflow as tf
 
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.models.multi_task_classifier import MultiTaskClassifier
 from keras_adapters.models.span_decoding import best_answer_spans
-from keras_adapters.multi_task import MultiTaskClassifier
 from keras_adapters.output_files import check_output_folder
 from keras_adapters.output_files import write_folder
 

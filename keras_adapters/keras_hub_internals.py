@@ -8,6 +8,9 @@ checks them against the installed keras-hub, so a keras-hub release that
 moves one fails there first.
 """
 
+import contextlib
+import inspect
+
 import keras
 import keras_hub
 
@@ -57,7 +60,64 @@ if gelu_approximate is None:
         "'keras_hub>gelu_approximate', the activation of BERT's blocks."
     )
 
+
+def encoder_sublayer(block, sublayer, part):
+    """A sublayer's `part` in a keras-hub `TransformerEncoder`: its
+    `"dropout"` (the layer that ends it, just before the residual add) or
+    its `"layer_norm"`; `sublayer` is `"self_attention"` or
+    `"feedforward"`.
+
+    keras-hub keeps them in private attributes that the block's `call()`
+    reads, so a layer put there with `set_encoder_sublayer` runs in the
+    block's own forward pass.
+    """
+    return getattr(block, f"_{sublayer}_{part}")
+
+
+def set_encoder_sublayer(block, sublayer, part, layer):
+    """Puts `layer` where `encoder_sublayer` found the sublayer's part."""
+    with adding_state(block):
+        setattr(block, f"_{sublayer}_{part}", layer)
+
+
+@contextlib.contextmanager
+def adding_state(layer):
+    """Lets a built Keras layer take new variables or sublayers.
+
+    A built layer refuses new state; Keras lifts the same lock to add state
+    after `build()` (`Dense.enable_lora()`, `Layer.quantize()`).
+    """
+    layer._tracker.unlock()
+    try:
+        yield layer
+    finally:
+        layer._tracker.lock()
+
+
+def replace_variable(layer, name, variable):
+    """Sets `layer.<name>` to `variable`, untracking the variable it held.
+
+    Keras' own `del layer.<name>` untracks too, but then collects garbage
+    on every call; a model that replaces hundreds of variables at once (a
+    task added to a `MultiTaskClassifier`) untracks them directly.
+    """
+    old = getattr(layer, name, None)
+    if old is not None:
+        layer._untrack_variable(old)
+    object.__setattr__(layer, name, variable)
+
+
+def refresh_call_signature(layer):
+    """Makes a layer whose class was replaced in place accept the
+    arguments of its new `call()`: Keras reads a layer's call signature
+    once, in `__init__`."""
+    layer._call_signature = inspect.signature(layer.call)
+    layer.call_signature_parameters = list(layer._call_signature.parameters)
+
+
 __all__ = [
+    "adding_state",
+    "encoder_sublayer",
     "PUNCTUATION_AND_CJK_REGEX",
     "PUNCTUATION_REGEX",
     "PresetLoader",
@@ -70,4 +130,7 @@ __all__ = [
     "get_file",
     "get_preset_loader",
     "load_json",
+    "refresh_call_signature",
+    "replace_variable",
+    "set_encoder_sublayer",
 ]

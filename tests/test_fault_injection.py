@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_adapters.artifacts import Artifact
 from keras_adapters.artifacts import ArtifactError
-from keras_adapters.artifacts import read_artifact
 from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import STATE
 from keras_adapters.training.checkpoints import WEIGHTS
@@ -121,7 +121,7 @@ def reference(files, tmp_path_factory):
     """An uninterrupted run: what every repaired run must equal."""
     output_dir = tmp_path_factory.mktemp("reference") / "run"
     assert_ok(run("run_classifier.py", classifier_flags(files, output_dir)))
-    _, weights = read_artifact(str(output_dir / "adapters"))
+    weights = Artifact.read(str(output_dir / "adapters")).weights
     with open(output_dir / "eval_results.json") as handle:
         results = json.load(handle)
     return {
@@ -137,7 +137,9 @@ def assert_complete_and_consistent(output_dir, reference):
     assert debris(output_dir) == []
     steps, _ = read_step_log(output_dir / "train_log.tsv")
     assert steps == list(range(1, NUM_STEPS + 1))
-    _, weights = read_artifact(str(output_dir / "adapters"))  # Checksummed.
+    weights = Artifact.read(
+        str(output_dir / "adapters")
+    ).weights  # Checksummed.
     assert set(weights) == set(reference["adapters"])
     for path, value in weights.items():
         np.testing.assert_allclose(
@@ -352,4 +354,4 @@ def test_a_damaged_artifact_is_refused_by_the_multitask_export(
     assert len(err.splitlines()) == 1 and message in err, err
     assert not os.path.exists(tmp_path / "served")
     with pytest.raises(ArtifactError):
-        read_artifact(str(finished / "adapters"))
+        Artifact.read(str(finished / "adapters"))

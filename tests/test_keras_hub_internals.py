@@ -103,3 +103,33 @@ def test_the_feedforward_activation_is_read_when_called():
     after = keras.ops.convert_to_numpy(dense(x))
     assert (after >= 0).all() and (before < 0).any()
     assert block.get_config()["activation"] == "relu"
+
+
+def test_sublayer_helpers_reach_the_blocks_sublayers():
+    block = BertBackbone(**TINY_CONFIG).transformer_layers[0]
+    for sublayer in ("self_attention", "feedforward"):
+        dropout = keras_hub_internals.encoder_sublayer(
+            block, sublayer, "dropout"
+        )
+        assert isinstance(dropout, keras.layers.Dropout)
+        layer_norm = keras_hub_internals.encoder_sublayer(
+            block, sublayer, "layer_norm"
+        )
+        assert isinstance(layer_norm, keras.layers.LayerNormalization)
+        identity = keras.layers.Identity()
+        keras_hub_internals.set_encoder_sublayer(
+            block, sublayer, "dropout", identity
+        )
+        assert (
+            keras_hub_internals.encoder_sublayer(block, sublayer, "dropout")
+            is identity
+        )
+    # A built layer takes new state inside `adding_state` only; a replaced
+    # variable leaves the layer's weights.
+    count = len(block.weights)
+    with keras_hub_internals.adding_state(block):
+        old = block.add_weight(name="old", shape=(2,))
+        keras_hub_internals.replace_variable(block, "extra", old)
+        new = block.add_weight(name="new", shape=(3,))
+        keras_hub_internals.replace_variable(block, "extra", new)
+    assert block.extra is new and len(block.weights) == count + 1

@@ -181,10 +181,25 @@ def test_tasks_list_names_labels_and_inputs(model):
     assert mnli.labels == ("contradiction", "entailment", "neutral")
     assert mnli.pair and mnli.sequence_length == 16
     assert stsb.regression and stsb.labels is None and stsb.num_outputs == 1
-    assert model.task_layers["cola"].adapter_blocks == [0, 1]
-    assert model.task_layers["sst2"].adapter_blocks == [1] and not sst2.pair
-    assert rte.pair and model.task_layers["rte"].adapter_blocks == []
-    assert model.task_layers["rte"].blocks[0].self_attention_adapter is None
+    assert cola.adapter_blocks == (0, 1)
+    assert sst2.adapter_blocks == (1,) and not sst2.pair
+    assert rte.pair and rte.adapter_blocks == ()
+
+
+def test_task_parameters_are_stacked_once_per_parameter(model):
+    """One variable per routed parameter, a row per task, the adapters as
+    wide as the widest task's."""
+    hidden = model.backbone.hidden_dim
+    block = model.adapters[0]["self_attention"]
+    assert block.adapter_sizes == [4, 8, 4, 0, 0]
+    assert tuple(block.down_kernel.shape) == (5, hidden, 8)
+    assert tuple(model.head.kernel.shape) == (5, hidden, 3)
+    assert tuple(model.layer_norms[0].task_gamma.shape) == (5, hidden)
+    paths = [variable.path for variable in model.weights]
+    assert len(paths) == len(set(paths))
+    # Pretrained weights, then per routed parameter one variable.
+    per_block = 2 * 2 + 2 * 4
+    assert len(paths) == len(model._base_weights) + 2 + 2 * per_block + 2
 
 
 def test_adding_and_removing_tasks_leaves_the_others_unchanged(
@@ -276,24 +291,33 @@ def test_artifacts_that_cannot_share_the_base_are_refused(
     assert list(model.tasks) == ["cola"]
 
 
-def test_pair_inputs_come_from_the_artifact_or_the_glue_name(preset, tmp_path):
+def test_pair_inputs_come_from_the_artifact_or_are_given(preset, tmp_path):
+    from keras_adapters.training.multitask_export import pair_tasks_of
+
     model = AdapterBertTextClassifier.from_preset(
         preset, num_classes=2, adapter_size=4
     )
     folder = str(tmp_path / "old")
     keras_adapters.save_adapters(model, folder)  # Records no inputs.
-    multi = MultiTaskClassifier.from_artifacts(
-        preset, {"mrpc": folder, "sst2": folder}
-    )
-    assert [info.pair for info in multi.tasks.values()] == [True, False]
+    with pytest.raises(
+        ArtifactError, match="Task 'mrpc':.*pair_tasks=\\['mrpc'\\]"
+    ):
+        MultiTaskClassifier.from_artifacts(preset, {"mrpc": folder})
     with pytest.raises(KerasAdaptersError, match="`pair_tasks` names mnli"):
         MultiTaskClassifier.from_artifacts(
             preset, {"mrpc": folder}, pair_tasks=["mnli"]
         )
-    with pytest.raises(ArtifactError, match="pair_tasks=\\['mine'\\]"):
-        multi.add_task("mine", folder)
+    multi = MultiTaskClassifier.from_artifacts(
+        preset, {"mrpc": folder, "sst2": folder}, pair_tasks=["mrpc"]
+    )
+    assert [info.pair for info in multi.tasks.values()] == [True, False]
     multi.add_task("mine", folder, pair=True)
     assert multi.tasks["mine"].pair
+    # The script guesses from GLUE names.
+    artifacts = {"mrpc": folder, "sst2": folder}
+    assert pair_tasks_of(artifacts) == ["mrpc"]
+    with pytest.raises(ArtifactError, match="Task 'mine':.*not a GLUE"):
+        pair_tasks_of({"mine": folder})
 
 
 def serve(export_dir, tmp_path, requests):

@@ -139,9 +139,29 @@ def load_adapterhub(directory, base, preprocessor="auto"):
     for (block, sublayer, parameter), value in adapters.items():
         adapter = backbone.transformer_layers[block].sublayer_adapters[sublayer]
         values[getattr(adapter, parameter).path] = value
+    return with_head(
+        backbone, config, head, base, preprocessor, values, directory
+    )
+
+
+def with_head(
+    backbone,
+    config,
+    head,
+    base,
+    preprocessor,
+    values,
+    directory,
+    tuning_mode="adapters",
+):
+    """The model of an AdapterHub folder: `backbone` with the folder's head
+    (`config.head`, its weights `head`) as an `AdapterHubTextClassifier`,
+    or `backbone` alone when `head` is `None`, in `tuning_mode`; `values`
+    (`{path: array}`, the adapters') and the head's weights assigned.
+    """
     if head is None:
         model = backbone
-        set_tuning_mode(backbone, "adapters")
+        set_tuning_mode(backbone, tuning_mode)
     else:
         if preprocessor == "auto":
             preprocessor = _preset_preprocessor(base, backbone)
@@ -157,7 +177,9 @@ def load_adapterhub(directory, base, preprocessor="auto"):
             use_pooler=spec.use_pooler,
             head_bias=spec.bias,
             labels=spec.labels,
+            tuning_mode=tuning_mode,
         )
+        values = dict(values)
         for (layer, parameter), value in head.items():
             dense = model.head.dense_layers[layer]
             values[getattr(dense, parameter).path] = value

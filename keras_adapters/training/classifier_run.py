@@ -24,6 +24,8 @@ from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import PAIR
 from keras_adapters.export import SENTENCE
 from keras_adapters.export import export_saved_model
+from keras_adapters.fusion import fuse_adapters
+from keras_adapters.fusion import save_fusion
 from keras_adapters.metrics.glue import accuracy
 from keras_adapters.metrics.glue import glue_metrics
 from keras_adapters.models import AdapterHubTextClassifier
@@ -91,6 +93,15 @@ class ClassifierRunConfig(RunConfig):
         "ones: with --do_eval alone, scores them; with --do_train, trains "
         "them on. Their adapter settings are the folder's.",
         path=True,
+    )
+    fusion: list = setting(
+        None,
+        "NAME=ARTIFACT_DIR values, comma-separated (e.g. cola=output/CoLA/"
+        "adapters,sst2=output/SST-2/adapters): train AdapterFusion over "
+        "these adapter artifacts of --preset (two or more, houlsby or "
+        "pfeiffer adapters), frozen, with a new head: only the fusion "
+        "layers and the head train. <output_dir>/adapters then holds the "
+        "fusion and names the adapters by their weights checksums.",
     )
     adapter_format: str = setting(
         ARTIFACT_FORMATS[0],
@@ -171,6 +182,31 @@ class ClassifierRunConfig(RunConfig):
                     + ", ".join(f"`{name}`" for name in given)
                     + "."
                 )
+        if self.fusion is not None:
+            self.fusion_adapters = _named_folders(self.fusion)
+            conflicts = [
+                name
+                for name in (
+                    "load_adapters",
+                    "adapter_size",
+                    "adapter_init_scale",
+                    "adapter_layers",
+                    "bert_config_file",
+                    "cache_frozen_prefix",
+                )
+                if getattr(self, name)
+            ] + (["adapter_config"] if self.adapterhub_style else [])
+            if self.adapter_format != ARTIFACT_FORMATS[0]:
+                conflicts.append("adapter_format")
+            if self.tuning != "adapters":
+                conflicts.append("tuning")
+            if conflicts:
+                raise KerasAdaptersError(
+                    "`fusion` takes the adapters of its artifacts, frozen, "
+                    "and trains the fusion and a head; drop "
+                    + ", ".join(f"`{name}`" for name in conflicts)
+                    + "."
+                )
         shortest = _MIN_SEQ_LENGTH[self.task.is_pair]
         if self.max_seq_length < shortest:
             raise KerasAdaptersError(
@@ -184,6 +220,33 @@ class ClassifierRunConfig(RunConfig):
 
     def input_paths(self):
         return super().input_paths() + [self.data_dir]
+
+
+def _named_folders(values):
+    """`{name: folder}` of `fusion`'s NAME=FOLDER values."""
+    folders = {}
+    for value in values:
+        name, separator, folder = value.partition("=")
+        if not separator or not name or not folder:
+            raise KerasAdaptersError(
+                "`fusion` takes NAME=ARTIFACT_DIR values, e.g. "
+                f"cola=output/CoLA/adapters,sst2=output/SST-2/adapters; got "
+                f"{value!r}."
+            )
+        if name in folders:
+            raise KerasAdaptersError(f"`fusion` names '{name}' twice.")
+        if not os.path.isdir(folder):
+            raise KerasAdaptersError(
+                f"`fusion`: no folder '{folder}' for adapter '{name}'; give "
+                "the adapters folder of a finished run (<output_dir>/adapters)."
+            )
+        folders[name] = folder
+    if len(folders) < 2:
+        raise KerasAdaptersError(
+            f"`fusion` fuses two or more adapters; got {len(folders)} "
+            f"({', '.join(values)}). Add another NAME=ARTIFACT_DIR."
+        )
+    return folders
 
 
 def load_examples(config, split):
@@ -202,7 +265,15 @@ def build_classifier(config):
     fresh ones on a preset or the TF1 trio."""
     mode = dict(config.tuning_kwargs(), regression=config.task.is_regression)
     num_classes = None if config.task.is_regression else len(config.task.labels)
-    if config.load_adapters:
+    if config.fusion is not None:
+        model = fuse_adapters(
+            config.preset,
+            config.fusion_adapters,
+            num_classes=num_classes,
+            labels=None if config.task.is_regression else config.task.labels,
+            regression=config.task.is_regression,
+        )
+    elif config.load_adapters:
         model = load_adapters(config.load_adapters, config.preset)
         check_task_fits(model, config.task)
         set_tuning_mode(
@@ -495,8 +566,13 @@ class ClassifierRun(TaskRun):
             if self.config.adapter_format == ARTIFACT_FORMATS[0]
             else None
         )
-        return {
-            self._adapters_dir(): (
+        if self.config.fusion is not None:
+            artifact = (
+                "fusion artifact",
+                lambda path: save_fusion(self.model, path, labels=labels),
+            )
+        else:
+            artifact = (
                 "adapter artifact"
                 if self.config.adapter_format == "keras_adapters"
                 else "AdapterHub adapter folder",
@@ -507,7 +583,9 @@ class ClassifierRun(TaskRun):
                     inputs=inputs,
                     format=self.config.adapter_format,
                 ),
-            ),
+            )
+        return {
+            self._adapters_dir(): artifact,
             self.config.export_dir: (
                 "SavedModel (raw strings in)",
                 lambda path: export_saved_model(

@@ -3,10 +3,13 @@ one base model -> one multi-task SavedModel."""
 
 import dataclasses
 
+from keras_adapters.artifacts import ArtifactError
+from keras_adapters.artifacts import read_artifact_config
+from keras_adapters.data.glue import get_task
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import SAVED_MODEL
 from keras_adapters.export import export_saved_model
-from keras_adapters.multi_task import MultiTaskClassifier
+from keras_adapters.models.multi_task_classifier import MultiTaskClassifier
 from keras_adapters.output_files import check_output_folder
 from keras_adapters.training.run_config import setting
 
@@ -75,6 +78,47 @@ def task_artifacts(values):
     return artifacts
 
 
+def pair_tasks_of(artifacts, pair_tasks=None):
+    """The tasks that read sentence pairs: `pair_tasks` when given, else
+    each artifact's recorded inputs, else its GLUE task's (by name).
+
+    Args:
+        artifacts: `{name: artifact folder}`.
+        pair_tasks: optional list of names, the answer when given.
+
+    Returns:
+        The list of pair task names.
+
+    Raises:
+        ArtifactError: an artifact that records no inputs, under a name
+            that is no GLUE task.
+    """
+    if pair_tasks is not None:
+        return list(pair_tasks)
+    pairs = []
+    for name, folder in artifacts.items():
+        try:
+            inputs = read_artifact_config(folder).get("inputs")
+        except ArtifactError as error:
+            raise ArtifactError(f"Task '{name}': {error}") from None
+        glue_task = None
+        if inputs is None:
+            try:
+                glue_task = get_task(name)
+            except KerasAdaptersError:
+                glue_task = None
+        if inputs is None and glue_task is None:
+            raise ArtifactError(
+                f"Task '{name}': its artifact does not say whether it reads "
+                "sentence pairs and it is not a GLUE task name; name it in "
+                "`pair_tasks` if it reads pairs, or give `pair_tasks` for "
+                "every task."
+            )
+        if (len(inputs) == 2) if inputs is not None else glue_task.is_pair:
+            pairs.append(name)
+    return pairs
+
+
 def export_multitask(config):
     """Loads every task of `config` on its base and exports one SavedModel.
 
@@ -92,7 +136,9 @@ def export_multitask(config):
         inputs=[config.base, *config.artifacts.values()],
     )
     model = MultiTaskClassifier.from_artifacts(
-        config.base, config.artifacts, pair_tasks=config.pair_tasks
+        config.base,
+        config.artifacts,
+        pair_tasks=pair_tasks_of(config.artifacts, config.pair_tasks),
     )
     for info in model.tasks.values():
         kind = "regression" if info.regression else f"{info.labels}"
