@@ -252,8 +252,8 @@ def write_synthetic(args):
     import numpy as np
     import safetensors.numpy
 
-    from keras_adapters.artifacts import CONFIG_FILE
-    from keras_adapters.artifacts import file_sha256
+    from keras_adapters.models.artifact import CONFIG_FILE
+    from keras_adapters.models.artifact import file_sha256
 
     for k in range(1, COPIES + 1):
         for index, task in enumerate(TASKS):

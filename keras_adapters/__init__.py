@@ -16,7 +16,6 @@ from keras_adapters import optimization
 from keras_adapters.ablation import adapters_removed
 from keras_adapters.artifacts import ArtifactError
 from keras_adapters.artifacts import load_adapters
-from keras_adapters.artifacts import read_artifact_config
 from keras_adapters.artifacts import save_adapters
 from keras_adapters.averaging import average_adapters
 from keras_adapters.errors import KerasAdaptersError
@@ -25,6 +24,7 @@ from keras_adapters.export import export_saved_model
 from keras_adapters.fusion import fuse_adapters
 from keras_adapters.fusion import load_fusion
 from keras_adapters.fusion import save_fusion
+from keras_adapters.models.artifact import read_artifact_config
 from keras_adapters.models.multi_task_classifier import MultiTaskClassifier
 from keras_adapters.models.multi_task_classifier import TaskInfo
 from keras_adapters.saving import load_model

@@ -4,10 +4,10 @@ import math
 import os
 
 from keras_adapters.artifacts import ADAPTERS
-from keras_adapters.artifacts import Artifact
 from keras_adapters.artifacts import write_artifact_files
 from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.models.artifact import Artifact
 from keras_adapters.output_files import write_folder
 
 # The config sections that must be equal for artifacts to be averaged:

@@ -16,9 +16,6 @@ import numpy as np
 import safetensors.numpy
 
 from keras_adapters.artifacts import ADAPTERS
-from keras_adapters.artifacts import CONFIG_FILE
-from keras_adapters.artifacts import Artifact
-from keras_adapters.artifacts import file_sha256
 from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.layers.adapter_fusion import add_adapter_fusion
@@ -27,6 +24,9 @@ from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapterhub_text_classifier import (
     AdapterHubTextClassifier,
 )
+from keras_adapters.models.artifact import CONFIG_FILE
+from keras_adapters.models.artifact import Artifact
+from keras_adapters.models.artifact import file_sha256
 from keras_adapters.output_files import save_safetensors
 from keras_adapters.output_files import write_folder
 from keras_adapters.output_files import write_text

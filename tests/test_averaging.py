@@ -9,7 +9,7 @@ from keras_hub.models import BertBackbone
 import keras_adapters
 from keras_adapters import ArtifactError
 from keras_adapters import KerasAdaptersError
-from keras_adapters.artifacts import Artifact
+from keras_adapters.models.artifact import Artifact
 from tests.conftest import TINY_CONFIG
 from tests.test_multi_task import save_preset
 from tests.test_multi_task import save_task

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_adapters.artifacts import Artifact
 from keras_adapters.artifacts import ArtifactError
+from keras_adapters.models.artifact import Artifact
 from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import STATE
 from keras_adapters.training.checkpoints import WEIGHTS

@@ -6,8 +6,7 @@ import re
 import keras
 from keras import ops
 
-from keras_adapters.artifacts import Artifact
-from keras_adapters.artifacts import ArtifactError
+from keras_adapters.errors import ArtifactError
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.layers.task_routing import ADAPTER_PARAMETERS
@@ -21,6 +20,7 @@ from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
 from keras_adapters.models.adapter_bert_text_classifier import (
     AdapterBertTextClassifier,
 )
+from keras_adapters.models.artifact import Artifact
 from keras_adapters.models.multi_task_preprocessor import MultiTaskPreprocessor
 
 # Task names become SavedModel signature names.

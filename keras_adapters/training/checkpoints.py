@@ -24,9 +24,9 @@ import shutil
 import numpy as np
 import safetensors.numpy
 
-from keras_adapters.artifacts import base_fingerprint
-from keras_adapters.artifacts import file_sha256
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.models.artifact import base_fingerprint
+from keras_adapters.models.artifact import file_sha256
 from keras_adapters.output_files import PARTIAL
 from keras_adapters.output_files import claim_folder
 from keras_adapters.output_files import save_safetensors

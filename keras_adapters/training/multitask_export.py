@@ -4,11 +4,11 @@ one base model -> one multi-task SavedModel."""
 import dataclasses
 
 from keras_adapters.artifacts import ArtifactError
-from keras_adapters.artifacts import read_artifact_config
 from keras_adapters.data.glue import get_task
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import SAVED_MODEL
 from keras_adapters.export import export_saved_model
+from keras_adapters.models.artifact import read_artifact_config
 from keras_adapters.models.multi_task_classifier import MultiTaskClassifier
 from keras_adapters.output_files import check_output_folder
 from keras_adapters.training.run_config import setting

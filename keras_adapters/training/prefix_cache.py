@@ -30,11 +30,11 @@ import time
 
 import numpy as np
 
-from keras_adapters.artifacts import base_fingerprint
-from keras_adapters.artifacts import file_sha256
 from keras_adapters.data.encoding import padded_widths
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.models import split_at_block
+from keras_adapters.models.artifact import base_fingerprint
+from keras_adapters.models.artifact import file_sha256
 from keras_adapters.output_files import write_folder
 from keras_adapters.output_files import write_text
 from keras_adapters.tuning import lowest_trained_block

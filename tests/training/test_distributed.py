@@ -40,13 +40,13 @@ import pytest
 import safetensors.numpy
 from keras_hub.models import BertTokenizer
 
-from keras_adapters.artifacts import WEIGHTS_FILE
 from keras_adapters.artifacts import save_adapters
 from keras_adapters.models import AdapterBertBackbone
 from keras_adapters.models import AdapterBertQuestionAnswerer
 from keras_adapters.models import AdapterBertQuestionAnswererPreprocessor
 from keras_adapters.models import AdapterBertTextClassifier
 from keras_adapters.models import AdapterBertTextClassifierPreprocessor
+from keras_adapters.models.artifact import WEIGHTS_FILE
 from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import CheckpointFolder
 from tests.conftest import TINY_CONFIG

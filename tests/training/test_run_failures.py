@@ -15,7 +15,7 @@ import safetensors.numpy
 from keras_hub.models import BertBackbone
 from keras_hub.models import BertTokenizer
 
-from keras_adapters.artifacts import file_sha256
+from keras_adapters.models.artifact import file_sha256
 from keras_adapters.training import classifier_run
 from keras_adapters.training.callbacks import NonFiniteLossError
 from keras_adapters.training.callbacks import StepCheckpoint
