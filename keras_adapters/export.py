@@ -264,7 +264,11 @@ def _export_multi_task(model, export_dir, task_signatures):
             "`add_task` first."
         )
     preprocessor = model.preprocessor
-    run_model = _serving_model(model, MODEL_INPUTS + ("task_ids",))
+    run_model = _serving_model(
+        model,
+        tuple(name for name in MODEL_INPUTS if name in model.backbone.input)
+        + ("task_ids",),
+    )
     width = max(info.num_outputs for info in infos)
     label_names = tf.constant(
         [

@@ -1,4 +1,4 @@
-"""One SavedModel serving many adapter tasks on one frozen BERT.
+"""One SavedModel serving many adapter tasks on one frozen encoder.
 
 Example (the artifacts are keras-adapters-classifier's
 <output_dir>/adapters):

@@ -1,6 +1,6 @@
 """Per-example task routing: layers that hold a row of parameters per task.
 
-A `MultiTaskClassifier` runs one frozen BERT on batches in which every
+A `MultiTaskClassifier` runs one frozen encoder on batches in which every
 example names its task. The layers here hold what differs between tasks,
 stacked along a leading task axis (one variable per parameter, a row per
 task), and compute each example with its own task's row:
@@ -357,11 +357,15 @@ class RoutedDense(_TaskRows, keras.layers.Layer):
     Holds every task's kernel and bias stacked, padded to the widest task
     (`[tasks, input_dim, units]`, `[tasks, units]`). A task's padded
     outputs have a zero kernel and a `-inf` bias: they are `-inf`, so a
-    softmax over a row gives that task's own probabilities.
+    softmax over a row gives that task's own probabilities. With an
+    `activation` (a head's hidden layer) their bias is zero instead, and
+    they are `activation(0)`: zero for tanh, ReLU and GELU.
 
     Args:
         task_units: list of ints, each task's number of outputs. Defaults
             to no task; `add_task` adds them.
+        activation: optional activation of the outputs, shared by the
+            tasks. Defaults to `None` (logits).
         **kwargs: other `keras.layers.Layer` arguments, e.g. `name`.
 
     Call arguments:
@@ -383,10 +387,17 @@ class RoutedDense(_TaskRows, keras.layers.Layer):
     ```
     """
 
-    def __init__(self, task_units=(), **kwargs):
+    def __init__(self, task_units=(), activation=None, **kwargs):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.task_units = [int(units) for units in task_units]
+        self.activation = keras.activations.get(activation)
+
+    @property
+    def _fills(self):
+        """The padding of each parameter."""
+        logits = self.activation is keras.activations.linear
+        return {"kernel": 0.0, "bias": -np.inf if logits else 0.0}
 
     @property
     def units(self):
@@ -415,14 +426,12 @@ class RoutedDense(_TaskRows, keras.layers.Layer):
         `[units]`."""
         self.task_units.append(int(bias.shape[0]))
         rows = {"kernel": kernel, "bias": bias}
-        self._restack(self._shapes(), rows, {"kernel": 0.0, "bias": -np.inf})
+        self._restack(self._shapes(), rows, self._fills)
 
     def remove_task(self, index):
         """Removes task `index`; the others keep their rows."""
         del self.task_units[index]
-        self._restack(
-            self._shapes(), None, {"kernel": 0.0, "bias": -np.inf}, index
-        )
+        self._restack(self._shapes(), None, self._fills, index)
 
     def call(self, inputs, task_ids=None):
         task_ids = _routed_task_ids(task_ids)
@@ -431,14 +440,19 @@ class RoutedDense(_TaskRows, keras.layers.Layer):
             ops.cast(inputs, "float32"),
             _per_example(self.kernel, task_ids, 2),
         )
-        return outputs + _per_example(self.bias, task_ids, 2)
+        return self.activation(outputs + _per_example(self.bias, task_ids, 2))
 
     def compute_output_spec(self, inputs, task_ids=None):
         return keras.KerasTensor((inputs.shape[0], self.units), "float32")
 
     def get_config(self):
         config = super().get_config()
-        config["task_units"] = list(self.task_units)
+        config.update(
+            {
+                "task_units": list(self.task_units),
+                "activation": keras.activations.serialize(self.activation),
+            }
+        )
         return config
 
 
@@ -478,7 +492,7 @@ def add_task_routing(block, activation=gelu_approximate):
 
     Args:
         block: a built `AdapterTransformerEncoder` without adapters
-            (`adapter_size=0`: a plain BERT block).
+            (`adapter_size=0`: a plain block of its encoder).
         activation: the adapters' non-linearity.
 
     Returns:

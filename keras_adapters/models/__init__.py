@@ -80,6 +80,7 @@ from keras_adapters.models.adapterhub_text_classifier import (
 from keras_adapters.models.classification_head_text_classifier import (
     ClassificationHeadTextClassifier,
 )
+from keras_adapters.models.head_layout import HeadLayout
 from keras_adapters.models.multi_task_preprocessor import MultiTaskPreprocessor
 from keras_adapters.models.prefix_split import PrefixSplit
 from keras_adapters.models.prefix_split import split_at_block
@@ -113,6 +114,7 @@ __all__ = [
     "AdapterXLMRobertaQuestionAnswererPreprocessor",
     "AdapterXLMRobertaTextClassifier",
     "ClassificationHeadTextClassifier",
+    "HeadLayout",
     "MultiTaskPreprocessor",
     "PrefixSplit",
     "UnsupportedFamilyError",

@@ -8,6 +8,7 @@ from keras_adapters.models.adapter_bert_text_classifier_preprocessor import (
     AdapterBertTextClassifierPreprocessor,
 )
 from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
+from keras_adapters.models.head_layout import HeadLayout
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -58,3 +59,6 @@ class AdapterBertTextClassifier(AdapterClassifierTask, BertTextClassifier):
 
     backbone_cls = AdapterBertBackbone
     preprocessor_cls = AdapterBertTextClassifierPreprocessor
+    default_head_layout = HeadLayout(
+        reads_pooler=True, dense_layers=(("logits", None),)
+    )

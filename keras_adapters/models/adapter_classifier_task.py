@@ -27,6 +27,23 @@ class AdapterClassifierTask(AdapterTask):
     its family's preprocessor.
     """
 
+    # How the head reads the backbone, with the class's default arguments.
+    default_head_layout = None
+
+    @classmethod
+    def head_layout(cls, config=None):
+        """How the head of a classifier of this class reads the backbone.
+
+        Args:
+            config: optional dict, the classifier's config (as an artifact
+                saves it). Defaults to the class's default arguments.
+
+        Returns:
+            A `keras_adapters.models.HeadLayout`.
+        """
+        del config  # The head's layout takes no argument.
+        return cls.default_head_layout
+
     @classmethod
     def for_family(cls, family):
         """The classifier class of a family (an adapter backbone class)."""

@@ -8,6 +8,7 @@ from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 from keras_adapters.models.adapter_distil_bert_backbone import (
     AdapterDistilBertBackbone,
 )
+from keras_adapters.models.head_layout import HeadLayout
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -48,3 +49,4 @@ class AdapterDistilBertTextClassifier(
 
     backbone_cls = AdapterDistilBertBackbone
     preprocessor_cls = DistilBertTextClassifierPreprocessor
+    default_head_layout = HeadLayout.first_token("relu")

@@ -12,6 +12,7 @@ from keras_adapters.models.adapter_electra_text_classifier_preprocessor import (
 from keras_adapters.models.classification_head_text_classifier import (
     ClassificationHeadTextClassifier,
 )
+from keras_adapters.models.head_layout import HeadLayout
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -53,6 +54,15 @@ class AdapterElectraTextClassifier(
 
     backbone_cls = AdapterElectraBackbone
     preprocessor_cls = AdapterElectraTextClassifierPreprocessor
+
+    @classmethod
+    def head_layout(cls, config=None):
+        config = config or {}
+        return HeadLayout.classification_head(
+            num_layers=config.get("head_layers", 2),
+            hidden_activation=config.get("head_activation", "gelu"),
+            use_pooler=config.get("use_pooler", False),
+        )
 
     def __init__(
         self, backbone, num_classes=None, head_activation="gelu", **kwargs

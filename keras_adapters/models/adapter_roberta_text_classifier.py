@@ -8,6 +8,7 @@ from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 from keras_adapters.models.adapter_roberta_backbone import (
     AdapterRobertaBackbone,
 )
+from keras_adapters.models.head_layout import HeadLayout
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -50,3 +51,4 @@ class AdapterRobertaTextClassifier(
 
     backbone_cls = AdapterRobertaBackbone
     preprocessor_cls = RobertaTextClassifierPreprocessor
+    default_head_layout = HeadLayout.first_token("tanh")

@@ -8,6 +8,7 @@ from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 from keras_adapters.models.adapter_xlm_roberta_backbone import (
     AdapterXLMRobertaBackbone,
 )
+from keras_adapters.models.head_layout import HeadLayout
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -46,3 +47,4 @@ class AdapterXLMRobertaTextClassifier(
 
     backbone_cls = AdapterXLMRobertaBackbone
     preprocessor_cls = XLMRobertaTextClassifierPreprocessor
+    default_head_layout = HeadLayout.first_token("tanh")

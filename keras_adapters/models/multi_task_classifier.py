@@ -1,4 +1,4 @@
-"""One frozen BERT serving many adapter tasks in one forward pass."""
+"""One frozen encoder serving many adapter tasks in one forward pass."""
 
 import dataclasses
 import re
@@ -16,16 +16,13 @@ from keras_adapters.layers.task_routing import add_task_routing
 from keras_adapters.layers.task_routing import route_layer_norm
 from keras_adapters.layers.task_routing import task_routing
 from keras_adapters.models.adapter_backbone import family_of
-from keras_adapters.models.adapter_bert_backbone import AdapterBertBackbone
-from keras_adapters.models.adapter_bert_text_classifier import (
-    AdapterBertTextClassifier,
-)
+from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 from keras_adapters.models.artifact import Artifact
 from keras_adapters.models.multi_task_preprocessor import MultiTaskPreprocessor
 
 # Task names become SavedModel signature names.
 _TASK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-# Tuning modes whose artifacts leave the shared BERT untouched.
+# Tuning modes whose artifacts leave the shared encoder untouched.
 _SHAREABLE_MODES = ("adapters", "layer_norm")
 
 
@@ -56,13 +53,16 @@ class TaskInfo:
 
 
 class MultiTaskClassifier(keras.Model):
-    """One frozen BERT that serves many adapter tasks in one forward pass.
+    """One frozen encoder that serves many adapter tasks in one forward pass.
 
-    Holds one pretrained BERT encoder, shared and frozen, whose blocks carry
+    Holds one pretrained encoder of any supported family (BERT, RoBERTa,
+    XLM-RoBERTa, DistilBERT, ELECTRA), shared and frozen, whose blocks carry
     task routing layers (`keras_adapters.layers.task_routing`): every
     LayerNorm becomes a `RoutedLayerNormalization`, a `RoutedAdapter`
-    follows each sublayer where adapter-bert puts its adapters, and a
-    `RoutedDense` is the head. Each holds what adapters-mode training
+    follows each sublayer where adapter-bert puts its adapters, and the
+    head's dense layers are `RoutedDense` layers laid out as the family's
+    classifier's (`HeadLayout`: BERT's pooler then logits, RoBERTa's first
+    token, dense, tanh, logits, ...). Each holds what adapters-mode training
     changed, one row per task, stacked once when a task is added. Each
     example of a batch names its task in `task_ids`, and the backbone's own
     forward pass computes it with that task's adapters, LayerNorms and
@@ -79,22 +79,26 @@ class MultiTaskClassifier(keras.Model):
     Build it with `from_artifacts()`; grow or shrink it with `add_task()` and
     `remove_task()`, which leave the encoder and the other tasks as they
     are. It is an inference model: train each task on its own
-    (`run_classifier.py`, `AdapterBertTextClassifier`) and serve them
+    (`run_classifier.py`, the family's classifier) and serve them
     together (`keras_adapters.export_saved_model`); it is rebuilt from its
     artifacts rather than saved as a `.keras` file.
 
     Args:
-        backbone: the shared BERT, an `AdapterBertBackbone` with
-            `adapter_size=0` (a plain BERT) holding the pretrained weights
-            the tasks were trained on. It is frozen, and gets the routing
-            layers in place.
-        tokenizer: the base model's `BertTokenizer`, for `preprocessor`.
+        backbone: the shared encoder, an adapter backbone of its family
+            (`AdapterBertBackbone`, `AdapterRobertaBackbone`, ...) with
+            `adapter_size=0` (the plain pretrained model) holding the
+            weights the tasks were trained on. It is frozen, and gets the
+            routing layers in place.
+        tokenizer: the base model's tokenizer, for `preprocessor`.
         default_sequence_length: int, the sequence length of tasks whose
             artifact does not record one. Defaults to `128`.
+        head_layout: the `HeadLayout` every task's head has. Defaults to
+            that of the family's classifier with its default arguments.
         **kwargs: other `keras.Model` arguments, e.g. `name`.
 
-    Call inputs: a dict of `token_ids`, `segment_ids`, `padding_mask`
-    (`[batch, sequence]`) and `task_ids` (`[batch]`, indices into `tasks`).
+    Call inputs: a dict of `token_ids`, `padding_mask` (`[batch,
+    sequence]`), `segment_ids` for the families that read them, and
+    `task_ids` (`[batch]`, indices into `tasks`).
 
     Example:
 
@@ -113,15 +117,23 @@ class MultiTaskClassifier(keras.Model):
     """
 
     def __init__(
-        self, backbone, tokenizer=None, default_sequence_length=128, **kwargs
+        self,
+        backbone,
+        tokenizer=None,
+        default_sequence_length=128,
+        head_layout=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if getattr(backbone, "adapter_size", None) != 0:
             raise KerasAdaptersError(
-                "`backbone` must be the plain pretrained BERT (an "
-                "AdapterBertBackbone with adapter_size=0); the tasks bring "
-                "their own adapters."
+                "`backbone` must be the plain pretrained encoder (an adapter "
+                "backbone such as AdapterBertBackbone with adapter_size=0); "
+                "the tasks bring their own adapters."
             )
+        # The family's own classifier: the tasks' class.
+        self.task_class = AdapterClassifierTask.for_family(type(backbone))
+        self.head_layout = head_layout or self.task_class.head_layout()
         backbone.trainable = False
         # The pretrained weights, before the routing layers join them.
         self._base_weights = list(backbone.weights)
@@ -140,8 +152,11 @@ class MultiTaskClassifier(keras.Model):
             add_task_routing(block, activation=gelu_approximate)
             for block in backbone.transformer_layers
         ]
-        self.head = RoutedDense(name="logits")
-        self.head.build((None, backbone.hidden_dim))
+        self.head_layers = []
+        for path, activation in self.head_layout.dense_layers:
+            dense = RoutedDense(activation=activation, name=path.split("/")[-1])
+            dense.build((None, backbone.hidden_dim))
+            self.head_layers.append(dense)
         self._infos = {}
         # Every variable exists already; tasks only restack them.
         self.build()
@@ -153,11 +168,12 @@ class MultiTaskClassifier(keras.Model):
     def from_artifacts(
         cls, base, artifacts, pair_tasks=None, default_sequence_length=128
     ):
-        """Builds one model from a base BERT and each task's artifact.
+        """Builds one model from a base encoder and each task's artifact.
 
         Args:
-            base: the pretrained BERT every task was trained on: a preset
-                (keras-hub id or folder, Hugging Face BERT folder).
+            base: the pretrained encoder every task was trained on: a
+                preset (keras-hub id or folder, Hugging Face folder) of any
+                supported family.
             artifacts: dict from task name (lower case, letters, digits and
                 `_`, starting with a letter) to an artifact folder written
                 by `keras_adapters.save_adapters` (or `run_classifier.py`).
@@ -171,10 +187,10 @@ class MultiTaskClassifier(keras.Model):
         Raises:
             ArtifactError: an artifact that is missing or corrupted, that
                 was trained on another base (architecture or weights), that
-                changed the shared BERT (`full`, `top_k` modes, a trained
-                pooler), that is not a text classifier, or that records no
-                inputs while `pair_tasks` is not given; the message names
-                the task.
+                changed the shared encoder (`full`, `top_k` modes, a trained
+                pooler), that is not the family's text classifier, or that
+                records no inputs while `pair_tasks` is not given; the
+                message names the task.
         """
         if not artifacts:
             raise KerasAdaptersError(
@@ -188,23 +204,14 @@ class MultiTaskClassifier(keras.Model):
                 f"does not have (its tasks: {', '.join(artifacts)})."
             )
         family = family_of(base)
-        if family is not AdapterBertBackbone:
-            raise KerasAdaptersError(
-                f"Preset '{base}' is a {family.family} model; a "
-                "MultiTaskClassifier shares a BERT only. Serve each task of "
-                "another family from its own SavedModel "
-                "(keras_adapters.export_saved_model)."
-            )
-        backbone = AdapterBertBackbone.from_preset(
-            base, adapter_size=0, dtype="float32"
-        )
-        tokenizer = AdapterBertTextClassifier.preset_preprocessor(
-            base
-        ).tokenizer
+        task_class = AdapterClassifierTask.for_family(family)
+        backbone = family.from_preset(base, adapter_size=0, dtype="float32")
+        tokenizer = task_class.preset_preprocessor(base, backbone).tokenizer
         model = cls(
             backbone,
             tokenizer=tokenizer,
             default_sequence_length=default_sequence_length,
+            head_layout=_first_head_layout(task_class, artifacts),
         )
         for name, directory in artifacts.items():
             pair = None if pair_tasks is None else name in set(pair_tasks)
@@ -239,16 +246,17 @@ class MultiTaskClassifier(keras.Model):
             [info.name for info in infos],
             pair=[info.pair for info in infos],
             sequence_lengths=[info.sequence_length for info in infos],
+            preprocessor_cls=self.task_class.preprocessor_cls,
         )
 
     @property
     def routed_layers(self):
         """Every layer holding a row per task: the LayerNorms, the blocks'
-        adapters, the head."""
+        adapters, the head's dense layers."""
         return [
             *self.layer_norms,
             *(adapter for block in self.adapters for adapter in block.values()),
-            self.head,
+            *self.head_layers,
         ]
 
     def add_task(self, name, directory, pair=None):
@@ -294,7 +302,8 @@ class MultiTaskClassifier(keras.Model):
                 layer_norm.add_task(*values)
             for sublayer, values in adapters.items():
                 self.adapters[block][sublayer].add_task(values)
-        self.head.add_task(*rows["head"])
+        for dense, values in zip(self.head_layers, rows["head"]):
+            dense.add_task(*values)
         self._infos[name] = info
         self._reset_compiled_functions()
 
@@ -318,7 +327,8 @@ class MultiTaskClassifier(keras.Model):
         self.train_function = None
 
     def _check_artifact(self, artifact):
-        """Raises unless the artifact's task can share this model's BERT."""
+        """Raises unless the artifact's task can share this model's
+        encoder."""
         config = artifact.config
         task = config["task"]
         adapter_config = artifact.adapter_config
@@ -330,19 +340,26 @@ class MultiTaskClassifier(keras.Model):
                 "MultiTaskClassifier serves adapter-bert's adapters (tanh "
                 "GELU) only."
             )
-        if artifact.task_class is not AdapterBertTextClassifier:
+        if artifact.task_class is not self.task_class:
             raise ArtifactError(
-                f"the artifact holds a {task['class']}; a "
-                "MultiTaskClassifier serves BERT text classifiers "
-                "(AdapterBertTextClassifier) only."
+                f"its model is {task['class']}; this MultiTaskClassifier "
+                f"serves {self.task_class.__name__} models (the text "
+                "classifier of its base's family) only."
+            )
+        layout = self.task_class.head_layout(task)
+        if layout != self.head_layout:
+            raise ArtifactError(
+                f"its head is {_describe(layout)}, not "
+                f"{_describe(self.head_layout)} as this model's; tasks served "
+                "together need heads of one layout."
             )
         tuning = config["tuning"]
         if tuning["mode"] not in _SHAREABLE_MODES or tuning["train_pooler"]:
             raise ArtifactError(
                 f"it was trained in `{tuning['mode']}` mode"
                 f"{' with the pooler' if tuning['train_pooler'] else ''}, "
-                "which changes the shared BERT; only adapters and layer_norm "
-                "modes (pooler frozen) share one."
+                "which changes the shared encoder; only adapters and "
+                "layer_norm modes (pooler frozen) share one."
             )
         if keras.activations.get(task["activation"]) not in (
             keras.activations.linear,
@@ -363,8 +380,8 @@ class MultiTaskClassifier(keras.Model):
             A dict: `"embeddings"`, the `(gamma, beta)` of the embeddings
             LayerNorm (`None` for the pretrained one); `"blocks"`, per
             block, its LayerNorms' `(gamma, beta)` and
-            `{sublayer: adapter weights or None}`; `"head"`,
-            `(kernel, bias)`.
+            `{sublayer: adapter weights or None}`; `"head"`, the
+            `(kernel, bias)` of each of the head's dense layers.
         """
         weights = artifact.weights
         used = set()
@@ -420,15 +437,21 @@ class MultiTaskClassifier(keras.Model):
         rows = {
             "embeddings": layer_norm(self.layer_norms[0]),
             "blocks": blocks,
-            "head": (
-                value("logits/kernel", (hidden, num_classes)),
-                value("logits/bias", (num_classes,)),
-            ),
+            "head": [
+                (
+                    value(f"{path}/kernel", (hidden, units)),
+                    value(f"{path}/bias", (units,)),
+                )
+                for (path, _), units in zip(
+                    self.head_layout.dense_layers,
+                    [hidden] * (len(self.head_layers) - 1) + [num_classes],
+                )
+            ],
         }
         unexpected = sorted(set(weights) - used)
         if unexpected:
             raise ArtifactError(
-                f"it stores {len(unexpected)} variable(s) a shared BERT "
+                f"it stores {len(unexpected)} variable(s) a shared encoder "
                 f"cannot give each task ({', '.join(unexpected[:3])}); only "
                 "adapters, LayerNorms and the head can differ per task."
             )
@@ -474,10 +497,37 @@ class MultiTaskClassifier(keras.Model):
                 "The model has no task; add one with `add_task`."
             )
         task_ids = ops.cast(inputs["task_ids"], "int32")
-        features = {
-            key: inputs[key]
-            for key in ("token_ids", "segment_ids", "padding_mask")
-        }
+        features = {key: inputs[key] for key in self.backbone.input}
         with task_routing(task_ids):
             outputs = self.backbone(features, training=False)
-            return self.head(outputs["pooled_output"])
+            if self.head_layout.reads_pooler:
+                x = outputs["pooled_output"]
+            else:
+                if isinstance(outputs, dict):
+                    outputs = outputs["sequence_output"]
+                x = outputs[:, 0, :]
+            for dense in self.head_layers:
+                x = dense(x)
+            return x
+
+
+def _describe(layout):
+    """A `HeadLayout` in words, for messages."""
+    source = "the pooler" if layout.reads_pooler else "the first token"
+    layers = ", ".join(
+        f"{path} ({activation or 'logits'})"
+        for path, activation in layout.dense_layers
+    )
+    return f"{layers} on {source}"
+
+
+def _first_head_layout(task_class, artifacts):
+    """The head layout of the first artifact's task, if it is of
+    `task_class` (else the class's default: `add_task` refuses it)."""
+    try:
+        artifact = Artifact.read(next(iter(artifacts.values())))
+    except ArtifactError:
+        return None
+    if artifact.task_class is not task_class:
+        return None
+    return task_class.head_layout(artifact.config["task"])

@@ -1,7 +1,7 @@
 """Raw strings and task names into the inputs of a multi-task classifier."""
 
 import tensorflow as tf
-from keras_hub.layers import MultiSegmentPacker
+from keras_hub.models import BertTextClassifierPreprocessor
 
 from keras_adapters.errors import KerasAdaptersError
 
@@ -31,19 +31,24 @@ def _check(condition, *message):
 class MultiTaskPreprocessor:
     """Tokenizes a batch in which every example names its task.
 
-    Each example is packed as its own task was trained: `[CLS] a [SEP]` for
-    single-sentence tasks, `[CLS] a [SEP] b [SEP]` for sentence-pair tasks,
-    truncated to the task's sequence length; the batch is cut to its
+    Each example is packed as its own task was trained, by the packer of
+    the family's text classifier preprocessor: BERT's `[CLS] a [SEP]` for
+    single-sentence tasks and `[CLS] a [SEP] b [SEP]` for sentence-pair
+    tasks (RoBERTa's `<s> a </s></s> b </s>`, ...), truncated to the task's
+    sequence length; the batch is cut to its
     longest example (padding is masked, so outputs do not depend on it).
     The text is tokenized once and packed once per distinct (pair, length)
     setting among the tasks. TensorFlow ops only, so it runs in `tf.data`
     and inside a SavedModel, on any Keras backend.
 
     Args:
-        tokenizer: the base model's `keras_hub.models.BertTokenizer`.
+        tokenizer: the base model's tokenizer (`keras_hub.models.
+            BertTokenizer`, `RobertaTokenizer`, ...).
         task_names: list of the task names, in task-id order.
         pair: list of bools, whether each task reads sentence pairs.
         sequence_lengths: list of ints, each task's sequence length.
+        preprocessor_cls: the family's keras-hub `TextClassifierPreprocessor`
+            class, whose packer joins the segments. Defaults to BERT's.
 
     Example:
 
@@ -62,12 +67,28 @@ class MultiTaskPreprocessor:
     ```
     """
 
-    def __init__(self, tokenizer, task_names, pair, sequence_lengths):
+    def __init__(
+        self,
+        tokenizer,
+        task_names,
+        pair,
+        sequence_lengths,
+        preprocessor_cls=BertTextClassifierPreprocessor,
+    ):
         self.tokenizer = tokenizer
+        self.preprocessor_cls = preprocessor_cls
         self.task_names = list(task_names)
         self.pair = [bool(value) for value in pair]
         self.sequence_lengths = [int(value) for value in sequence_lengths]
         self.settings = sorted(set(zip(self.pair, self.sequence_lengths)))
+
+    def packer(self, sequence_length):
+        """The family's packer of segments into `sequence_length` tokens."""
+        preprocessor = self.preprocessor_cls(
+            tokenizer=self.tokenizer, sequence_length=sequence_length
+        )
+        preprocessor.build(None)
+        return preprocessor.packer
 
     def task_ids(self, task):
         """The task index of each name in `task`; fails on unknown names."""
@@ -142,12 +163,7 @@ class MultiTaskPreprocessor:
         setting_ids = tf.gather(setting_of_task, task_ids)
         token_ids = segment_ids = None
         for index, (is_pair, length) in enumerate(self.settings):
-            packer = MultiSegmentPacker(
-                sequence_length=length,
-                start_value=self.tokenizer.start_token_id,
-                end_value=self.tokenizer.end_token_id,
-                pad_value=self.tokenizer.pad_token_id,
-            )
+            packer = self.packer(length)
             tokens, segments = packer((first, second) if is_pair else (first,))
             tokens, segments = [
                 tf.pad(x, [[0, 0], [0, width - length]], constant_values=value)

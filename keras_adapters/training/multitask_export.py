@@ -20,9 +20,9 @@ class MultiTaskExportConfig:
 
     base: str = setting(
         None,
-        "The pretrained BERT every task was trained on: a keras-hub preset "
-        "id or folder, or a Hugging Face BERT folder "
-        "(keras-adapters-classifier's --preset).",
+        "The pretrained encoder every task was trained on: a keras-hub "
+        "preset id or folder, or a Hugging Face folder, of any supported "
+        "family (keras-adapters-classifier's --preset).",
     )
     task: list = setting(
         None,

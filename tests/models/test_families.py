@@ -66,10 +66,10 @@ def sequence_output(outputs):
     return outputs["sequence_output"] if isinstance(outputs, dict) else outputs
 
 
-def classifier_of(family, **kwargs):
+def classifier_of(family, num_classes=2, **kwargs):
     return AdapterClassifierTask.for_family(FAMILIES[family]).from_preset(
         folder(family),
-        num_classes=2,
+        num_classes=num_classes,
         intermediate_activation="auto",
         **kwargs,
     )
@@ -316,12 +316,94 @@ def test_question_answerer_windows_and_artifact(family, tmp_path):
     )
 
 
-def test_the_multi_task_model_refuses_another_family_in_one_line():
-    with pytest.raises(keras_adapters.KerasAdaptersError) as info:
-        keras_adapters.MultiTaskClassifier.from_artifacts(
-            folder("roberta"), {"task": "unused"}
-        )
-    assert "RoBERTa model; a MultiTaskClassifier shares a BERT only" in str(
-        info.value
+def save_task_artifact(family, directory, seed, pair, **kwargs):
+    """An artifact of the family's classifier, random changes standing in
+    for training."""
+    classifier = classifier_of(family, **kwargs)
+    classifier.preprocessor.sequence_length = 16
+    rng = np.random.default_rng(seed)
+    for variable in classifier.trainable_weights:
+        variable.assign(variable + rng.normal(0, 0.2, variable.shape))
+    inputs = ["sentence1", "sentence2"] if pair else ["sentence"]
+    keras_adapters.save_adapters(classifier, directory, inputs=inputs)
+    return directory
+
+
+# A mixed batch of a single-sentence task and a pair task.
+MIXED = {
+    "task": ["single", "pair", "single"],
+    "sentence": ["the film was good", "a dull movie", "hello world"],
+    "sentence2": ["", "a boring film", ""],
+}
+
+
+def multi_task_artifacts(family, root):
+    """Two-class single-sentence adapters in every block, and three-class
+    pair adapters in the top block only (AdapterDrop)."""
+    return {
+        "single": save_task_artifact(
+            family, str(root / "single"), 0, False, adapter_size=4
+        ),
+        "pair": save_task_artifact(
+            family,
+            str(root / "pair"),
+            1,
+            True,
+            num_classes=3,
+            adapter_size=8,
+            adapter_layers=1,
+            freeze_below_adapters=True,
+        ),
+    }
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_multi_task_model_serves_each_family(family, tmp_path):
+    """Each row of a mixed batch equals its task's own model; the
+    family's head, packing and inputs (no segment ids for RoBERTa,
+    XLM-RoBERTa, DistilBERT) are routed."""
+    artifacts = multi_task_artifacts(family, tmp_path)
+    model = keras_adapters.MultiTaskClassifier.from_artifacts(
+        folder(family), artifacts
     )
-    assert "\n" not in str(info.value)
+    features = model.preprocessor(**MIXED)
+    logits = keras.ops.convert_to_numpy(model(features))
+    assert logits.shape == (3, 3) and np.isinf(logits[[0, 2], 2]).all()
+    for row, (task, first, second) in enumerate(zip(*MIXED.values())):
+        single = keras_adapters.load_adapters(artifacts[task], folder(family))
+        texts = ([first], [second]) if task == "pair" else [first]
+        expected = single(single.preprocessor(texts, y=None))
+        np.testing.assert_allclose(
+            logits[row, : expected.shape[-1]],
+            keras.ops.convert_to_numpy(expected)[0],
+            rtol=0,
+            atol=1e-5,
+        )
+    if family in ("distilbert", "xlm_roberta"):
+        export = str(tmp_path / "export")
+        keras_adapters.export_saved_model(model, export)
+        serve = tf.saved_model.load(export).signatures["serving_default"]
+        served = serve(
+            **{key: tf.constant(value) for key, value in MIXED.items()}
+        )
+        np.testing.assert_allclose(
+            served["probabilities"].numpy(),
+            keras.ops.convert_to_numpy(keras.ops.softmax(logits)),
+            rtol=0,
+            atol=1e-5,
+        )
+
+
+def test_the_multi_task_model_refuses_another_familys_artifact(tmp_path):
+    artifact = save_task_artifact(
+        "electra", str(tmp_path / "electra"), 0, False, adapter_size=4
+    )
+    with pytest.raises(keras_adapters.ArtifactError) as info:
+        keras_adapters.MultiTaskClassifier.from_artifacts(
+            folder("roberta"), {"task": artifact}
+        )
+    assert str(info.value) == (
+        "Task 'task': its model is AdapterElectraTextClassifier; this "
+        "MultiTaskClassifier serves AdapterRobertaTextClassifier models (the "
+        "text classifier of its base's family) only."
+    )
