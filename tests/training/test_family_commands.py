@@ -1,8 +1,8 @@
 """The commands on the tiny Hugging Face folders of other families.
 
 `run_classifier.py` on RoBERTa (byte-pair tokens, no segment ids), killed
-and resumed in subprocesses; `run_squad.py` on XLM-RoBERTa (SentencePiece)
-in this process.
+and resumed in subprocesses, and on DistilBERT on Keras' JAX backend;
+`run_squad.py` on XLM-RoBERTa (SentencePiece) in this process.
 """
 
 import json
@@ -18,6 +18,7 @@ from keras_adapters.training.squad_run import SquadRunConfig
 from tests.test_fault_injection import assert_killed
 from tests.test_fault_injection import assert_ok
 from tests.test_fault_injection import run
+from tests.training.test_jax_backend import run_script
 from tests.training.test_run_classifier import make_mrpc
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "families")
@@ -52,11 +53,16 @@ def test_run_classifier_trains_a_roberta_folder_and_resumes_after_a_kill(
         assert json.load(handle)["global_step"] == 6
     with open(output_dir / "MRPC.tsv") as handle:
         assert len(handle.read().splitlines()) == 10  # Header and 9 rows.
-    # The SavedModel serves raw string pairs as the reloaded adapters do.
-    classifier = keras_adapters.load_adapters(
-        str(output_dir / "adapters"), os.path.join(DATA, "roberta")
-    )
+    classifier = assert_serves_as_the_adapters(output_dir, "roberta")
     assert type(classifier).__name__ == "AdapterRobertaTextClassifier"
+
+
+def assert_serves_as_the_adapters(output_dir, family):
+    """The run's SavedModel gives the probabilities of its reloaded
+    adapters (on this process's backend) on a raw string pair."""
+    classifier = keras_adapters.load_adapters(
+        str(output_dir / "adapters"), os.path.join(DATA, family)
+    )
     first, second = ["The cat sat on the mat."], ["A cat was on the mat."]
     expected = classifier.predict(
         classifier.preprocessor((first, second), y=None)
@@ -71,6 +77,35 @@ def test_run_classifier_trains_a_roberta_folder_and_resumes_after_a_kill(
         rtol=0,
         atol=1e-5,
     )
+    return classifier
+
+
+def test_run_classifier_on_jax_trains_and_exports_a_distilbert_folder(
+    tmp_path,
+):
+    data_dir, output_dir = tmp_path / "mrpc", tmp_path / "out"
+    make_mrpc(str(data_dir), np.random.default_rng(1), train=24, dev=8)
+    result = run_script(
+        "run_classifier.py",
+        "--task=MRPC",
+        f"--preset={os.path.join(DATA, 'distilbert')}",
+        "--adapter_size=8",
+        f"--data_dir={data_dir}",
+        f"--output_dir={output_dir}",
+        "--max_seq_length=32",
+        "--train_batch_size=8",
+        "--num_train_epochs=1",
+        "--do_train",
+        "--do_eval",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Keras backend jax" in result.stdout
+    with open(output_dir / "eval_results.json") as handle:
+        assert json.load(handle)["global_step"] == 3
+    # Exported through jax2tf, served by TensorFlow as the adapters
+    # reloaded on TensorFlow compute.
+    classifier = assert_serves_as_the_adapters(output_dir, "distilbert")
+    assert type(classifier).__name__ == "AdapterDistilBertTextClassifier"
 
 
 def squad_file(path, articles):
