@@ -4,6 +4,7 @@ over two host devices equal to one device."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -72,18 +73,16 @@ def newest_checkpoint(output_dir):
     )
 
 
-def test_run_classifier_on_jax_trains_evaluates_predicts_and_resumes(
+def test_run_classifier_on_jax_resumes_and_two_devices_equal_one(
     tmp_path, files
 ):
+    """A run on one device trains, evaluates, predicts and exports; run on
+    (in a copy of its folder) it resumes; the same training with
+    `DataParallel` over two host devices gives the same losses and
+    weights."""
+    train = ("--do_train", "--num_train_epochs=2", "--adam_epsilon=1e-6")
     out = tmp_path / "out"
-    result = run_classifier(
-        out,
-        files,
-        "--do_train",
-        "--do_eval",
-        "--do_predict",
-        "--num_train_epochs=2",
-    )
+    result = run_classifier(out, files, *train, "--do_eval", "--do_predict")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Keras backend jax, DataParallel over 1 device(s)" in result.stdout
     with open(out / "eval_results.json") as handle:
@@ -94,30 +93,23 @@ def test_run_classifier_on_jax_trains_evaluates_predicts_and_resumes(
     assert len(open(out / "test_results.tsv").readlines()) == 1 + 9
     for path in ("adapters/adapter_config.json", "export/saved_model.pb"):
         assert (out / path).is_file(), path
+
     # Three more epochs: resumes at step 8 of 20 from the checkpoint.
-    again = run_classifier(out, files, "--do_train", "--num_train_epochs=5")
+    resumed = tmp_path / "resumed"
+    shutil.copytree(out, resumed)
+    again = run_classifier(
+        resumed, files, "--do_train", "--num_train_epochs=5", train[2]
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Resuming at step 8 of 20." in again.stdout
-    assert [i + 1 for i in range(20)] == read_step_log(out / "train_log.tsv")[0]
+    assert list(range(1, 21)) == read_step_log(resumed / "train_log.tsv")[0]
 
-
-def test_data_parallel_on_two_devices_equals_one_device(tmp_path, files):
-    runs = {}
-    for devices in (1, 2):
-        out = tmp_path / f"devices{devices}"
-        result = run_classifier(
-            out,
-            files,
-            "--do_train",
-            "--num_train_epochs=1",
-            "--adam_epsilon=1e-6",
-            devices=devices,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert f"DataParallel over {devices} device(s)" in result.stdout
-        runs[devices] = out
-    np.testing.assert_allclose(losses(runs[1]), losses(runs[2]), atol=1e-5)
-    one, two = newest_checkpoint(runs[1]), newest_checkpoint(runs[2])
+    two_devices = tmp_path / "devices2"
+    result = run_classifier(two_devices, files, *train, devices=2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DataParallel over 2 device(s)" in result.stdout
+    np.testing.assert_allclose(losses(out), losses(two_devices), atol=1e-5)
+    one, two = newest_checkpoint(out), newest_checkpoint(two_devices)
     trained = [key for key in one if key.startswith("trained/")]
     assert trained
     for key in trained:
