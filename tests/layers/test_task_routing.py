@@ -118,6 +118,29 @@ def test_routed_dense_pads_narrow_heads_with_minus_infinity():
     assert RoutedDense.from_config(head.get_config()).task_units == [2]
 
 
+def test_routed_hidden_dense_applies_its_activation_and_pads_with_zeros():
+    """A head's hidden layer: each task's `tanh(x W + b)`, a narrower
+    task's padded units zero (not `tanh(-inf)`)."""
+    hidden = RoutedDense(activation="tanh", name="pooled_dense")
+    hidden.build((None, HIDDEN))
+    kernels = [RNG.normal(size=(HIDDEN, units)) for units in (3, 4)]
+    biases = [RNG.normal(size=units) for units in (3, 4)]
+    for kernel, bias in zip(kernels, biases):
+        hidden.add_task(kernel, bias)
+    x = RNG.normal(size=(2, HIDDEN)).astype("float32")
+    outputs = numpy(hidden(x, task_ids=np.array([0, 1])))
+    np.testing.assert_allclose(
+        outputs[0],
+        np.append(np.tanh(x[0] @ kernels[0] + biases[0]), 0.0),
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        outputs[1], np.tanh(x[1] @ kernels[1] + biases[1]), atol=1e-6
+    )
+    config = RoutedDense.from_config(hidden.get_config()).get_config()
+    assert config["activation"] == "tanh"
+
+
 def test_routed_layers_need_task_ids():
     head = RoutedDense()
     head.build((None, HIDDEN))

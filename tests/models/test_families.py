@@ -407,3 +407,28 @@ def test_the_multi_task_model_refuses_another_familys_artifact(tmp_path):
         "MultiTaskClassifier serves AdapterRobertaTextClassifier models (the "
         "text classifier of its base's family) only."
     )
+
+
+def test_the_multi_task_model_refuses_a_head_of_another_layout(tmp_path):
+    gelu = save_task_artifact(
+        "electra", str(tmp_path / "gelu"), 0, False, adapter_size=4
+    )
+    tanh = save_task_artifact(
+        "electra",
+        str(tmp_path / "tanh"),
+        1,
+        False,
+        adapter_size=4,
+        head_activation="tanh",
+    )
+    with pytest.raises(keras_adapters.ArtifactError) as info:
+        keras_adapters.MultiTaskClassifier.from_artifacts(
+            folder("electra"), {"gelu": gelu, "tanh": tanh}
+        )
+    assert str(info.value) == (
+        "Task 'tanh': its head is classification_head/hidden_dense_0 (tanh), "
+        "classification_head/logits (logits) on the first token, not "
+        "classification_head/hidden_dense_0 (gelu), "
+        "classification_head/logits (logits) on the first token as this "
+        "model's; tasks served together need heads of one layout."
+    )
