@@ -19,6 +19,7 @@ time); a rerun skips runs whose `eval_results.json` exists.
     python benchmarks/composition_accuracy.py               # both stages
     python benchmarks/composition_accuracy.py --stage singles
     python benchmarks/composition_accuracy.py --quick       # smoke test
+    python benchmarks/composition_accuracy.py --report_only # runs so far
 
 Writes benchmarks/results/composition_accuracy.json and .md.
 """
@@ -144,6 +145,8 @@ def train(args, kind, task, seed, folders, flags):
         os.path.join(_common.REPO, "run_classifier.py"),
     ] + _common.child_flags(flags)
     record_path = os.path.join(output_dir, "benchmark_run.json")
+    if args.report_only and not os.path.isfile(results):
+        return None
     if not os.path.isfile(results):
         log(f"-> {kind} {task} seed {seed}")
         start = time.perf_counter()
@@ -174,11 +177,7 @@ def train(args, kind, task, seed, folders, flags):
         + " ".join(
             _common.child_flags(
                 {
-                    key: (
-                        os.path.relpath(value, _common.REPO)
-                        if key in ("data_dir", "output_dir")
-                        else value
-                    )
+                    key: shown(args, key, value)
                     for key, value in flags.items()
                     if key != "preset"
                 }
@@ -186,6 +185,24 @@ def train(args, kind, task, seed, folders, flags):
         )
         + " --preset=$MINILM",
     }
+
+
+def shown(args, key, value):
+    """A flag's value as the results show it: GLUE's folders under
+    `$GLUE_DIR`, this benchmark's own folders relative to the repository."""
+
+    def path(folder):
+        if os.path.abspath(folder).startswith(os.path.abspath(args.glue_dir)):
+            relative = os.path.relpath(folder, args.glue_dir)
+            return f"$GLUE_DIR/{relative}"
+        return os.path.relpath(folder, _common.REPO)
+
+    if key in ("data_dir", "output_dir"):
+        return path(value)
+    if key == "fusion":
+        pairs = (pair.split("=", 1) for pair in value.split(","))
+        return ",".join(f"{name}={path(folder)}" for name, folder in pairs)
+    return value
 
 
 def adapters(args, folders):
@@ -197,19 +214,19 @@ def adapters(args, folders):
 
 
 def target_runs(args, folders, task, with_fusion):
-    """A target's other single-adapter seeds, then (`with_fusion`) its
-    fusion seeds: one target's comparison is complete before the next
-    target's starts."""
-    rows = [
-        train(args, "single", task, seed, folders, SINGLE_FLAGS)
-        for seed in SEEDS
-        if seed != ADAPTER_SEED
-    ]
-    if with_fusion:
-        flags = dict(FUSION_FLAGS, fusion=fusion_value(args))
-        rows += [
-            train(args, "fusion", task, seed, folders, flags) for seed in SEEDS
-        ]
+    """A target's runs, seed by seed: its single adapter (seed 1 is the
+    fused one, already run), then (`with_fusion`) its fusion; one target's
+    comparison is complete before the next target's starts, and a partial
+    run has both sides of its first seeds."""
+    flags = dict(FUSION_FLAGS, fusion=fusion_value(args))
+    rows = []
+    for seed in SEEDS:
+        if seed != ADAPTER_SEED:
+            rows.append(
+                train(args, "single", task, seed, folders, SINGLE_FLAGS)
+            )
+        if with_fusion:
+            rows.append(train(args, "fusion", task, seed, folders, flags))
     return rows
 
 
@@ -253,8 +270,8 @@ def markdown(result):
         f"({_common.describe_features(result['machine'])}), shared. "
         f"Command: `{result['command']}`.",
         "",
-        "| task (metric) | single adapter, seeds 1-3 | AdapterFusion over "
-        "CoLA, SST-2, MRPC, QNLI, seeds 1-3 | difference |",
+        "| task (metric) | single adapter: mean ± std (each seed) | "
+        "AdapterFusion over CoLA, SST-2, MRPC, QNLI | difference |",
         "|---|---|---|---|",
     ]
     for task in TARGETS:
@@ -274,7 +291,21 @@ def markdown(result):
             f"| {TASKS[task]['glue']} ({single['metric']}) | {cell(single)} "
             f"| {cell(fused)} | {fused['mean'] - single['mean']:+.1f} |"
         )
+    paper = ", ".join(
+        f"{task} {single} -> {fused}"
+        for task, (single, fused) in result["paper_table_1_bert_base"].items()
+    )
     lines += [
+        "",
+        "Budget of every run: "
+        f"{result['budget']['common']['num_train_epochs']} epochs, batch "
+        f"{result['budget']['common']['train_batch_size']}, sequence length "
+        f"{result['budget']['common']['max_seq_length']}; single adapters "
+        f"{SINGLE_FLAGS['adapter_config']}, learning rate "
+        f"{SINGLE_FLAGS['learning_rate']:g}; fusion learning rate "
+        f"{FUSION_FLAGS['learning_rate']:g}. The "
+        "AdapterFusion paper (Table 1, BERT-base dev, single adapter -> "
+        f"fusion): {paper}.",
         "",
         "The adapters fused (seed 1):",
         "",
@@ -306,6 +337,11 @@ def main():
     parser.add_argument("--preset", default=None)
     parser.add_argument("--out_dir", default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--report_only",
+        action="store_true",
+        help="Report the runs done so far; start none.",
+    )
     args = parser.parse_args()
     args.preset = args.preset or _common.minilm_folder()
     if args.quick:
@@ -315,6 +351,7 @@ def main():
     rows = adapters(args, folders)
     for task in TARGETS:
         rows += target_runs(args, folders, task, args.stage != "singles")
+    rows = [row for row in rows if row is not None]
     result = {
         "benchmark": NAME,
         "machine": _common.machine(),
