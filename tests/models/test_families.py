@@ -379,7 +379,11 @@ def test_the_multi_task_model_serves_each_family(family, tmp_path):
             rtol=0,
             atol=1e-5,
         )
-    if family in ("distilbert", "xlm_roberta"):
+    # DistilBERT's SavedModel (no segment ids) on every backend; XLM-R's
+    # (SentencePiece in the graph, TensorFlow on every backend) once.
+    if family == "distilbert" or (
+        family == "xlm_roberta" and keras.config.backend() == "tensorflow"
+    ):
         export = str(tmp_path / "export")
         keras_adapters.export_saved_model(model, export)
         serve = tf.saved_model.load(export).signatures["serving_default"]
