@@ -1,5 +1,6 @@
 """One frozen encoder serving many adapter tasks in one forward pass."""
 
+import contextlib
 import dataclasses
 import re
 
@@ -203,6 +204,11 @@ class MultiTaskClassifier(keras.Model):
                 f"`pair_tasks` names {', '.join(unknown)}, which `artifacts` "
                 f"does not have (its tasks: {', '.join(artifacts)})."
             )
+        read = {}
+        for name, directory in artifacts.items():
+            _check_task_name(name)
+            with _errors_name_the_task(name):
+                read[name] = Artifact.read(directory)
         family = family_of(base)
         task_class = AdapterClassifierTask.for_family(family)
         backbone = family.from_preset(base, adapter_size=0, dtype="float32")
@@ -211,11 +217,11 @@ class MultiTaskClassifier(keras.Model):
             backbone,
             tokenizer=tokenizer,
             default_sequence_length=default_sequence_length,
-            head_layout=_first_head_layout(task_class, artifacts),
+            head_layout=_head_layout(task_class, read),
         )
-        for name, directory in artifacts.items():
+        for name, artifact in read.items():
             pair = None if pair_tasks is None else name in set(pair_tasks)
-            model.add_task(name, directory, pair=pair)
+            model._add_artifact(name, artifact, pair)
         return model
 
     @property
@@ -275,24 +281,22 @@ class MultiTaskClassifier(keras.Model):
         Raises:
             ArtifactError: see `from_artifacts`.
         """
-        if not isinstance(name, str) or not _TASK_NAME.match(name):
-            raise KerasAdaptersError(
-                f"Task name {name!r} must be lower case letters, digits and "
-                "'_', starting with a letter (it names a SavedModel "
-                "signature)."
-            )
+        _check_task_name(name)
+        with _errors_name_the_task(name):
+            artifact = Artifact.read(directory)
+        self._add_artifact(name, artifact, pair)
+
+    def _add_artifact(self, name, artifact, pair):
+        """`add_task` of an artifact already read."""
         if name in self._infos:
             raise KerasAdaptersError(
                 f"Task '{name}' is already in the model; remove_task('{name}')"
                 " first to replace it."
             )
-        try:
-            artifact = Artifact.read(directory)
+        with _errors_name_the_task(name):
             self._check_artifact(artifact)
             rows = self._task_rows(artifact)
             info = self._task_info(name, artifact, pair, rows)
-        except ArtifactError as error:
-            raise ArtifactError(f"Task '{name}': {error}") from None
         self.layer_norms[0].add_task(*rows["embeddings"])
         for block, (layer_norms, adapters) in enumerate(rows["blocks"]):
             for layer_norm, values in zip(
@@ -521,13 +525,31 @@ def _describe(layout):
     return f"{layers} on {source}"
 
 
-def _first_head_layout(task_class, artifacts):
-    """The head layout of the first artifact's task, if it is of
-    `task_class` (else the class's default: `add_task` refuses it)."""
+def _head_layout(task_class, artifacts):
+    """The head layout of the first of the `artifacts` (read), if it is of
+    `task_class`; else `None`, the class's default (the first task is then
+    refused for its class)."""
+    first = next(iter(artifacts.values()))
+    if first.task_class is not task_class:
+        return None
+    return task_class.head_layout(first.config["task"])
+
+
+def _check_task_name(name):
+    """Raises unless `name` can name a task (and its SavedModel
+    signature)."""
+    if not isinstance(name, str) or not _TASK_NAME.match(name):
+        raise KerasAdaptersError(
+            f"Task name {name!r} must be lower case letters, digits and "
+            "'_', starting with a letter (it names a SavedModel signature)."
+        )
+
+
+@contextlib.contextmanager
+def _errors_name_the_task(name):
+    """Starts the message of an `ArtifactError` raised inside with the task's
+    name."""
     try:
-        artifact = Artifact.read(next(iter(artifacts.values())))
-    except ArtifactError:
-        return None
-    if artifact.task_class is not task_class:
-        return None
-    return task_class.head_layout(artifact.config["task"])
+        yield
+    except ArtifactError as error:
+        raise ArtifactError(f"Task '{name}': {error}") from None

@@ -24,23 +24,32 @@ from tests.training.test_run_classifier import make_mrpc
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "families")
 
 
-def test_run_classifier_trains_a_roberta_folder_and_resumes_after_a_kill(
-    tmp_path,
-):
-    data_dir, output_dir = tmp_path / "mrpc", tmp_path / "out"
-    make_mrpc(str(data_dir), np.random.default_rng(0), train=48, dev=8)
-    flags = [
+def mrpc_run_flags(family, tmp_path, output_dir, train):
+    """run_classifier.py's flags for one epoch of training and evaluation
+    on a generated MRPC folder (`train` rows) with a family's folder."""
+    data_dir = tmp_path / "mrpc"
+    make_mrpc(str(data_dir), np.random.default_rng(0), train=train, dev=8)
+    return [
         "--task=MRPC",
-        f"--preset={os.path.join(DATA, 'roberta')}",
+        f"--preset={os.path.join(DATA, family)}",
         "--adapter_size=8",
         f"--data_dir={data_dir}",
         f"--output_dir={output_dir}",
         "--max_seq_length=32",
         "--train_batch_size=8",
         "--num_train_epochs=1",
-        "--save_checkpoints_steps=3",
         "--do_train",
         "--do_eval",
+    ]
+
+
+def test_run_classifier_trains_a_roberta_folder_and_resumes_after_a_kill(
+    tmp_path,
+):
+    output_dir = tmp_path / "out"
+    flags = [
+        *mrpc_run_flags("roberta", tmp_path, output_dir, train=48),
+        "--save_checkpoints_steps=3",
         "--do_predict",
         "--mixed_precision=fp32",
     ]
@@ -83,20 +92,10 @@ def assert_serves_as_the_adapters(output_dir, family):
 def test_run_classifier_on_jax_trains_and_exports_a_distilbert_folder(
     tmp_path,
 ):
-    data_dir, output_dir = tmp_path / "mrpc", tmp_path / "out"
-    make_mrpc(str(data_dir), np.random.default_rng(1), train=24, dev=8)
+    output_dir = tmp_path / "out"
     result = run_script(
         "run_classifier.py",
-        "--task=MRPC",
-        f"--preset={os.path.join(DATA, 'distilbert')}",
-        "--adapter_size=8",
-        f"--data_dir={data_dir}",
-        f"--output_dir={output_dir}",
-        "--max_seq_length=32",
-        "--train_batch_size=8",
-        "--num_train_epochs=1",
-        "--do_train",
-        "--do_eval",
+        *mrpc_run_flags("distilbert", tmp_path, output_dir, train=24),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Keras backend jax" in result.stdout
