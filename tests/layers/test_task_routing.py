@@ -98,13 +98,20 @@ def test_routed_layer_norm_uses_each_tasks_scale_and_offset():
     assert tuple(clone.task_gamma.shape) == (2, HIDDEN)
 
 
-def test_routed_dense_pads_narrow_heads_with_minus_infinity():
-    head = RoutedDense(name="logits")
-    head.build((None, HIDDEN))
-    kernels = [RNG.normal(size=(HIDDEN, units)) for units in (2, 3)]
-    biases = [RNG.normal(size=units) for units in (2, 3)]
+def routed_dense(task_units, **kwargs):
+    """A `RoutedDense` with a task of random weights per width in
+    `task_units`; returns it, the kernels and the biases."""
+    layer = RoutedDense(**kwargs)
+    layer.build((None, HIDDEN))
+    kernels = [RNG.normal(size=(HIDDEN, units)) for units in task_units]
+    biases = [RNG.normal(size=units) for units in task_units]
     for kernel, bias in zip(kernels, biases):
-        head.add_task(kernel, bias)
+        layer.add_task(kernel, bias)
+    return layer, kernels, biases
+
+
+def test_routed_dense_pads_narrow_heads_with_minus_infinity():
+    head, kernels, biases = routed_dense((2, 3), name="logits")
     x = RNG.normal(size=(2, HIDDEN)).astype("float32")
     logits = numpy(head(x, task_ids=np.array([0, 1])))
     assert logits.shape == (2, 3)
@@ -121,12 +128,9 @@ def test_routed_dense_pads_narrow_heads_with_minus_infinity():
 def test_routed_hidden_dense_applies_its_activation_and_pads_with_zeros():
     """A head's hidden layer: each task's `tanh(x W + b)`, a narrower
     task's padded units zero (not `tanh(-inf)`)."""
-    hidden = RoutedDense(activation="tanh", name="pooled_dense")
-    hidden.build((None, HIDDEN))
-    kernels = [RNG.normal(size=(HIDDEN, units)) for units in (3, 4)]
-    biases = [RNG.normal(size=units) for units in (3, 4)]
-    for kernel, bias in zip(kernels, biases):
-        hidden.add_task(kernel, bias)
+    hidden, kernels, biases = routed_dense(
+        (3, 4), activation="tanh", name="pooled_dense"
+    )
     x = RNG.normal(size=(2, HIDDEN)).astype("float32")
     outputs = numpy(hidden(x, task_ids=np.array([0, 1])))
     np.testing.assert_allclose(
