@@ -2,9 +2,12 @@
 final export, damaged checkpoints, non-finite losses, what a checkpoint
 holds, and bad flag values."""
 
+import contextlib
+import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from unittest import mock
@@ -104,11 +107,39 @@ def make_config(output_dir, preset, data_dir, **overrides):
     return ClassifierRunConfig(**fields)
 
 
-def train_one_epoch(output_dir, preset, data_dir):
-    """Trains 4 steps, checkpointing at steps 3 and 4."""
-    ClassifierRun(
-        make_config(output_dir, preset, data_dir, num_train_epochs=1)
-    ).run()
+def one_epoch_config(output_dir, preset, data_dir, **overrides):
+    """4 training steps (checkpoints at steps 3 and 4) at the default
+    learning rate of --tuning=adapters, in float32."""
+    fields = dict(
+        num_train_epochs=1,
+        learning_rate=None,
+        mixed_precision="fp32",
+        verbose=1,
+    )
+    fields.update(overrides)
+    return make_config(output_dir, preset, data_dir, **fields)
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory, tiny_preset, data_dir):
+    """One run of `one_epoch_config`, which several tests read: its folder
+    (tests that change it take a copy, see `copy_of`), the `ClassifierRun`,
+    its results and what it printed."""
+    output_dir = tmp_path_factory.mktemp("one_epoch") / "out"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        run = ClassifierRun(one_epoch_config(output_dir, tiny_preset, data_dir))
+        results = run.run()
+    return dict(
+        dir=output_dir, run=run, results=results, printed=printed.getvalue()
+    )
+
+
+def copy_of(one_epoch, tmp_path):
+    """A copy of the shared one-epoch run folder, to change."""
+    out = tmp_path / "out"
+    shutil.copytree(one_epoch["dir"], out)
+    return out
 
 
 def checkpoint_folders(output_dir):
@@ -212,11 +243,8 @@ def test_a_damaged_checkpoint_is_skipped_or_refused(
     assert len(str(info.value).splitlines()) == 1
 
 
-def test_an_unreadable_state_file_is_a_damaged_checkpoint(
-    tmp_path, tiny_preset, data_dir
-):
-    out = tmp_path / "out"
-    train_one_epoch(out, tiny_preset, data_dir)
+def test_an_unreadable_state_file_is_a_damaged_checkpoint(tmp_path, one_epoch):
+    out = copy_of(one_epoch, tmp_path)
     (folder,) = [f for f in checkpoint_folders(out) if f.endswith("4")]
     open(os.path.join(folder, "state.json"), "w").close()
     state, damaged = CheckpointFolder(str(out / "checkpoint"), {}).latest()
@@ -262,14 +290,8 @@ def test_training_stops_at_the_first_non_finite_loss(
     )
 
 
-def test_adapter_checkpoints_hold_what_trains_not_the_frozen_base(
-    tmp_path, tiny_preset, data_dir
-):
-    out = tmp_path / "out"
-    run = ClassifierRun(
-        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
-    )
-    run.run()
+def test_adapter_checkpoints_hold_what_trains_not_the_frozen_base(one_epoch):
+    out, run = one_epoch["dir"], one_epoch["run"]
     (path,) = [f for f in checkpoint_folders(out) if f.endswith("4")]
     arrays = safetensors.numpy.load_file(os.path.join(path, WEIGHTS))
     trained = {k[len("trained/") :] for k in arrays if k.startswith("trained/")}
@@ -283,36 +305,28 @@ def test_adapter_checkpoints_hold_what_trains_not_the_frozen_base(
 
 
 def test_resuming_with_other_settings_or_base_says_what_differs(
-    tmp_path, tiny_preset, data_dir
+    tmp_path, tiny_preset, data_dir, one_epoch
 ):
-    out = tmp_path / "out"
-    train_one_epoch(out, tiny_preset, data_dir)
-    other_size = make_config(
-        out, tiny_preset, data_dir, num_train_epochs=1, adapter_size=8
-    )
+    out = copy_of(one_epoch, tmp_path)
+    other_size = one_epoch_config(out, tiny_preset, data_dir, adapter_size=8)
     with pytest.raises(
         RunSettingsError, match=r"\(`adapter_size`=4 there, 8 now\)"
     ):
         ClassifierRun(other_size).run()
     other_base = save_preset(str(tmp_path / "other_preset"), seed=2)
     with pytest.raises(RunSettingsError, match=r"`preset`=.*preset.* there"):
-        ClassifierRun(make_config(out, other_base, data_dir)).run()
+        ClassifierRun(one_epoch_config(out, other_base, data_dir)).run()
     # Without the settings file, the checkpoints still refuse.
     os.remove(out / "run_settings.json")
     with pytest.raises(CheckpointError, match=r"adapter_size=4 there, 8 now"):
         ClassifierRun(other_size).run()
     os.remove(out / "run_settings.json")
     with pytest.raises(CheckpointError, match="trained on other base weights"):
-        ClassifierRun(
-            make_config(out, other_base, data_dir, num_train_epochs=1)
-        ).run()
+        ClassifierRun(one_epoch_config(out, other_base, data_dir)).run()
 
 
-def test_a_checkpoint_is_committed_whole_or_not_at_all(
-    tmp_path, tiny_preset, data_dir
-):
-    out = tmp_path / "out"
-    train_one_epoch(out, tiny_preset, data_dir)
+def test_a_checkpoint_is_committed_whole_or_not_at_all(tmp_path, one_epoch):
+    out = copy_of(one_epoch, tmp_path)
     # A kill between writing the files and the rename leaves a `.partial`.
     partial = out / "checkpoint" / "step-00000009.partial"
     os.makedirs(partial)
@@ -340,21 +354,16 @@ def test_eval_without_a_checkpoint_says_the_model_is_untrained(
 
 
 def test_eval_results_keep_the_original_accuracy_beside_the_task_metric(
-    tmp_path, tiny_preset, data_dir
+    one_epoch,
 ):
-    out = tmp_path / "out"
-    results = ClassifierRun(
-        make_config(out, tiny_preset, data_dir, num_train_epochs=1)
-    ).run()
+    out, results = one_epoch["dir"], one_epoch["results"]
     assert {"eval_mcc", "eval_accuracy", "eval_loss", "global_step"} <= set(
         results
     )
     assert read_results(str(out))["eval_accuracy"] == results["eval_accuracy"]
 
 
-def test_the_learning_rate_defaults_to_the_tuning_modes(
-    tmp_path, tiny_preset, data_dir, capsys
-):
+def test_the_learning_rate_defaults_to_the_tuning_modes(one_epoch):
     assert ClassifierRunConfig(task_name="cola").learning_rate == 3e-4
     assert (
         ClassifierRunConfig(task_name="cola", tuning="layer_norm").learning_rate
@@ -374,21 +383,14 @@ def test_the_learning_rate_defaults_to_the_tuning_modes(
         ClassifierRunConfig(task_name="cola", learning_rate=1e-3).learning_rate
         == 1e-3
     )
-    config = make_config(
-        tmp_path / "out",
-        tiny_preset,
-        data_dir,
-        learning_rate=None,
-        num_train_epochs=1,
-        verbose=1,
-    )
-    run = ClassifierRun(config)
-    run.run()
+    # The shared run leaves --learning_rate unset.
+    assert one_epoch["run"].config.learning_rate == 3e-4
     assert (
         "Learning rate 0.0003 (the default of --tuning=adapters)."
-        in capsys.readouterr().out
+        in one_epoch["printed"]
     )
-    schedule = run.model.optimizer.get_config()["learning_rate"]["config"]
+    optimizer = one_epoch["run"].model.optimizer
+    schedule = optimizer.get_config()["learning_rate"]["config"]
     assert schedule["initial_learning_rate"] == 3e-4
 
 
