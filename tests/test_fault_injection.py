@@ -7,8 +7,8 @@ training log: each step once, no debris), or stops with a one-line
 refusal; never with damaged data reused in silence.
 
 Kills are real SIGKILLs at named points inside the library
-(`tests/fault_runner.py`), in subprocesses; damaged files are read back by
-the scripts run in this process.
+(`tests/fault_runner.py`), in subprocesses; the reruns after a kill and
+the reads of damaged files are the scripts run in this process.
 """
 
 import json
@@ -30,6 +30,7 @@ from keras_adapters.training.checkpoints import STATE
 from keras_adapters.training.checkpoints import WEIGHTS
 from keras_adapters.training.prefix_cache import HIDDEN_STATES
 from keras_adapters.training.prefix_cache import KEY
+from tests.training.once import once
 from tests.training.test_run_classifier import REPO_ROOT
 from tests.training.test_run_classifier import run_classifier
 from tests.training.test_run_failures import run_files
@@ -41,7 +42,11 @@ SENTENCES = ["the film was good", "a very dull plot", "i loved it"]
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    return run_files(tmp_path_factory.mktemp("fault_files"), 1, 7)
+    """The tiny preset and CoLA folder, the same for every xdist worker
+    (the reference run's settings name them)."""
+    return once(
+        tmp_path_factory, "fault_files", lambda root: run_files(root, 1, 7)
+    )[1]
 
 
 def classifier_flags(files, output_dir):
@@ -118,9 +123,14 @@ def debris(folder):
 
 @pytest.fixture(scope="module")
 def reference(files, tmp_path_factory):
-    """An uninterrupted run: what every repaired run must equal."""
-    output_dir = tmp_path_factory.mktemp("reference") / "run"
-    assert_ok(run("run_classifier.py", classifier_flags(files, output_dir)))
+    """An uninterrupted run: what every repaired run must equal (run once
+    for all xdist workers)."""
+
+    def make(folder):
+        flags = classifier_flags(files, folder / "run")
+        assert_ok(run("run_classifier.py", flags))
+
+    output_dir = once(tmp_path_factory, "fault_reference", make)[0] / "run"
     weights = Artifact.read(str(output_dir / "adapters")).weights
     with open(output_dir / "eval_results.json") as handle:
         results = json.load(handle)
@@ -167,28 +177,46 @@ KILLS = [
 
 @pytest.mark.parametrize("kill_at, rerun_says", KILLS)
 def test_a_run_killed_at_each_phase_completes_on_rerun(
-    tmp_path, files, reference, kill_at, rerun_says
+    tmp_path, files, reference, capsys, kill_at, rerun_says
 ):
     output_dir = tmp_path / "run"
     flags = classifier_flags(files, output_dir)
     assert_killed(run("run_classifier.py", flags, kill_at=kill_at))
-    printed = assert_ok(run("run_classifier.py", flags))
+    # The same command again, in this process (no second start-up).
+    code, printed, err = run_here(flags, capsys)
+    assert code is None, err[-3000:]  # Success.
     assert rerun_says in printed
     assert_complete_and_consistent(output_dir, reference)
 
 
-@pytest.mark.parametrize("kill_at", ["export", "export_swap"])
-def test_a_killed_multitask_export_keeps_or_completes_the_model(
-    tmp_path, files, reference, kill_at
-):
-    export_dir = tmp_path / "served"
-    flags = [
+def multitask_flags(files, reference, export_dir):
+    return [
         f"--base={files['preset']}",
         f"--task=cola={reference['dir'] / 'adapters'}",
         f"--task=again={reference['dir'] / 'adapters'}",
         f"--export_dir={export_dir}",
     ]
-    assert_ok(run("export_multitask.py", flags))
+
+
+@pytest.fixture(scope="module")
+def multitask_export(files, reference, tmp_path_factory):
+    """A whole multi-task SavedModel of the reference adapters, written by
+    `export_multitask.py`: each killed export starts from a copy of it."""
+
+    def make(folder):
+        flags = multitask_flags(files, reference, folder / "served")
+        assert_ok(run("export_multitask.py", flags))
+
+    return once(tmp_path_factory, "fault_multitask", make)[0] / "served"
+
+
+@pytest.mark.parametrize("kill_at", ["export", "export_swap"])
+def test_a_killed_multitask_export_keeps_or_completes_the_model(
+    tmp_path, files, reference, multitask_export, kill_at
+):
+    export_dir = tmp_path / "served"
+    flags = multitask_flags(files, reference, export_dir)
+    shutil.copytree(multitask_export, export_dir)
     first = os.listdir(export_dir)
     assert_killed(run("export_multitask.py", flags, kill_at=kill_at))
     if kill_at == "export":
