@@ -13,6 +13,7 @@ import pytest
 import safetensors.numpy
 
 from keras_adapters.training.callbacks import read_step_log
+from tests.training.once import once
 from tests.training.test_run_failures import run_files
 from tests.training.test_run_failures import tiny_run_flags
 from tests.training.test_run_squad import SMALL
@@ -27,7 +28,10 @@ REPO_ROOT = os.path.dirname(
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    return run_files(tmp_path_factory.mktemp("jax"), 3, 5)
+    """The tiny preset and CoLA folder, the same for every xdist worker."""
+    return once(
+        tmp_path_factory, "jax_files", lambda root: run_files(root, 3, 5)
+    )[1]
 
 
 def run_script(script, *argv, devices=1):
@@ -73,18 +77,34 @@ def newest_checkpoint(output_dir):
     )
 
 
-def test_run_classifier_on_jax_resumes_and_two_devices_equal_one(
-    tmp_path, files
-):
+# Two epochs of training, 8 steps (checkpoints at 3, 6 and 8).
+TRAIN = ("--do_train", "--num_train_epochs=2", "--adam_epsilon=1e-6")
+
+
+@pytest.fixture(scope="module")
+def one_device(files, tmp_path_factory):
+    """`(folder, stdout)` of a run on one device that trains, evaluates,
+    predicts and exports: what the runs on two devices
+    (`test_two_devices_train_as_one`) and two processes
+    (tests/training/test_multi_process.py) must equal. Run once for all
+    xdist workers and both files."""
+
+    def make(folder):
+        result = run_classifier(
+            folder / "out", files, *TRAIN, "--do_eval", "--do_predict"
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    folder, stdout = once(tmp_path_factory, "jax_one_device", make)
+    return folder / "out", stdout
+
+
+def test_run_classifier_on_jax_trains_and_resumes(tmp_path, files, one_device):
     """A run on one device trains, evaluates, predicts and exports; run on
-    (in a copy of its folder) it resumes; the same training with
-    `DataParallel` over two host devices gives the same losses and
-    weights."""
-    train = ("--do_train", "--num_train_epochs=2", "--adam_epsilon=1e-6")
-    out = tmp_path / "out"
-    result = run_classifier(out, files, *train, "--do_eval", "--do_predict")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Keras backend jax, DataParallel over 1 device(s)" in result.stdout
+    (in a copy of its folder) it resumes."""
+    out, stdout = one_device
+    assert "Keras backend jax, DataParallel over 1 device(s)" in stdout
     with open(out / "eval_results.json") as handle:
         results = json.load(handle)
     assert results["global_step"] == 8
@@ -98,22 +118,32 @@ def test_run_classifier_on_jax_resumes_and_two_devices_equal_one(
     resumed = tmp_path / "resumed"
     shutil.copytree(out, resumed)
     again = run_classifier(
-        resumed, files, "--do_train", "--num_train_epochs=5", train[2]
+        resumed, files, "--do_train", "--num_train_epochs=5", TRAIN[2]
     )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Resuming at step 8 of 20." in again.stdout
     assert list(range(1, 21)) == read_step_log(resumed / "train_log.tsv")[0]
 
-    two_devices = tmp_path / "devices2"
-    result = run_classifier(two_devices, files, *train, devices=2)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "DataParallel over 2 device(s)" in result.stdout
-    np.testing.assert_allclose(losses(out), losses(two_devices), atol=1e-5)
-    one, two = newest_checkpoint(out), newest_checkpoint(two_devices)
+
+def assert_trained_alike(output_dir, one_device):
+    """The same losses and trained weights as the one-device run."""
+    out, _ = one_device
+    np.testing.assert_allclose(losses(output_dir), losses(out), atol=1e-5)
+    one, two = newest_checkpoint(out), newest_checkpoint(output_dir)
     trained = [key for key in one if key.startswith("trained/")]
     assert trained
     for key in trained:
-        np.testing.assert_allclose(one[key], two[key], atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(two[key], one[key], atol=1e-5, err_msg=key)
+
+
+def test_two_devices_train_as_one(tmp_path, files, one_device):
+    """The same training with `DataParallel` over two host devices gives
+    the same losses and weights as one device."""
+    two_devices = tmp_path / "devices2"
+    result = run_classifier(two_devices, files, *TRAIN, devices=2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DataParallel over 2 device(s)" in result.stdout
+    assert_trained_alike(two_devices, one_device)
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
+from tests.training.test_jax_backend import TRAIN
+from tests.training.test_jax_backend import assert_trained_alike
 from tests.training.test_jax_backend import files  # noqa: F401
-from tests.training.test_jax_backend import losses
-from tests.training.test_jax_backend import newest_checkpoint
+from tests.training.test_jax_backend import one_device  # noqa: F401
 from tests.training.test_run_classifier import REPO_ROOT
 from tests.training.test_run_failures import tiny_run_flags
 
@@ -36,7 +36,6 @@ def start(paths, output_dir, *flags, devices=1):
             *tiny_run_flags(paths, output_dir),
             "--save_checkpoints_steps=3",
             "--learning_rate=1e-3",
-            "--num_train_epochs=1",
             "--mixed_precision=fp32",
             *flags,
         ],
@@ -54,19 +53,21 @@ def finish(process):
     return out
 
 
-def test_two_processes_train_as_one_process_with_two_devices(
+def test_two_processes_train_as_one_process(
     tmp_path,
     files,  # noqa: F811
+    one_device,  # noqa: F811
 ):
-    single = tmp_path / "single"
-    printed = finish(start(files, single, devices=2))
-    assert "DataParallel over 2 device(s)" in printed
+    """Two processes of one device each train as the one-device run of
+    tests/training/test_jax_backend.py (the same flags), which itself
+    trains as one process with two devices."""
     shared = tmp_path / "shared"
     port = free_port()
     processes = [
         start(
             files,
             shared,
+            *TRAIN[1:],
             f"--coordinator_address=localhost:{port}",
             "--num_processes=2",
             f"--process_id={index}",
@@ -78,12 +79,7 @@ def test_two_processes_train_as_one_process_with_two_devices(
     # Process 0 evaluates and writes; process 1 only trains.
     assert "eval_mcc" in zero and "Outputs:" in zero
     assert "eval_mcc" not in one and "Outputs:" not in one
-    np.testing.assert_allclose(losses(shared), losses(single), atol=1e-5)
-    expected, got = newest_checkpoint(single), newest_checkpoint(shared)
-    trained = [key for key in expected if key.startswith("trained/")]
-    assert trained
-    for key in trained:
-        np.testing.assert_allclose(got[key], expected[key], atol=1e-5)
+    assert_trained_alike(shared, one_device)
     for name in ("adapters", "export", "eval_results.json"):
         assert os.path.exists(shared / name), name
 
