@@ -51,6 +51,7 @@ from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.checkpoints import CheckpointFolder
 from tests.conftest import TINY_CONFIG
 from tests.conftest import TINY_VOCAB
+from tests.training.once import once
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -72,13 +73,26 @@ TIMEOUT = 240  # Seconds per process (a run takes 10-40 s on 2 cores).
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    """A tiny adapter-classifier preset (head dropout 0) and CoLA files.
+    """A tiny adapter-classifier preset (head dropout 0) and CoLA files,
+    the same for every xdist worker.
 
     Returns:
         A dict: `root`, `config` (the `ClassifierRunConfig` fields, without
         `output_dir`), and `initial` (the initial trained variables).
     """
-    root = str(tmp_path_factory.mktemp("distributed"))
+    root, config = once(tmp_path_factory, "distributed_job", _write_job)
+    return dict(
+        root=str(root),
+        config=config,
+        initial=safetensors.numpy.load_file(
+            os.path.join(root, "initial", WEIGHTS_FILE)
+        ),
+    )
+
+
+def _write_job(root):
+    """Writes the files of `job` into `root`; returns the config."""
+    root = str(root)
     keras.utils.set_random_seed(7)
     classifier = AdapterBertTextClassifier(
         backbone=AdapterBertBackbone(
@@ -121,13 +135,7 @@ def job(tmp_path_factory):
         verbose=0,
         mixed_precision="fp32",  # Float32 on any CPU; see ATOL.
     )
-    return dict(
-        root=root,
-        config=config,
-        initial=safetensors.numpy.load_file(
-            os.path.join(initial, WEIGHTS_FILE)
-        ),
-    )
+    return config
 
 
 def _env(tf_config=None):
@@ -256,9 +264,14 @@ def _assert_same_training(run, reference, initial):
 
 
 @pytest.fixture(scope="module")
-def reference(job):
-    """The one-device (default strategy) run every other run must match."""
-    run = _run_worker(job, "default")
+def reference(job, tmp_path_factory):
+    """The one-device (default strategy) run every other run must match
+    (run once for all xdist workers)."""
+    _, run = once(
+        tmp_path_factory,
+        "distributed_reference",
+        lambda unused_folder: _run_worker(job, "default"),
+    )
     assert run["strategy"] == "_DefaultDistributionStrategy"
     assert run["replicas"] == 1 and run["chief"]
     return run
