@@ -13,7 +13,6 @@ import json
 import os
 
 import numpy as np
-import safetensors.numpy
 
 from keras_adapters.artifacts import ADAPTERS
 from keras_adapters.errors import ArtifactError
@@ -27,12 +26,13 @@ from keras_adapters.models.adapterhub_text_classifier import (
 from keras_adapters.models.artifact import CONFIG_FILE
 from keras_adapters.models.artifact import Artifact
 from keras_adapters.models.artifact import file_sha256
+from keras_adapters.models.artifact import is_input_names
+from keras_adapters.models.fusion_artifact import FUSION_FORMAT
+from keras_adapters.models.fusion_artifact import FUSION_WEIGHTS_FILE
+from keras_adapters.models.fusion_artifact import FusionArtifact
 from keras_adapters.output_files import save_safetensors
 from keras_adapters.output_files import write_folder
 from keras_adapters.output_files import write_text
-
-FUSION_FORMAT = "keras_adapters.fusion_artifact"
-FUSION_WEIGHTS_FILE = "fusion_weights.safetensors"
 
 
 def _read_adapters(adapters):
@@ -196,7 +196,7 @@ def _stored(model):
     }
 
 
-def save_fusion(model, directory, labels=None):
+def save_fusion(model, directory, labels=None, inputs=None):
     """Saves a `fuse_adapters` model: its fusion layers, its head and the
     fingerprints of the fused artifacts (not their weights).
 
@@ -204,10 +204,19 @@ def save_fusion(model, directory, labels=None):
         model: a model from `fuse_adapters` (trained or not).
         directory: the folder to write (as `save_adapters` writes).
         labels: optional class names; defaults to the model's.
+        inputs: optional names of the text inputs (`["sentence"]`, or two
+            for sentence pairs), for the `MultiTaskClassifier` serving it.
 
     Returns:
         `directory`.
+
+    Raises:
+        KerasAdaptersError: `inputs` that are not one or two names.
     """
+    if inputs is not None and not is_input_names(inputs):
+        raise KerasAdaptersError(
+            f"`inputs` must be one or two input names, got {inputs!r}."
+        )
     stored = _stored(model)
 
     def write(path):
@@ -233,6 +242,12 @@ def save_fusion(model, directory, labels=None):
                 "sha256": file_sha256(weights_path),
             },
         }
+        if inputs is not None:
+            config["inputs"] = list(inputs)
+        if model.preprocessor is not None:
+            config["preprocessor"] = {
+                "sequence_length": int(model.preprocessor.sequence_length)
+            }
         write_text(
             os.path.join(path, CONFIG_FILE),
             json.dumps(config, indent=2, sort_keys=True),
@@ -259,54 +274,37 @@ def load_fusion(directory, base, adapters):
         ArtifactError: a missing or corrupted file, or adapters other than
             the ones the fusion names (one line, naming the adapter).
     """
-    path = os.path.join(directory, CONFIG_FILE)
-    try:
-        with open(path) as handle:
-            config = json.load(handle)
-    except (OSError, ValueError):
-        raise ArtifactError(
-            f"{path} is missing or not JSON; not a fusion artifact (write one "
-            "with keras_adapters.save_fusion)."
-        ) from None
-    if not isinstance(config, dict) or config.get("format") != FUSION_FORMAT:
-        raise ArtifactError(f"{path} is not a keras_adapters fusion artifact.")
-    expected = [entry["name"] for entry in config["adapters"]]
+    fusion = FusionArtifact.read(directory)
+    expected = [name for name, _ in fusion.adapters]
     if list(adapters) != expected:
         raise ArtifactError(
             f"'{directory}' fuses {', '.join(expected)} (in that order); got "
             f"{', '.join(adapters)}."
         )
-    for entry in config["adapters"]:
-        folder = adapters[entry["name"]]
-        artifact = Artifact.read(folder)
-        if artifact.config["weights"]["sha256"] != entry["weights_sha256"]:
+    for name, sha256 in fusion.adapters:
+        folder = adapters[name]
+        found = Artifact.read(folder).config["weights"]["sha256"]
+        if found != sha256:
             raise ArtifactError(
-                f"Adapter '{entry['name']}' in '{folder}' is not the one "
+                f"Adapter '{name}' in '{folder}' is not the one "
                 f"'{directory}' was trained with (weights fingerprint "
-                f"{artifact.config['weights']['sha256'][:12]}, expected "
-                f"{entry['weights_sha256'][:12]}); give that artifact."
+                f"{found[:12]}, expected {sha256[:12]}); give that artifact."
             )
-    weights_path = os.path.join(directory, config["weights"]["file"])
-    if file_sha256(weights_path) != config["weights"]["sha256"]:
-        raise ArtifactError(
-            f"{weights_path} does not match its checksum; copy it again."
-        )
-    task = config["task"]
+    task = fusion.task
     model = fuse_adapters(
         base,
         adapters,
         num_classes=None if task["regression"] else task["num_classes"],
         labels=task["labels"],
         regression=task["regression"],
-        **config["fusion"],
+        **fusion.fusion_arguments,
     )
-    values = safetensors.numpy.load_file(weights_path)
     stored = _stored(model)
-    if set(values) != set(stored):
+    if set(fusion.weights) != set(stored):
         raise ArtifactError(
-            f"{weights_path} stores other variables than the fusion it "
-            "describes; the artifact is corrupted."
+            f"The weights of '{directory}' are other variables than the "
+            "fusion it describes; the artifact is corrupted."
         )
-    for name, value in values.items():
+    for name, value in fusion.weights.items():
         stored[name].assign(np.asarray(value))
     return model

@@ -85,13 +85,16 @@ def adding_state(layer):
     """Lets a built Keras layer take new variables or sublayers.
 
     A built layer refuses new state; Keras lifts the same lock to add state
-    after `build()` (`Dense.enable_lora()`, `Layer.quantize()`).
+    after `build()` (`Dense.enable_lora()`, `Layer.quantize()`). Scopes
+    nest: the lock comes back as it was.
     """
+    was_locked = layer._tracker.locked
     layer._tracker.unlock()
     try:
         yield layer
     finally:
-        layer._tracker.lock()
+        if was_locked:
+            layer._tracker.lock()
 
 
 def replace_variable(layer, name, variable):

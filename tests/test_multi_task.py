@@ -191,14 +191,15 @@ def test_task_parameters_are_stacked_once_per_parameter(model):
     wide as the widest task's."""
     hidden = model.backbone.hidden_dim
     block = model.adapters[0]["self_attention"]
-    assert block.adapter_sizes == [4, 8, 4, 0, 0]
-    assert tuple(block.down_kernel.shape) == (5, hidden, 8)
+    assert block.adapter_sizes == [[4], [8], [4], [], []]
+    assert tuple(block.down_kernel.shape) == (5, 1, hidden, 8)
     assert tuple(model.head_layers[-1].kernel.shape) == (5, hidden, 3)
     assert tuple(model.layer_norms[0].task_gamma.shape) == (5, hidden)
     paths = [variable.path for variable in model.weights]
     assert len(paths) == len(set(paths))
-    # Pretrained weights, then per routed parameter one variable.
-    per_block = 2 * 2 + 2 * 4
+    # Pretrained weights, then per routed parameter one variable: per block
+    # 2 LayerNorms, and 2 adapters of 4 parameters and 6 fusion ones.
+    per_block = 2 * 2 + 2 * (4 + 6)
     assert len(paths) == len(model._base_weights) + 2 + 2 * per_block + 2
 
 

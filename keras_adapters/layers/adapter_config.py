@@ -169,6 +169,20 @@ class AdapterConfig:
         """The activation as a callable."""
         return keras.activations.get(self.activation)
 
+    def computes_like(self, other):
+        """Whether adapters of config `other` compute as this config's,
+        whatever their widths and initialization: the same sublayers,
+        position, activation and scaling."""
+        return all(
+            getattr(self, key) == getattr(other, key)
+            for key in (
+                "sublayers",
+                "after_layer_norm",
+                "activation",
+                "scaling",
+            )
+        )
+
     def size_for(self, hidden_dim):
         """The adapter width on a model of width `hidden_dim`."""
         if self.adapter_size is not None:

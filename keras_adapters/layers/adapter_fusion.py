@@ -35,6 +35,33 @@ def _near_identity(shape, dtype=None):
     return eye + (1.0 - eye) * 1e-6
 
 
+def fusion_attention(
+    query, keys, values, temperature, mask=None, score_dropout=None
+):
+    """AdapterFusion's attention: `sum_i softmax_i(q . k_i / T) v_i`.
+
+    Args:
+        query: `[..., hidden]`.
+        keys: `[..., N, hidden]`, one per adapter.
+        values: `[..., N, hidden]`.
+        temperature: the softmax temperature `T`, a float or a tensor that
+            broadcasts against the `[..., N]` scores.
+        mask: optional bool tensor broadcasting against the scores; the
+            adapters where it is `False` get no weight.
+        score_dropout: optional function applied to the scores (dropout).
+
+    Returns:
+        `[..., hidden]`, the values weighted by the attention.
+    """
+    scores = ops.einsum("...h,...nh->...n", query, keys)
+    if score_dropout is not None:
+        scores = score_dropout(scores)
+    if mask is not None:
+        scores = ops.where(mask, scores, float("-inf"))
+    weights = ops.softmax(scores / temperature, axis=-1)
+    return ops.einsum("...n,...nh->...h", weights, values)
+
+
 @keras.saving.register_keras_serializable(package="keras_adapters")
 class AdapterFusion(keras.layers.Layer):
     """AdapterFusion: per position, an attention over N adapters' updates.
@@ -157,10 +184,15 @@ class AdapterFusion(keras.layers.Layer):
         values = updates
         if self.use_value:
             values = ops.matmul(updates, self.value_kernel)
-        scores = ops.einsum("bsh,bsnh->bsn", query, keys)
-        scores = self.score_dropout(scores, training=training)
-        weights = ops.softmax(scores / self.temperature, axis=-1)
-        context = ops.einsum("bsn,bsnh->bsh", weights, values)
+        context = fusion_attention(
+            query,
+            keys,
+            values,
+            self.temperature,
+            score_dropout=lambda scores: self.score_dropout(
+                scores, training=training
+            ),
+        )
         return ops.cast(residual, "float32") + context
 
     def compute_output_spec(self, query, updates, residual, training=None):

@@ -5,6 +5,9 @@ from keras import ops
 from keras_hub.layers import TransformerEncoder
 
 from keras_adapters.errors import KerasAdaptersError
+from keras_adapters.keras_hub_internals import adding_state
+from keras_adapters.keras_hub_internals import encoder_sublayer
+from keras_adapters.keras_hub_internals import set_encoder_sublayer
 from keras_adapters.layers.adapter import Adapter
 from keras_adapters.layers.adapter_config import AdapterConfig
 
@@ -186,22 +189,7 @@ class AdapterTransformerEncoder(TransformerEncoder):
             )
             adapter.build(inputs_shape)
             setattr(self, f"_{sublayer}_adapter", adapter)
-            # The adapter joins the sublayer's dropout, or its LayerNorm
-            # for the Pfeiffer position.
-            if config.after_layer_norm:
-                attribute = f"_{sublayer}_layer_norm"
-                wrapper = _AdaptedLayerNorm
-            else:
-                attribute = f"_{sublayer}_dropout"
-                wrapper = _AdaptedOutput
-            inner = getattr(self, attribute)
-            setattr(
-                self,
-                attribute,
-                wrapper(
-                    inner, adapter, dtype=self.dtype_policy, name=inner.name
-                ),
-            )
+            place_adapter(self, sublayer, adapter, config.after_layer_norm)
 
     @property
     def adapters(self):
@@ -236,6 +224,34 @@ class AdapterTransformerEncoder(TransformerEncoder):
         config = super().get_config()
         config["adapter_config"] = self.adapter_config.get_config()
         return config
+
+
+def place_adapter(block, sublayer, adapter, after_layer_norm=False):
+    """Puts an adapter in a built block's sublayer, where adapter configs
+    put theirs.
+
+    The adapter joins the dropout that ends the sublayer (adapter-bert's
+    and Houlsby's position: it reads the sublayer's output, before the
+    residual add) or, with `after_layer_norm` (Pfeiffer's), the sublayer's
+    LayerNorm (it reads the normalized sum and updates the sum). The
+    block's own `call()` then runs it.
+
+    Args:
+        block: a built `keras_hub.layers.TransformerEncoder`.
+        sublayer: `"self_attention"` or `"feedforward"`.
+        adapter: a layer called as `adapter(inputs, residual=None)`, e.g.
+            an `Adapter`.
+        after_layer_norm: bool, Pfeiffer's position.
+    """
+    part = "layer_norm" if after_layer_norm else "dropout"
+    wrapper = _AdaptedLayerNorm if after_layer_norm else _AdaptedOutput
+    inner = encoder_sublayer(block, sublayer, part)
+    set_encoder_sublayer(
+        block,
+        sublayer,
+        part,
+        wrapper(inner, adapter, dtype=block.dtype_policy, name=inner.name),
+    )
 
 
 def resolve_adapter_config(
@@ -330,12 +346,6 @@ def add_adapters(
     except KerasAdaptersError:
         encoder.__class__ = TransformerEncoder
         raise
-    # A built layer refuses new sublayers; Keras lifts the same lock to
-    # add state after `build()` (`Layer.quantize()`, `Dense.enable_lora()`).
-    encoder._tracker.unlock()
-    try:
-        with keras.name_scope(encoder.name, caller=encoder):
-            encoder._add_adapters(encoder.get_build_config()["input_shape"])
-    finally:
-        encoder._tracker.lock()
+    with adding_state(encoder), keras.name_scope(encoder.name, caller=encoder):
+        encoder._add_adapters(encoder.get_build_config()["input_shape"])
     return encoder

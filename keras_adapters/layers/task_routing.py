@@ -4,7 +4,8 @@ A `MultiTaskClassifier` runs one frozen encoder on batches in which every
 example names its task. The layers here hold what differs between tasks,
 stacked along a leading task axis (one variable per parameter, a row per
 task), and compute each example with its own task's row:
-`RoutedAdapter` (a block's adapter, where adapter-bert puts it),
+`RoutedAdapter` (a block's adapters, single or fused, where the tasks'
+adapter config puts them),
 `RoutedLayerNormalization` (every LayerNorm) and `RoutedDense` (the heads).
 They sit in the backbone's own blocks (`add_task_routing`), so the
 backbone's own forward pass runs; each example's task index reaches them
@@ -21,15 +22,13 @@ from keras import ops
 
 from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.keras_hub_internals import adding_state
-from keras_adapters.keras_hub_internals import encoder_sublayer
 from keras_adapters.keras_hub_internals import gelu_approximate
 from keras_adapters.keras_hub_internals import refresh_call_signature
 from keras_adapters.keras_hub_internals import replace_variable
-from keras_adapters.keras_hub_internals import set_encoder_sublayer
-from keras_adapters.layers.adapter_transformer_encoder import _AdaptedOutput
+from keras_adapters.layers.adapter_config import AdapterConfig
+from keras_adapters.layers.adapter_fusion import fusion_attention
+from keras_adapters.layers.adapter_transformer_encoder import place_adapter
 
-# The sublayers of a Transformer block that end with an adapter.
-SUBLAYERS = ("self_attention", "feedforward")
 # The parameters of an adapter, by their variable name in `Adapter`.
 ADAPTER_PARAMETERS = ("down_kernel", "down_bias", "up_kernel", "up_bias")
 
@@ -74,19 +73,25 @@ def _routed_task_ids(task_ids):
     return ops.cast(task_ids, "int32")
 
 
+def _expand(per_example, rank):
+    """`[batch, ...]` with `rank - 2` axes of size 1 after the batch axis."""
+    for _ in range(rank - 2):
+        per_example = ops.expand_dims(per_example, 1)
+    return per_example
+
+
 def _per_example(stacked, task_ids, rank):
     """Row `task_ids[b]` of `stacked` for each example `b`, with `rank - 2`
     axes of size 1 after the batch axis (to broadcast over a sequence)."""
-    rows = ops.take(stacked, task_ids, axis=0)
-    for _ in range(rank - 2):
-        rows = ops.expand_dims(rows, 1)
-    return rows
+    return _expand(ops.take(stacked, task_ids, axis=0), rank)
 
 
 def _padded(value, shape, fill=0.0):
     """`value` padded at the end of each axis up to `shape` with `fill`, or
     cut down to it."""
     value = np.asarray(value, "float32")
+    if not shape:
+        return value
     value = value[tuple(slice(0, size) for size in shape)]
     return np.pad(
         value,
@@ -143,27 +148,46 @@ class _TaskRows:
 class RoutedAdapter(_TaskRows, keras.layers.Layer):
     """Bottleneck adapters of many tasks, each example through its own.
 
-    Holds the `Adapter` parameters of every task stacked, zero-padded to the
-    widest task (`[tasks, hidden, m]`, `[tasks, m]`, `[tasks, m, hidden]`,
-    `[tasks, hidden]`), and computes `x + act(x @ W1 + b1) @ W2 + b2` with
-    each example's own task's row. A task without an adapter here has zeros
-    (AdapterDrop, layer_norm mode), and zero padding adds `act(0) = 0`
-    units: both compute exactly the identity. Float32, like `Adapter`.
+    Each task has, at this place of the encoder, no adapter, one adapter,
+    or two or more adapters and their AdapterFusion (`keras_adapters.
+    layers.AdapterFusion`). Their `Adapter` parameters are stored stacked,
+    zero-padded to the widest adapter and the most adapters of a task
+    (`[tasks, slots, hidden, m]`, `[tasks, slots, m]`, `[tasks, slots, m,
+    hidden]`, `[tasks, slots, hidden]`); the fusion parameters of the
+    fusing tasks are stacked apart (`[fusions, hidden, hidden]`,
+    `[fusions, hidden]`, `[fusions]` temperatures). Each example is
+    computed with its own task's rows:
+
+    - one adapter: `r + scaling * (act(x @ W1 + b1) @ W2 + b2)`, with `r`
+      the residual (`x` unless given), as `Adapter`;
+    - fused adapters: `r + sum_i p_i u_i Wv`, the attention of
+      `AdapterFusion` over their updates `u_i`;
+    - no adapter: `r` (zero rows: AdapterDrop, layer_norm mode).
+
+    Zero padding adds `act(0) = 0` units and updates that a fusion's
+    attention masks out, so each task computes exactly what its own layers
+    do. Float32, like `Adapter`.
 
     Args:
-        adapter_sizes: list of ints, each task's adapter width (`0`: no
-            adapter). Defaults to no task; `add_task` adds them.
+        adapter_sizes: list, per task, of the widths of its adapters here
+            (`[]`: none; `[m]`: one; two or more: fused). An int `m` stands
+            for `[m]` (`0` for `[]`). Defaults to no task; `add_task` adds
+            them.
         activation: the bottleneck non-linearity, shared by the tasks.
             Defaults to BERT's tanh-approximated GELU.
+        scaling: float, the factor on every update (the adapter config's).
+            Defaults to `1.0`.
         **kwargs: other `keras.layers.Layer` arguments, e.g. `name`.
 
     Call arguments:
-        inputs: `[batch, ..., hidden]` tensor.
+        inputs: `[batch, ..., hidden]` tensor, what the adapters read.
+        residual: optional tensor of the same shape, what the update is
+            added to. Defaults to `inputs`.
         task_ids: optional `[batch]` int tensor; defaults to the enclosing
             `task_routing` scope's.
 
     Returns:
-        `inputs + update`, float32.
+        `residual + update`, float32.
 
     Example:
 
@@ -173,94 +197,270 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
     adapter.add_task(None)  # Task 0: no adapter here.
     adapter.add_task({"down_kernel": w1, "down_bias": b1,
                       "up_kernel": w2, "up_bias": b2})  # Task 1, width 8.
+    adapter.add_task([weights_a, weights_b], fusion=fusion_weights)
     y = adapter(x, task_ids=np.array([1, 0]))
     ```
     """
 
-    def __init__(self, adapter_sizes=(), activation=gelu_approximate, **kwargs):
+    def __init__(
+        self,
+        adapter_sizes=(),
+        activation=gelu_approximate,
+        scaling=1.0,
+        **kwargs,
+    ):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
-        self.adapter_sizes = [int(size) for size in adapter_sizes]
+        self.adapter_sizes = [_task_sizes(sizes) for sizes in adapter_sizes]
         self.activation = keras.activations.get(activation)
+        self.scaling = float(scaling)
         self.supports_masking = True
 
     @property
     def adapter_size(self):
-        """The stacked width: the widest task's adapter."""
-        return max(self.adapter_sizes, default=0)
+        """The stacked width: the widest adapter."""
+        return max(
+            (size for sizes in self.adapter_sizes for size in sizes), default=0
+        )
+
+    @property
+    def num_slots(self):
+        """The stacked adapters per task: the most any task has."""
+        return max(map(len, self.adapter_sizes), default=0)
+
+    @property
+    def fusing(self):
+        """Per task, whether it fuses adapters here."""
+        return [len(sizes) > 1 for sizes in self.adapter_sizes]
 
     def _shapes(self):
-        hidden, width = self.hidden_dim, self.adapter_size
+        hidden, width, slots = (
+            self.hidden_dim,
+            self.adapter_size,
+            self.num_slots,
+        )
         return dict(
             zip(
                 ADAPTER_PARAMETERS,
-                ((hidden, width), (width,), (width, hidden), (hidden,)),
+                (
+                    (slots, hidden, width),
+                    (slots, width),
+                    (slots, width, hidden),
+                    (slots, hidden),
+                ),
             )
         )
 
-    def build(self, inputs_shape):
+    def _fusion_shapes(self):
+        hidden = self.hidden_dim
+        return {
+            "query_kernel": (hidden, hidden),
+            "query_bias": (hidden,),
+            "key_kernel": (hidden, hidden),
+            "key_bias": (hidden,),
+            "value_kernel": (hidden, hidden),
+            "temperature": (),
+        }
+
+    def build(self, inputs_shape, residual_shape=None):
         self.hidden_dim = int(inputs_shape[-1])
-        shapes = self._shapes()
+        counts = {
+            "adapters": len(self.adapter_sizes),
+            "fusions": sum(self.fusing),
+        }
         self._set_rows(
             {
-                name: np.zeros((len(self.adapter_sizes), *shape))
+                name: np.zeros((counts[kind], *shape))
+                for kind, shapes in (
+                    ("adapters", self._shapes()),
+                    ("fusions", self._fusion_shapes()),
+                )
                 for name, shape in shapes.items()
             }
         )
         self.built = True
 
-    def add_task(self, weights):
+    def add_task(self, adapters, fusion=None):
         """Adds a last task.
 
         Args:
-            weights: the task's adapter, `{name: array}` for the names of
-                `ADAPTER_PARAMETERS` (an `Adapter`'s variables), or `None`
-                for a task without an adapter here.
+            adapters: the task's adapter here, `{name: array}` for the names
+                of `ADAPTER_PARAMETERS` (an `Adapter`'s variables); a list
+                of two or more such dicts, the adapters it fuses; or `None`
+                (or `[]`) for no adapter here.
+            fusion: for fused adapters, the `AdapterFusion`'s `{name:
+                array}` (`query_kernel`, `query_bias`, `key_kernel`,
+                `key_bias`, `value_kernel`) and its `"temperature"`; a
+                missing kernel is the identity and a missing bias zero (an
+                `AdapterFusion` without that projection). Defaults to
+                `None`.
+
+        Raises:
+            KerasAdaptersError: fused adapters without `fusion`, or a
+                `fusion` for fewer than two adapters.
         """
-        size = 0 if weights is None else int(weights["down_bias"].shape[0])
-        self.adapter_sizes.append(size)
+        if adapters is None:
+            adapters = []
+        elif isinstance(adapters, dict):
+            adapters = [adapters]
+        if (len(adapters) > 1) != (fusion is not None):
+            raise KerasAdaptersError(
+                "`fusion` goes with two or more adapters, and only then; got "
+                f"{len(adapters)} adapter(s) and "
+                f"{'a' if fusion is not None else 'no'} fusion."
+            )
+        self.adapter_sizes.append(
+            [int(weights["down_bias"].shape[0]) for weights in adapters]
+        )
         shapes = self._shapes()
-        if weights is None:
-            weights = {name: np.zeros(shape) for name, shape in shapes.items()}
-        self._restack(shapes, weights, dict.fromkeys(shapes, 0.0))
+        row = {
+            name: np.stack(
+                [_padded(weights[name], shape[1:]) for weights in adapters]
+            )
+            if adapters
+            else np.zeros(shape)
+            for name, shape in shapes.items()
+        }
+        self._restack(shapes, row, dict.fromkeys(shapes, 0.0))
+        # Restacked even when unchanged: the variables keep their order.
+        shapes = self._fusion_shapes()
+        self._restack(
+            shapes,
+            None if fusion is None else _fusion_row(fusion, self.hidden_dim),
+            dict.fromkeys(shapes, 0.0),
+        )
+
+    def task_adapters(self, index):
+        """Task `index`'s adapters here: a list of `{name: array}` (the
+        names of `ADAPTER_PARAMETERS`), each at its own width."""
+        rows = {name: self._stacked(name)[index] for name in ADAPTER_PARAMETERS}
+        return [
+            {
+                "down_kernel": rows["down_kernel"][slot, :, :size],
+                "down_bias": rows["down_bias"][slot, :size],
+                "up_kernel": rows["up_kernel"][slot, :size],
+                "up_bias": rows["up_bias"][slot],
+            }
+            for slot, size in enumerate(self.adapter_sizes[index])
+        ]
 
     def remove_task(self, index):
         """Removes task `index`; the others keep their rows."""
+        fusion_index = sum(self.fusing[:index]) if self.fusing[index] else None
         del self.adapter_sizes[index]
         shapes = self._shapes()
         self._restack(shapes, None, dict.fromkeys(shapes, 0.0), index)
+        shapes = self._fusion_shapes()
+        self._restack(shapes, None, dict.fromkeys(shapes, 0.0), fusion_index)
 
-    def call(self, inputs, task_ids=None):
+    def call(self, inputs, residual=None, task_ids=None):
         x = ops.cast(inputs, "float32")
+        residual = x if residual is None else ops.cast(residual, "float32")
         if self.adapter_size == 0:
-            return x
+            return residual
         task_ids = _routed_task_ids(task_ids)
         rank = len(x.shape)
+        updates = self._updates(x, task_ids, rank)
+        single = residual + updates[..., 0, :]
+        if not any(self.fusing):
+            return single
+        fused = residual + self._fuse(x, updates, task_ids, rank)
+        is_fused = ops.take(ops.convert_to_tensor(self.fusing), task_ids)
+        return ops.where(_expand(is_fused, rank + 1), fused, single)
+
+    def _updates(self, x, task_ids, rank):
+        """`[batch, ..., slots, hidden]`: each stacked adapter's update."""
         hidden = ops.einsum(
-            "b...h,bhm->b...m", x, _per_example(self.down_kernel, task_ids, 2)
+            "b...h,bkhm->b...km",
+            x,
+            _per_example(self.down_kernel, task_ids, 2),
         )
         hidden = self.activation(
             hidden + _per_example(self.down_bias, task_ids, rank)
         )
-        update = ops.einsum(
-            "b...m,bmh->b...h",
+        updates = ops.einsum(
+            "b...km,bkmh->b...kh",
             hidden,
             _per_example(self.up_kernel, task_ids, 2),
-        )
-        return x + update + _per_example(self.up_bias, task_ids, rank)
+        ) + _per_example(self.up_bias, task_ids, rank)
+        if self.scaling != 1.0:
+            updates = updates * self.scaling
+        return updates
 
-    def compute_output_spec(self, inputs, task_ids=None):
+    def _fuse(self, x, updates, task_ids, rank):
+        """Each example's fusion of its adapters' `updates`, read by `x`."""
+        fusion_of_task = np.maximum(np.cumsum(self.fusing) - 1, 0).astype(
+            "int32"
+        )
+        rows = ops.take(ops.convert_to_tensor(fusion_of_task), task_ids)
+        query = ops.einsum(
+            "b...h,bhg->b...g", x, _per_example(self.query_kernel, rows, 2)
+        ) + _per_example(self.query_bias, rows, rank)
+        keys = _project(
+            updates, _per_example(self.key_kernel, rows, 2)
+        ) + _per_example(self.key_bias, rows, rank + 1)
+        values = _project(updates, _per_example(self.value_kernel, rows, 2))
+        counts = ops.take(
+            ops.convert_to_tensor([max(len(s), 1) for s in self.adapter_sizes]),
+            task_ids,
+        )
+        used = ops.arange(self.num_slots)[None, :] < counts[:, None]
+        return fusion_attention(
+            query,
+            keys,
+            values,
+            temperature=_per_example(self.temperature, rows, rank + 1),
+            mask=_expand(used, rank),
+        )
+
+    def compute_output_spec(self, inputs, residual=None, task_ids=None):
         return keras.KerasTensor(inputs.shape, dtype="float32")
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
-                "adapter_sizes": list(self.adapter_sizes),
+                "adapter_sizes": [list(sizes) for sizes in self.adapter_sizes],
                 "activation": keras.activations.serialize(self.activation),
+                "scaling": self.scaling,
             }
         )
         return config
+
+
+def _project(updates, kernels):
+    """`[batch, ..., slots, hidden]` updates times each example's `[hidden,
+    hidden]` kernel.
+
+    A plain batched matmul over the flattened middle axes: TensorFlow's
+    oneDNN einsum `"b...kh,bhg->b...kg"` corrupts memory on CPU once the
+    sequence is longer than 8 (TF 2.21).
+    """
+    shape = ops.shape(updates)
+    flat = ops.reshape(updates, (shape[0], -1, shape[-1]))
+    return ops.reshape(ops.einsum("bnh,bhg->bng", flat, kernels), shape)
+
+
+def _task_sizes(sizes):
+    """A task's adapter widths as a list (an int `m` is `[m]`, `0` none)."""
+    if isinstance(sizes, (int, np.integer)):
+        return [int(sizes)] if sizes else []
+    return [int(size) for size in sizes]
+
+
+def _fusion_row(fusion, hidden):
+    """A fusion's row: its parameters, the identity (kernels) or zeros
+    (biases) for the projections it does not have."""
+    row = {"temperature": np.float32(fusion["temperature"])}
+    for name in ("query", "key", "value"):
+        row[f"{name}_kernel"] = fusion.get(
+            f"{name}_kernel", np.eye(hidden, dtype="float32")
+        )
+        if name != "value":
+            row[f"{name}_bias"] = fusion.get(
+                f"{name}_bias", np.zeros(hidden, "float32")
+            )
+    return row
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -482,43 +682,36 @@ def route_layer_norm(layer_norm):
     return layer_norm
 
 
-def add_task_routing(block, activation=gelu_approximate):
+def add_task_routing(block, adapter_config=None):
     """Gives a built Transformer block task routing, in place.
 
     Its two LayerNorms become `RoutedLayerNormalization`s and a
-    `RoutedAdapter` follows the dropout that ends each sublayer, where
-    `AdapterTransformerEncoder` puts its adapters; the block's own `call()`
+    `RoutedAdapter` goes in each sublayer of `adapter_config`, where the
+    config puts its adapters (`place_adapter`); the block's own `call()`
     then runs each example with its task's rows (none yet).
 
     Args:
         block: a built `AdapterTransformerEncoder` without adapters
             (`adapter_size=0`: a plain block of its encoder).
-        activation: the adapters' non-linearity.
+        adapter_config: the `AdapterConfig` (or its name) of the tasks'
+            adapters: their sublayers, position, activation and scaling.
+            Defaults to adapter-bert's.
 
     Returns:
-        `{sublayer: RoutedAdapter}`, for `"self_attention"` and
-        `"feedforward"`.
+        `{sublayer: RoutedAdapter}`, for the config's sublayers.
     """
+    config = AdapterConfig.get(adapter_config)
     adapters = {}
     for layer_norm in block.layer_norms:
         route_layer_norm(layer_norm)
     with keras.name_scope(block.name, caller=block):
-        for sublayer in SUBLAYERS:
-            dropout = encoder_sublayer(block, sublayer, "dropout")
+        for sublayer in config.sublayers:
             adapter = RoutedAdapter(
-                activation=activation, name=f"{sublayer}_adapter"
+                activation=config.activation_fn,
+                scaling=config.scaling,
+                name=f"{sublayer}_adapter",
             )
             adapter.build(block.get_build_config()["input_shape"])
-            set_encoder_sublayer(
-                block,
-                sublayer,
-                "dropout",
-                _AdaptedOutput(
-                    dropout,
-                    adapter,
-                    dtype=block.dtype_policy,
-                    name=dropout.name,
-                ),
-            )
+            place_adapter(block, sublayer, adapter, config.after_layer_norm)
             adapters[sublayer] = adapter
     return adapters

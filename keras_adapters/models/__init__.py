@@ -80,6 +80,7 @@ from keras_adapters.models.adapterhub_text_classifier import (
 from keras_adapters.models.classification_head_text_classifier import (
     ClassificationHeadTextClassifier,
 )
+from keras_adapters.models.fusion_artifact import FusionArtifact
 from keras_adapters.models.head_layout import HeadLayout
 from keras_adapters.models.multi_task_preprocessor import MultiTaskPreprocessor
 from keras_adapters.models.prefix_split import PrefixSplit
@@ -114,6 +115,7 @@ __all__ = [
     "AdapterXLMRobertaQuestionAnswererPreprocessor",
     "AdapterXLMRobertaTextClassifier",
     "ClassificationHeadTextClassifier",
+    "FusionArtifact",
     "HeadLayout",
     "MultiTaskPreprocessor",
     "PrefixSplit",

@@ -57,12 +57,7 @@ class AdapterElectraTextClassifier(
 
     @classmethod
     def head_layout(cls, config=None):
-        config = config or {}
-        return HeadLayout.classification_head(
-            num_layers=config.get("head_layers", 2),
-            hidden_activation=config.get("head_activation", "gelu"),
-            use_pooler=config.get("use_pooler", False),
-        )
+        return HeadLayout.of_classification_head(config or {}, "gelu")
 
     def __init__(
         self, backbone, num_classes=None, head_activation="gelu", **kwargs

@@ -7,6 +7,7 @@ from keras_adapters.models.adapter_classifier_task import AdapterClassifierTask
 from keras_adapters.models.classification_head_text_classifier import (
     ClassificationHeadTextClassifier,
 )
+from keras_adapters.models.head_layout import HeadLayout
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
@@ -76,6 +77,10 @@ class AdapterHubTextClassifier(
     # presets, `AdapterBertTextClassifier`. This class loads its own presets
     # with `from_preset` (see `AdapterTask.from_preset`).
     backbone_cls = None
+
+    @classmethod
+    def head_layout(cls, config=None):
+        return HeadLayout.of_classification_head(config or {}, "tanh")
 
     def __init__(self, backbone, num_classes=None, labels=None, **kwargs):
         super().__init__(backbone, num_classes, **kwargs)

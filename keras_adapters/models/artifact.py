@@ -106,41 +106,41 @@ def _of_type(*types):
 
 
 # Checks of config values: a predicate and what it expects, for messages.
-_POSITIVE = (_is_integer, "a positive integer")
+POSITIVE = (_is_integer, "a positive integer")
 
 
-_NUMBER = (_is_number, "a number")
+NUMBER = (_is_number, "a number")
 
 
-_BOOLEAN = (_of_type(bool), "true or false")
+BOOLEAN = (_of_type(bool), "true or false")
 
 
 _ACTIVATION = (_of_type(str, dict), "an activation")
 
 
-_STRING = (_of_type(str), "a string")
+STRING = (_of_type(str), "a string")
 
 
 # The arguments every classifier's artifact keeps, with their checks.
 _CLASSIFIER = {
-    "num_classes": _POSITIVE,
+    "num_classes": POSITIVE,
     "activation": _ACTIVATION,
-    "dropout": _NUMBER,
-    "regression": _BOOLEAN,
+    "dropout": NUMBER,
+    "regression": BOOLEAN,
 }
 
 
 # keras-hub's first-token heads (RoBERTa, XLM-RoBERTa, DistilBERT).
-_FIRST_TOKEN_HEAD = {**_CLASSIFIER, "hidden_dim": _POSITIVE}
+_FIRST_TOKEN_HEAD = {**_CLASSIFIER, "hidden_dim": POSITIVE}
 
 
 # `ClassificationHead` heads (AdapterHub's, ELECTRA's).
 _CLASSIFICATION_HEAD = {
     **_CLASSIFIER,
-    "head_layers": _POSITIVE,
+    "head_layers": POSITIVE,
     "head_activation": _ACTIVATION,
-    "use_pooler": _BOOLEAN,
-    "head_bias": _BOOLEAN,
+    "use_pooler": BOOLEAN,
+    "head_bias": BOOLEAN,
 }
 
 
@@ -195,22 +195,22 @@ _CONFIG_KEYS = {
             lambda value: _is_integer(value, minimum=0),
             "an integer >= 0",
         ),
-        "adapter_init_scale": _NUMBER,
+        "adapter_init_scale": NUMBER,
         "adapter_activation": _ACTIVATION,
     },
     "tuning": {
-        "mode": _STRING,
+        "mode": STRING,
         "top_k": (
             lambda value: value is None or _is_integer(value),
             "null or a positive integer",
         ),
-        "train_pooler": _BOOLEAN,
+        "train_pooler": BOOLEAN,
     },
     "base_model": {
         "config": (_of_type(dict), "an object"),
-        "fingerprint": _STRING,
+        "fingerprint": STRING,
     },
-    "weights": {"file": (_is_file_name, "a file name"), "sha256": _STRING},
+    "weights": {"file": (_is_file_name, "a file name"), "sha256": STRING},
 }
 
 
@@ -226,8 +226,8 @@ _OPTIONAL_KEYS = {
         "adapter_config": (_of_type(dict), "an object"),
     },
     "tuning": {
-        "freeze_below_adapters": _BOOLEAN,
-        "train_layer_norms": _BOOLEAN,
+        "freeze_below_adapters": BOOLEAN,
+        "train_layer_norms": BOOLEAN,
     },
 }
 
@@ -235,9 +235,9 @@ _OPTIONAL_KEYS = {
 # Preprocessor settings an artifact keeps (the tokenizer comes from the
 # base); each is optional.
 PREPROCESSOR_KEYS = {
-    "sequence_length": _POSITIVE,
-    "doc_stride": _POSITIVE,
-    "max_query_length": _POSITIVE,
+    "sequence_length": POSITIVE,
+    "doc_stride": POSITIVE,
+    "max_query_length": POSITIVE,
 }
 
 
@@ -353,16 +353,16 @@ def read_artifact_config(directory):
             f"{path} has format version {config.get('format_version')}; "
             f"this keras_adapters reads version {FORMAT_VERSION}."
         )
-    _check_section(config, path, "task", {"class": _STRING})
+    check_section(config, path, "task", {"class": STRING})
     task_name = config["task"]["class"]
     if task_name not in TASKS:
         raise ArtifactError(
             f"The artifact in '{directory}' holds a {task_name}, which this "
             "keras_adapters does not know; upgrade keras_adapters."
         )
-    _check_section(config, path, "task", TASKS[task_name][1])
+    check_section(config, path, "task", TASKS[task_name][1])
     for section, checks in _CONFIG_KEYS.items():
-        _check_section(config, path, section, checks)
+        check_section(config, path, section, checks)
     inputs = config.get("inputs")
     if inputs is not None and not is_input_names(inputs):
         raise ArtifactError(
@@ -371,11 +371,11 @@ def read_artifact_config(directory):
             "keras_adapters.save_adapters."
         )
     for section, checks in _OPTIONAL_KEYS.items():
-        _check_section(config, path, section, checks, required=False)
+        check_section(config, path, section, checks, required=False)
     _check_adapter_layers(config, path)
     _artifact_adapter_config(config, path)
     if "preprocessor" in config:
-        _check_section(
+        check_section(
             config, path, "preprocessor", PREPROCESSOR_KEYS, required=False
         )
     return config
@@ -394,7 +394,9 @@ def _check_adapter_layers(config, path):
         )
 
 
-def _check_section(config, path, section, checks, required=True):
+def check_section(
+    config, path, section, checks, required=True, writer="save_adapters"
+):
     """Checks the values of one section of an artifact config.
 
     Args:
@@ -404,11 +406,13 @@ def _check_section(config, path, section, checks, required=True):
         checks: dict from each key of the section to `(check, expected)`:
             a predicate on the value and what it expects, for the message.
         required: whether every key of `checks` must be present.
+        writer: the `keras_adapters` function that writes such artifacts,
+            for messages.
 
     Raises:
         ArtifactError: a missing section or key, or an invalid value.
     """
-    fix = "write it again with keras_adapters.save_adapters."
+    fix = f"write it again with keras_adapters.{writer}."
 
     def check(key, value, is_valid, expected):
         if not is_valid(value):
@@ -433,7 +437,9 @@ def _check_section(config, path, section, checks, required=True):
             raise missing(f"{section}.{key}")
 
 
-def _read_weights(directory, config):
+def read_weights(directory, config):
+    """The `{path: array}` of an artifact's weights file, checked against
+    the checksum its config records (`config["weights"]`)."""
     path = os.path.join(directory, config["weights"]["file"])
     if not os.path.isfile(path):
         raise ArtifactError(f"Missing weights file {path}.")
@@ -531,7 +537,7 @@ class Artifact:
         """
         directory = os.fspath(directory)
         config = read_artifact_config(directory)
-        weights = _read_weights(directory, config)
+        weights = read_weights(directory, config)
         _check_stored_sizes(directory, config, weights)
         return cls(directory, config, weights)
 

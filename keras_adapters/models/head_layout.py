@@ -65,6 +65,18 @@ class HeadLayout:
         )
 
     @classmethod
+    def of_classification_head(cls, config, hidden_activation):
+        """The layout of a `ClassificationHeadTextClassifier`'s head from
+        its config (`head_layers`, `head_activation`, `use_pooler`; a
+        missing one takes its default, `hidden_activation` for the
+        activation)."""
+        return cls.classification_head(
+            num_layers=config.get("head_layers", 2),
+            hidden_activation=config.get("head_activation", hidden_activation),
+            use_pooler=config.get("use_pooler", False),
+        )
+
+    @classmethod
     def classification_head(cls, num_layers, hidden_activation, use_pooler):
         """A `keras_adapters.layers.ClassificationHead` named
         `classification_head` (ELECTRA's, AdapterHub's)."""

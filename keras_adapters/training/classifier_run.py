@@ -569,7 +569,9 @@ class ClassifierRun(TaskRun):
         if self.config.fusion is not None:
             artifact = (
                 "fusion artifact",
-                lambda path: save_fusion(self.model, path, labels=labels),
+                lambda path: save_fusion(
+                    self.model, path, labels=labels, inputs=inputs
+                ),
             )
         else:
             artifact = (

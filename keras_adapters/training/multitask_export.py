@@ -9,6 +9,8 @@ from keras_adapters.errors import KerasAdaptersError
 from keras_adapters.export import SAVED_MODEL
 from keras_adapters.export import export_saved_model
 from keras_adapters.models.artifact import read_artifact_config
+from keras_adapters.models.fusion_artifact import is_fusion_folder
+from keras_adapters.models.fusion_artifact import read_fusion_config
 from keras_adapters.models.multi_task_classifier import MultiTaskClassifier
 from keras_adapters.output_files import check_output_folder
 from keras_adapters.training.run_config import setting
@@ -28,7 +30,8 @@ class MultiTaskExportConfig:
         None,
         "NAME=ARTIFACT_DIR, once per task: a name (lower case letters, "
         "digits, _) and an adapter artifact folder "
-        "(keras-adapters-classifier's <output_dir>/adapters).",
+        "(keras-adapters-classifier's <output_dir>/adapters), or the "
+        "folder of a --fusion run over adapters given before it.",
         repeated=True,
     )
     pair_tasks: list = setting(
@@ -98,7 +101,12 @@ def pair_tasks_of(artifacts, pair_tasks=None):
     pairs = []
     for name, folder in artifacts.items():
         try:
-            inputs = read_artifact_config(folder).get("inputs")
+            read = (
+                read_fusion_config
+                if is_fusion_folder(folder)
+                else read_artifact_config
+            )
+            inputs = read(folder).get("inputs")
         except ArtifactError as error:
             raise ArtifactError(f"Task '{name}': {error}") from None
         glue_task = None

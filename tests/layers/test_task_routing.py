@@ -6,6 +6,7 @@ import pytest
 
 from keras_adapters import KerasAdaptersError
 from keras_adapters.layers import Adapter
+from keras_adapters.layers import AdapterFusion
 from keras_adapters.layers import RoutedAdapter
 from keras_adapters.layers import RoutedDense
 from keras_adapters.layers import RoutedLayerNormalization
@@ -38,8 +39,8 @@ def test_routed_adapter_equals_each_tasks_adapter():
             if adapter is None
             else {v.name: numpy(v) for v in adapter.weights}
         )
-    assert routed.adapter_sizes == [2, 0, 4]
-    assert tuple(routed.down_kernel.shape) == (3, HIDDEN, 4)
+    assert routed.adapter_sizes == [[2], [], [4]]
+    assert tuple(routed.down_kernel.shape) == (3, 1, HIDDEN, 4)
     x = RNG.normal(size=(4, 3, HIDDEN)).astype("float32")
     task_ids = np.array([0, 1, 2, 0])
     y = numpy(routed(x, task_ids=task_ids))
@@ -51,8 +52,9 @@ def test_routed_adapter_equals_each_tasks_adapter():
         np.testing.assert_array_equal(numpy(routed(x)), y)
     # Removing the widest task narrows the stack; the others keep theirs.
     routed.remove_task(2)
-    assert tuple(routed.down_kernel.shape) == (2, HIDDEN, 2)
-    assert len(routed.weights) == 4
+    assert tuple(routed.down_kernel.shape) == (2, 1, HIDDEN, 2)
+    # One variable per parameter: 4 of adapters, 6 of (no) fusions.
+    assert len(routed.weights) == 10
     np.testing.assert_allclose(
         numpy(routed(x[:2], task_ids=np.array([0, 1]))), y[:2], atol=1e-6
     )
@@ -64,6 +66,78 @@ def test_routed_adapter_equals_each_tasks_adapter():
         numpy(clone(x[:2], task_ids=np.array([0, 1]))),
         numpy(routed(x[:2], task_ids=np.array([0, 1]))),
     )
+
+
+def adapter_weights(adapter):
+    return {v.name: numpy(v) for v in adapter.weights}
+
+
+def random_fusion(**kwargs):
+    fusion = AdapterFusion(**kwargs)
+    fusion.build((None, None, HIDDEN))
+    for variable in fusion.weights:
+        variable.assign(RNG.normal(0, 0.5, variable.shape))
+    return fusion
+
+
+@pytest.mark.parametrize("scaling", [1.0, 0.5])
+def test_routed_fusion_equals_each_tasks_adapter_fusion(scaling):
+    """Tasks fusing two or three adapters (one without a key projection,
+    one at temperature 2) beside a single adapter and none: each example
+    equals its own `AdapterFusion` over its own `Adapter`s, read at `x`
+    and added to another residual (AdapterHub's Pfeiffer position)."""
+    adapters = [random_adapter(size) for size in (2, 4, 3)]
+    for adapter in adapters:
+        adapter.scaling = scaling
+    two = random_fusion()
+    three = random_fusion(key=False, temperature=2.0)
+    routed = RoutedAdapter(activation="gelu", scaling=scaling)
+    routed.build((None, None, HIDDEN))
+    for adapter in adapters:
+        adapter.activation = keras.activations.get("gelu")
+    routed.add_task(adapter_weights(adapters[0]))
+    routed.add_task(
+        [adapter_weights(a) for a in adapters[:2]],
+        fusion={**adapter_weights(two), "temperature": 1.0},
+    )
+    routed.add_task(None)
+    routed.add_task(
+        [adapter_weights(a) for a in adapters],
+        fusion={**adapter_weights(three), "temperature": 2.0},
+    )
+    assert routed.adapter_sizes == [[2], [2, 4], [], [2, 4, 3]]
+    assert tuple(routed.query_kernel.shape) == (2, HIDDEN, HIDDEN)
+    x = RNG.normal(size=(4, 3, HIDDEN)).astype("float32")
+    residual = RNG.normal(size=(4, 3, HIDDEN)).astype("float32")
+    y = numpy(routed(x, residual=residual, task_ids=np.array([3, 1, 0, 2])))
+
+    def fused(fusion, members, row):
+        updates = np.stack(
+            [
+                numpy(a(x[row : row + 1], residual=np.zeros_like(x[:1])))
+                for a in members
+            ],
+            axis=-2,
+        )
+        return numpy(fusion(x[row : row + 1], updates, residual[row : row + 1]))
+
+    np.testing.assert_allclose(y[0], fused(three, adapters, 0)[0], atol=1e-5)
+    np.testing.assert_allclose(y[1], fused(two, adapters[:2], 1)[0], atol=1e-5)
+    np.testing.assert_allclose(
+        y[2],
+        numpy(adapters[0](x[2:3], residual=residual[2:3]))[0],
+        atol=1e-5,
+    )
+    np.testing.assert_array_equal(y[3], residual[3])
+    # Removing a fusing task removes its fusion row; the others keep theirs.
+    routed.remove_task(1)
+    assert tuple(routed.value_kernel.shape) == (1, HIDDEN, HIDDEN)
+    after = numpy(routed(x, residual=residual, task_ids=np.array([2, 1, 0, 1])))
+    np.testing.assert_allclose(after[0], y[0], atol=1e-6)
+    np.testing.assert_allclose(after[2], y[2], atol=1e-6)
+    np.testing.assert_array_equal(after[3], residual[3])
+    with pytest.raises(KerasAdaptersError, match="`fusion` goes with two"):
+        routed.add_task([adapter_weights(adapters[0])] * 2)
 
 
 def test_routed_layer_norm_uses_each_tasks_scale_and_offset():
