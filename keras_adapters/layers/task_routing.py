@@ -360,13 +360,31 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
             return residual
         task_ids = _routed_task_ids(task_ids)
         rank = len(x.shape)
+        if not any(self.fusing):
+            # One adapter per task at most: the one-slot matmuls.
+            return residual + self._single_update(x, task_ids, rank)
         updates = self._updates(x, task_ids, rank)
         single = residual + updates[..., 0, :]
-        if not any(self.fusing):
-            return single
         fused = residual + self._fuse(x, updates, task_ids, rank)
         is_fused = ops.take(ops.convert_to_tensor(self.fusing), task_ids)
         return ops.where(_expand(is_fused, rank + 1), fused, single)
+
+    def _single_update(self, x, task_ids, rank):
+        """`[batch, ..., hidden]`: each example's update by its task's
+        first (only) adapter."""
+
+        def row(name, rank):
+            rows = ops.take(getattr(self, name), task_ids, axis=0)
+            return _expand(rows[:, 0], rank)
+
+        hidden = ops.einsum("b...h,bhm->b...m", x, row("down_kernel", 2))
+        hidden = self.activation(hidden + row("down_bias", rank))
+        update = ops.einsum(
+            "b...m,bmh->b...h", hidden, row("up_kernel", 2)
+        ) + row("up_bias", rank)
+        if self.scaling != 1.0:
+            update = update * self.scaling
+        return update
 
     def _updates(self, x, task_ids, rank):
         """`[batch, ..., slots, hidden]`: each stacked adapter's update."""
