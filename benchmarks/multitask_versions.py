@@ -62,7 +62,8 @@ def export_version(args, name, commit):
     tree = os.path.join(args.work_dir, "worktrees", name)
     if not os.path.isdir(tree):
         subprocess.run(
-            ["git", "-C", REPO_ROOT, "worktree", "add", "--detach", tree, commit],
+            ["git", "-C", REPO_ROOT, "worktree", "add", "--detach"]
+            + [tree, commit],
             check=True,
         )
     tasks = [
@@ -128,7 +129,10 @@ def main():
     args = parser.parse_args()
     args.preset = args.preset or _common.minilm_folder()
     versions = dict(value.split("=", 1) for value in args.version)
-    paths = {name: export_version(args, name, c) for name, c in versions.items()}
+    paths = {
+        name: export_version(args, name, commit)
+        for name, commit in versions.items()
+    }
     batch = len(multitask_serving.load_batches(args.work_dir)["mixed"]["task"])
     runs = {name: [] for name in versions}
     for round_index in range(args.rounds):

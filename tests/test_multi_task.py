@@ -192,7 +192,7 @@ def test_task_parameters_are_stacked_once_per_parameter(model):
     hidden = model.backbone.hidden_dim
     block = model.adapters[0]["self_attention"]
     assert block.adapter_sizes == [[4], [8], [4], [], []]
-    assert tuple(block.down_kernel.shape) == (5, 1, hidden, 8)
+    assert tuple(block.down_kernel.shape) == (5, hidden, 8)
     assert tuple(model.head_layers[-1].kernel.shape) == (5, hidden, 3)
     assert tuple(model.layer_norms[0].task_gamma.shape) == (5, hidden)
     paths = [variable.path for variable in model.weights]

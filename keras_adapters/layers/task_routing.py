@@ -90,6 +90,11 @@ def _padded(value, shape, fill=0.0):
     """`value` padded at the end of each axis up to `shape` with `fill`, or
     cut down to it."""
     value = np.asarray(value, "float32")
+    # A row gains or loses a leading slot axis (`RoutedAdapter`).
+    while value.ndim < len(shape):
+        value = value[None]
+    while value.ndim > len(shape):
+        value = value[0]
     if not shape:
         return value
     value = value[tuple(slice(0, size) for size in shape)]
@@ -233,23 +238,24 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
         """Per task, whether it fuses adapters here."""
         return [len(sizes) > 1 for sizes in self.adapter_sizes]
 
-    def _shapes(self):
-        hidden, width, slots = (
-            self.hidden_dim,
-            self.adapter_size,
-            self.num_slots,
-        )
+    def _adapter_shapes(self):
+        """Each parameter's shape for one adapter, at the stacked width."""
+        hidden, width = self.hidden_dim, self.adapter_size
         return dict(
             zip(
                 ADAPTER_PARAMETERS,
-                (
-                    (slots, hidden, width),
-                    (slots, width),
-                    (slots, width, hidden),
-                    (slots, hidden),
-                ),
+                ((hidden, width), (width,), (width, hidden), (hidden,)),
             )
         )
+
+    def _shapes(self):
+        """Each parameter's per-task shape; with a fusing task, a leading
+        slot axis (one adapter per slot)."""
+        slots = (self.num_slots,) if any(self.fusing) else ()
+        return {
+            name: (*slots, *shape)
+            for name, shape in self._adapter_shapes().items()
+        }
 
     def _fusion_shapes(self):
         hidden = self.hidden_dim
@@ -313,13 +319,14 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
             [int(weights["down_bias"].shape[0]) for weights in adapters]
         )
         shapes = self._shapes()
+        one = self._adapter_shapes()
         row = {
             name: np.stack(
-                [_padded(weights[name], shape[1:]) for weights in adapters]
+                [_padded(weights[name], one[name]) for weights in adapters]
             )
             if adapters
-            else np.zeros(shape)
-            for name, shape in shapes.items()
+            else np.zeros(one[name])
+            for name in shapes
         }
         self._restack(shapes, row, dict.fromkeys(shapes, 0.0))
         # Restacked even when unchanged: the variables keep their order.
@@ -333,7 +340,10 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
     def task_adapters(self, index):
         """Task `index`'s adapters here: a list of `{name: array}` (the
         names of `ADAPTER_PARAMETERS`), each at its own width."""
-        rows = {name: self._stacked(name)[index] for name in ADAPTER_PARAMETERS}
+        rows = {
+            name: _padded(self._stacked(name)[index], (self.num_slots, *shape))
+            for name, shape in self._adapter_shapes().items()
+        }
         return [
             {
                 "down_kernel": rows["down_kernel"][slot, :, :size],
@@ -370,18 +380,19 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
         return ops.where(_expand(is_fused, rank + 1), fused, single)
 
     def _single_update(self, x, task_ids, rank):
-        """`[batch, ..., hidden]`: each example's update by its task's
-        first (only) adapter."""
-
-        def row(name, rank):
-            rows = ops.take(getattr(self, name), task_ids, axis=0)
-            return _expand(rows[:, 0], rank)
-
-        hidden = ops.einsum("b...h,bhm->b...m", x, row("down_kernel", 2))
-        hidden = self.activation(hidden + row("down_bias", rank))
+        """`[batch, ..., hidden]`: each example's update by its task's only
+        adapter (the variables have no slot axis)."""
+        hidden = ops.einsum(
+            "b...h,bhm->b...m", x, _per_example(self.down_kernel, task_ids, 2)
+        )
+        hidden = self.activation(
+            hidden + _per_example(self.down_bias, task_ids, rank)
+        )
         update = ops.einsum(
-            "b...m,bmh->b...h", hidden, row("up_kernel", 2)
-        ) + row("up_bias", rank)
+            "b...m,bmh->b...h",
+            hidden,
+            _per_example(self.up_kernel, task_ids, 2),
+        ) + _per_example(self.up_bias, task_ids, rank)
         if self.scaling != 1.0:
             update = update * self.scaling
         return update

@@ -40,7 +40,7 @@ def test_routed_adapter_equals_each_tasks_adapter():
             else {v.name: numpy(v) for v in adapter.weights}
         )
     assert routed.adapter_sizes == [[2], [], [4]]
-    assert tuple(routed.down_kernel.shape) == (3, 1, HIDDEN, 4)
+    assert tuple(routed.down_kernel.shape) == (3, HIDDEN, 4)
     x = RNG.normal(size=(4, 3, HIDDEN)).astype("float32")
     task_ids = np.array([0, 1, 2, 0])
     y = numpy(routed(x, task_ids=task_ids))
@@ -52,7 +52,7 @@ def test_routed_adapter_equals_each_tasks_adapter():
         np.testing.assert_array_equal(numpy(routed(x)), y)
     # Removing the widest task narrows the stack; the others keep theirs.
     routed.remove_task(2)
-    assert tuple(routed.down_kernel.shape) == (2, 1, HIDDEN, 2)
+    assert tuple(routed.down_kernel.shape) == (2, HIDDEN, 2)
     # One variable per parameter: 4 of adapters, 6 of (no) fusions.
     assert len(routed.weights) == 10
     np.testing.assert_allclose(
@@ -106,6 +106,8 @@ def test_routed_fusion_equals_each_tasks_adapter_fusion(scaling):
         fusion={**adapter_weights(three), "temperature": 2.0},
     )
     assert routed.adapter_sizes == [[2], [2, 4], [], [2, 4, 3]]
+    # With a fusing task, each task's adapters sit in slots.
+    assert tuple(routed.down_kernel.shape) == (4, 3, HIDDEN, 4)
     assert tuple(routed.query_kernel.shape) == (2, HIDDEN, HIDDEN)
     x = RNG.normal(size=(4, 3, HIDDEN)).astype("float32")
     residual = RNG.normal(size=(4, 3, HIDDEN)).astype("float32")
@@ -132,6 +134,7 @@ def test_routed_fusion_equals_each_tasks_adapter_fusion(scaling):
     # Removing a fusing task removes its fusion row; the others keep theirs.
     routed.remove_task(1)
     assert tuple(routed.value_kernel.shape) == (1, HIDDEN, HIDDEN)
+    assert tuple(routed.down_kernel.shape) == (3, 3, HIDDEN, 4)
     after = numpy(routed(x, residual=residual, task_ids=np.array([2, 1, 0, 1])))
     np.testing.assert_allclose(after[0], y[0], atol=1e-6)
     np.testing.assert_allclose(after[2], y[2], atol=1e-6)
