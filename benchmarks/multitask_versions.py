@@ -54,12 +54,19 @@ print("RESULT " + json.dumps({"median_s": statistics.median(times)}))
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def export_version(args, name, commit):
-    """The four-task SavedModel written by the code at `commit`."""
-    target = os.path.join(args.work_dir, "versions", name)
+def export_version(args, commit):
+    """The four-task SavedModel written by the code at `commit` (cached by
+    the commit's hash)."""
+    commit = subprocess.run(
+        ["git", "-C", REPO_ROOT, "rev-parse", "--short", commit],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    target = os.path.join(args.work_dir, "versions", commit)
     if os.path.isfile(os.path.join(target, "saved_model.pb")):
         return target
-    tree = os.path.join(args.work_dir, "worktrees", name)
+    tree = os.path.join(args.work_dir, "worktrees", commit)
     if not os.path.isdir(tree):
         subprocess.run(
             ["git", "-C", REPO_ROOT, "worktree", "add", "--detach"]
@@ -130,8 +137,7 @@ def main():
     args.preset = args.preset or _common.minilm_folder()
     versions = dict(value.split("=", 1) for value in args.version)
     paths = {
-        name: export_version(args, name, commit)
-        for name, commit in versions.items()
+        name: export_version(args, commit) for name, commit in versions.items()
     }
     batch = len(multitask_serving.load_batches(args.work_dir)["mixed"]["task"])
     runs = {name: [] for name in versions}
