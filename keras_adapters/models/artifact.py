@@ -494,8 +494,24 @@ def _check_stored_sizes(directory, config, weights):
             )
 
 
+class ServingSettings:
+    """What a saved task's config records for serving it: its text inputs
+    and its preprocessor settings (`self.config`'s `inputs` and
+    `preprocessor`)."""
+
+    @property
+    def inputs(self):
+        """The names of the text inputs, or `None` when none were saved."""
+        return self.config.get("inputs")
+
+    @property
+    def preprocessor(self):
+        """The saved preprocessor settings (`sequence_length`, ...)."""
+        return self.config.get("preprocessor", {})
+
+
 @dataclasses.dataclass(frozen=True)
-class Artifact:
+class Artifact(ServingSettings):
     """An adapter artifact, read and checked: its config and its weights.
 
     The one parsed form of an artifact folder: `load_adapters` and
@@ -557,16 +573,6 @@ class Artifact:
     def labels(self):
         """The class names, or `None` when none were saved."""
         return self.config["labels"]
-
-    @property
-    def inputs(self):
-        """The names of the text inputs, or `None` when none were saved."""
-        return self.config.get("inputs")
-
-    @property
-    def preprocessor(self):
-        """The saved preprocessor settings (`sequence_length`, ...)."""
-        return self.config.get("preprocessor", {})
 
     def check_base(self, model, variables=None, fingerprints=None):
         """Raises unless `model` holds the base the artifact was trained on.

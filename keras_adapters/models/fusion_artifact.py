@@ -19,6 +19,7 @@ from keras_adapters.models.artifact import BOOLEAN
 from keras_adapters.models.artifact import CONFIG_FILE
 from keras_adapters.models.artifact import POSITIVE
 from keras_adapters.models.artifact import STRING
+from keras_adapters.models.artifact import ServingSettings
 from keras_adapters.models.artifact import check_section
 from keras_adapters.models.artifact import is_input_names
 from keras_adapters.models.artifact import read_weights
@@ -78,7 +79,7 @@ _WEIGHTS_KEYS = {"file": STRING, "sha256": STRING}
 
 
 @dataclasses.dataclass(frozen=True)
-class FusionArtifact:
+class FusionArtifact(ServingSettings):
     """An AdapterFusion artifact, read and checked.
 
     Attributes:
@@ -129,16 +130,6 @@ class FusionArtifact:
     def task(self):
         """`{"num_classes", "regression", "labels"}` of the new head."""
         return self.config["task"]
-
-    @property
-    def inputs(self):
-        """The names of the text inputs, or `None` when none were saved."""
-        return self.config.get("inputs")
-
-    @property
-    def preprocessor(self):
-        """The saved preprocessor settings (`sequence_length`)."""
-        return self.config.get("preprocessor", {})
 
 
 def is_fusion_folder(directory):
