@@ -494,10 +494,21 @@ def _check_stored_sizes(directory, config, weights):
             )
 
 
-class ServingSettings:
-    """What a saved task's config records for serving it: its text inputs
-    and its preprocessor settings (`self.config`'s `inputs` and
-    `preprocessor`)."""
+@dataclasses.dataclass(frozen=True)
+class SavedTask:
+    """A saved task folder, read: its folder, its validated config and its
+    weights, with what the config records for serving the task (its text
+    inputs and its preprocessor settings).
+
+    Attributes:
+        directory: the folder.
+        config: the validated `adapter_config.json`.
+        weights: `{variable path: array}`, matching their checksum.
+    """
+
+    directory: str
+    config: dict
+    weights: dict
 
     @property
     def inputs(self):
@@ -511,7 +522,7 @@ class ServingSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class Artifact(ServingSettings):
+class Artifact(SavedTask):
     """An adapter artifact, read and checked: its config and its weights.
 
     The one parsed form of an artifact folder: `load_adapters` and
@@ -533,10 +544,6 @@ class Artifact(ServingSettings):
     artifact.adapter_config.name, artifact.labels  # ('adapter-bert', [...])
     ```
     """
-
-    directory: str
-    config: dict
-    weights: dict
 
     @classmethod
     def read(cls, directory):

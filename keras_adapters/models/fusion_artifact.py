@@ -19,7 +19,7 @@ from keras_adapters.models.artifact import BOOLEAN
 from keras_adapters.models.artifact import CONFIG_FILE
 from keras_adapters.models.artifact import POSITIVE
 from keras_adapters.models.artifact import STRING
-from keras_adapters.models.artifact import ServingSettings
+from keras_adapters.models.artifact import SavedTask
 from keras_adapters.models.artifact import check_section
 from keras_adapters.models.artifact import is_input_names
 from keras_adapters.models.artifact import read_weights
@@ -79,7 +79,7 @@ _WEIGHTS_KEYS = {"file": STRING, "sha256": STRING}
 
 
 @dataclasses.dataclass(frozen=True)
-class FusionArtifact(ServingSettings):
+class FusionArtifact(SavedTask):
     """An AdapterFusion artifact, read and checked.
 
     Attributes:
@@ -96,10 +96,6 @@ class FusionArtifact(ServingSettings):
     fusion.adapters  # [("cola", "92df1b..."), ("mrpc", "14ab54...")]
     ```
     """
-
-    directory: str
-    config: dict
-    weights: dict
 
     @classmethod
     def read(cls, directory):
