@@ -382,16 +382,14 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
     def _single_update(self, x, task_ids, rank):
         """`[batch, ..., hidden]`: each example's update by its task's only
         adapter (the variables have no slot axis)."""
-        hidden = ops.einsum(
-            "b...h,bhm->b...m", x, _per_example(self.down_kernel, task_ids, 2)
+        hidden = _per_example_einsum(
+            "bnh,bhm->bnm", x, _per_example(self.down_kernel, task_ids, 2)
         )
         hidden = self.activation(
             hidden + _per_example(self.down_bias, task_ids, rank)
         )
-        update = ops.einsum(
-            "b...m,bmh->b...h",
-            hidden,
-            _per_example(self.up_kernel, task_ids, 2),
+        update = _per_example_einsum(
+            "bnm,bmh->bnh", hidden, _per_example(self.up_kernel, task_ids, 2)
         ) + _per_example(self.up_bias, task_ids, rank)
         if self.scaling != 1.0:
             update = update * self.scaling
@@ -399,18 +397,17 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
 
     def _updates(self, x, task_ids, rank):
         """`[batch, ..., slots, hidden]`: each stacked adapter's update."""
-        hidden = ops.einsum(
-            "b...h,bkhm->b...km",
-            x,
-            _per_example(self.down_kernel, task_ids, 2),
+        hidden = _per_example_einsum(
+            "bnh,bkhm->bnkm", x, _per_example(self.down_kernel, task_ids, 2)
         )
         hidden = self.activation(
             hidden + _per_example(self.down_bias, task_ids, rank)
         )
-        updates = ops.einsum(
-            "b...km,bkmh->b...kh",
+        updates = _per_example_einsum(
+            "bnkm,bkmh->bnkh",
             hidden,
             _per_example(self.up_kernel, task_ids, 2),
+            trailing_axes=2,
         ) + _per_example(self.up_bias, task_ids, rank)
         if self.scaling != 1.0:
             updates = updates * self.scaling
@@ -422,13 +419,18 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
             "int32"
         )
         rows = ops.take(ops.convert_to_tensor(fusion_of_task), task_ids)
-        query = ops.einsum(
-            "b...h,bhg->b...g", x, _per_example(self.query_kernel, rows, 2)
+        query = _per_example_einsum(
+            "bnh,bhg->bng", x, _per_example(self.query_kernel, rows, 2)
         ) + _per_example(self.query_bias, rows, rank)
-        keys = _project(
-            updates, _per_example(self.key_kernel, rows, 2)
+        # The slots join the flattened middle axes: TensorFlow's oneDNN
+        # einsum `"b...kh,bhg->b...kg"` corrupts memory on CPU once the
+        # sequence is longer than 8 (TF 2.21).
+        keys = _per_example_einsum(
+            "bnh,bhg->bng", updates, _per_example(self.key_kernel, rows, 2)
         ) + _per_example(self.key_bias, rows, rank + 1)
-        values = _project(updates, _per_example(self.value_kernel, rows, 2))
+        values = _per_example_einsum(
+            "bnh,bhg->bng", updates, _per_example(self.value_kernel, rows, 2)
+        )
         counts = ops.take(
             ops.convert_to_tensor([max(len(s), 1) for s in self.adapter_sizes]),
             task_ids,
@@ -457,17 +459,32 @@ class RoutedAdapter(_TaskRows, keras.layers.Layer):
         return config
 
 
-def _project(updates, kernels):
-    """`[batch, ..., slots, hidden]` updates times each example's `[hidden,
-    hidden]` kernel.
+def _per_example_einsum(equation, x, kernels, trailing_axes=1):
+    """`ops.einsum(equation, x, kernels)` with the middle axes of `x` (all
+    but the batch axis and the last `trailing_axes`) flattened into the
+    `n` of `equation`, and restored in the result.
 
-    A plain batched matmul over the flattened middle axes: TensorFlow's
-    oneDNN einsum `"b...kh,bhg->b...kg"` corrupts memory on CPU once the
-    sequence is longer than 8 (TF 2.21).
+    TensorFlow's einsum with an ellipsis (`"b...h,bhm->b...m"`) runs twice
+    as slow on CPU as the same product written with one middle axis (TF
+    2.21, oneDNN).
+
+    Args:
+        equation: an einsum of `[batch, n, *trailing]` by each example's
+            kernels, e.g. `"bnh,bhm->bnm"`.
+        x: `[batch, ..., *trailing]` tensor.
+        kernels: `[batch, ...]` tensor, each example's kernels.
+        trailing_axes: how many last axes of `x` the equation names after
+            `n`.
+
+    Returns:
+        `[batch, ..., *outputs]`: `x`'s middle axes, then the axes the
+        equation gives after `n`.
     """
-    shape = ops.shape(updates)
-    flat = ops.reshape(updates, (shape[0], -1, shape[-1]))
-    return ops.reshape(ops.einsum("bnh,bhg->bng", flat, kernels), shape)
+    shape = ops.shape(x)
+    middle = len(shape) - trailing_axes
+    flat = ops.reshape(x, (shape[0], -1, *shape[middle:]))
+    outputs = ops.einsum(equation, flat, kernels)
+    return ops.reshape(outputs, (*shape[:middle], *ops.shape(outputs)[2:]))
 
 
 def _task_sizes(sizes):
