@@ -3,7 +3,8 @@
 Uses what `benchmarks/multitask_serving.py --prepare_only` prepared under
 `build/multitask_serving` (four trained MiniLM tasks, twelve synthetic
 copies, the batches). Writes the 4- and 16-task SavedModels once more with
-`export_multitask.py --notask_signatures` (`serving_default` only), then
+`export_multitask.py --notask_signatures` (`serving_default` only, the
+default now), then
 serves, each in a fresh process with TensorFlow and tf-text only, the
 mixed batch and every single-task batch through `serving_default` (the
 single-task SavedModel: its own signature) and reports the RSS after

@@ -304,6 +304,8 @@ def export_multitask(args):
             os.path.join(_common.REPO, "export_multitask.py"),
             f"--base={args.preset}",
             f"--export_dir={target}",
+            # Served through each task's own signature too.
+            "--task_signatures",
         ] + [f"--task={task}={artifact_dir(args, task)}" for task in tasks]
         run_step(argv, f"export the {count}-task SavedModel")
 

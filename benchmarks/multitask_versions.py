@@ -162,38 +162,60 @@ def main():
         "ratio_to_first": {
             name: medians[name] / medians[reference] for name in versions
         },
+        # Each round's ratio to the first version's measurement of that
+        # round (the two ran back to back), then their median.
+        "median_paired_ratio_to_first": {
+            name: statistics.median(
+                rate / first for rate, first in zip(runs[name], runs[reference])
+            )
+            for name in versions
+        },
     }
     os.makedirs(args.out_dir, exist_ok=True)
     stem = os.path.join(args.out_dir, "multitask_versions")
     with open(stem + ".json", "w") as handle:
         json.dump(result, handle, indent=2)
+    report = render(result)
+    with open(stem + ".md", "w") as handle:
+        handle.write(report)
+    print(report)
+
+
+def render(result):
+    """The Markdown report of a `main()` result."""
+    versions = result["versions"]
+    reference = next(iter(versions))
     lines = [
         "# Multi-task mixed-batch throughput across code versions",
         "",
         f"Machine: {result['machine']}. Command: `python "
         "benchmarks/multitask_versions.py "
         + " ".join(f"--version {n}={c}" for n, c in versions.items())
-        + "`.",
+        + f" --rounds {result['rounds']}`.",
         "",
         f"The same four-task SavedModel (`serving_default` only), written "
-        f"by each version from the same artifacts; a mixed batch of {batch} "
-        f"raw-string examples; median of {args.repeats} calls per process, "
-        f"{args.threads} threads, a fresh process per measurement, versions "
-        f"alternating over {args.rounds} rounds.",
+        f"by each version from the same artifacts; a mixed batch of "
+        f"{result['batch']} raw-string examples; median of "
+        f"{result['repeats']} calls per process, {result['threads']} "
+        "threads, a fresh process per measurement, versions alternating "
+        f"over {result['rounds']} rounds. Paired ratio: each round's rate "
+        f"over {reference}'s in the same round, median over rounds.",
         "",
-        "| version | commit | examples/s per round | median | ratio to "
-        f"{reference} |",
-        "|---|---|---|---|---|",
+        "| version | commit | examples/s per round | median | ratio of "
+        f"medians to {reference} | median paired ratio |",
+        "|---|---|---|---|---|---|",
     ]
     for name, commit in versions.items():
-        rates = ", ".join(f"{rate:.1f}" for rate in runs[name])
-        lines.append(
-            f"| {name} | {commit} | {rates} | {medians[name]:.1f} | "
-            f"{result['ratio_to_first'][name]:.3f} |"
+        rates = ", ".join(
+            f"{rate:.1f}" for rate in result["examples_per_second"][name]
         )
-    with open(stem + ".md", "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        lines.append(
+            f"| {name} | {commit} | {rates} | "
+            f"{result['median_examples_per_second'][name]:.1f} | "
+            f"{result['ratio_to_first'][name]:.3f} | "
+            f"{result['median_paired_ratio_to_first'][name]:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

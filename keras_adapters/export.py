@@ -29,7 +29,7 @@ def export_saved_model(
     sequence_length=None,
     *,
     pair=False,
-    task_signatures=True,
+    task_signatures=None,
 ):
     """Exports a classifier as a TensorFlow SavedModel that reads raw strings.
 
@@ -112,11 +112,12 @@ def export_saved_model(
         pair: bool, keyword-only. Export a sentence-pair signature
             (`sentence1`, `sentence2`, as many strings each) instead of
             `sentence`. Defaults to `False`.
-        task_signatures: bool, keyword-only, for a `MultiTaskClassifier`:
-            whether to add one signature per task beside `serving_default`.
-            Each costs memory where the SavedModel is served (MiniLM: about
-            24 MiB once loaded, 20 MiB more once called). Defaults to
-            `True`.
+        task_signatures: bool, keyword-only, for a `MultiTaskClassifier`
+            only: whether to add one signature per task beside
+            `serving_default`. Each costs memory where the SavedModel is
+            loaded with `tf.saved_model.load` (MiniLM: about 18 MiB, 20 MiB
+            more once called), since TensorFlow loads a copy of the model's
+            graph into every signature that calls it. Defaults to `False`.
 
     Returns:
         `export_dir`, as given.
@@ -150,8 +151,10 @@ def export_saved_model(
                 "sequence length and inputs; drop `labels`, "
                 "`sequence_length` and `pair`."
             )
-        return _export_multi_task(classifier, export_dir, task_signatures)
-    if task_signatures is not True:
+        return _export_multi_task(
+            classifier, export_dir, bool(task_signatures)
+        )
+    if task_signatures is not None:
         raise KerasAdaptersError(
             "`task_signatures` is for a MultiTaskClassifier; a single-task "
             "classifier has one signature."

@@ -333,7 +333,7 @@ def serve(export_dir, tmp_path, requests):
 
 def test_savedmodel_routes_raw_strings_by_task_name(model, tmp_path):
     export_dir = keras_adapters.export_saved_model(
-        model, str(tmp_path / "multi")
+        model, str(tmp_path / "multi"), task_signatures=True
     )
     logits = keras.ops.convert_to_numpy(
         model(model.preprocessor(TASKS, FIRSTS, SECONDS))
@@ -462,6 +462,7 @@ def test_export_multitask_script_writes_a_served_model(
         "--task",
         f"stsb={artifacts['stsb']}",
         f"--export_dir={export_dir}",
+        "--task_signatures",
         cwd=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -473,7 +474,6 @@ def test_export_multitask_script_writes_a_served_model(
         f"--base={preset}",
         f"--task=cola={artifacts['cola']}",
         f"--export_dir={lean}",
-        "--notask_signatures",
         cwd=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr[-3000:]

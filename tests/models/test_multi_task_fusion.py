@@ -127,6 +127,7 @@ def test_the_export_command_serves_fusion_tasks_by_name(setup, tmp_path):
         *(f"--task={name}={folder}" for name, folder in adapters.items()),
         *(f"--task={name}={folder}" for name, folder in fusions.items()),
         f"--export_dir={export_dir}",
+        "--task_signatures",
         cwd=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr[-3000:]
