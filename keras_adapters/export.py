@@ -115,9 +115,9 @@ def export_saved_model(
         task_signatures: bool, keyword-only, for a `MultiTaskClassifier`
             only: whether to add one signature per task beside
             `serving_default`. Each costs memory where the SavedModel is
-            loaded with `tf.saved_model.load` (MiniLM: about 18 MiB, 20 MiB
-            more once called), since TensorFlow loads a copy of the model's
-            graph into every signature that calls it. Defaults to `False`.
+            loaded with `tf.saved_model.load` (MiniLM: about 20 MiB each),
+            since TensorFlow loads a copy of the model's graph into every
+            signature that calls it. Defaults to `False`.
 
     Returns:
         `export_dir`, as given.
@@ -151,9 +151,7 @@ def export_saved_model(
                 "sequence length and inputs; drop `labels`, "
                 "`sequence_length` and `pair`."
             )
-        return _export_multi_task(
-            classifier, export_dir, bool(task_signatures)
-        )
+        return _export_multi_task(classifier, export_dir, bool(task_signatures))
     if task_signatures is not None:
         raise KerasAdaptersError(
             "`task_signatures` is for a MultiTaskClassifier; a single-task "
