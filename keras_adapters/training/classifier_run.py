@@ -557,7 +557,8 @@ class ClassifierRun(TaskRun):
             )
 
     def outputs(self):
-        """The adapter-only artifact and the raw-string SavedModel."""
+        """The adapter-only artifact and, with `do_export`, the raw-string
+        SavedModel."""
         task = self.config.task
         labels = None if task.is_regression else list(task.labels)
         # AdapterHub folders record no text inputs.
@@ -586,12 +587,12 @@ class ClassifierRun(TaskRun):
                     format=self.config.adapter_format,
                 ),
             )
-        return {
-            self._adapters_dir(): artifact,
-            self.config.export_dir: (
+        outputs = {self._adapters_dir(): artifact}
+        if self.config.do_export:
+            outputs[self.config.export_dir] = (
                 "SavedModel (raw strings in)",
                 lambda path: export_saved_model(
                     self.model, path, labels=labels, pair=task.is_pair
                 ),
-            ),
-        }
+            )
+        return outputs

@@ -108,6 +108,12 @@ class RunConfig:
     )
     do_train: bool = setting(False, "Train.", free_on_rerun=True)
     do_predict: bool = setting(False, "Predict.", free_on_rerun=True)
+    do_export: bool = setting(
+        True,
+        "Export the raw-string SavedModel to --export_dir after training "
+        "(adapter-bert's jobs write no export; ours do by default).",
+        free_on_rerun=True,
+    )
     train_batch_size: int = setting(32, "Training batch size.", positive=True)
     predict_batch_size: int = setting(
         8, "Prediction batch size.", positive=True, free_on_rerun=True

@@ -291,14 +291,17 @@ class SquadRun(TaskRun):
         return results
 
     def outputs(self):
-        """The adapter-only artifact and the raw-string SavedModel."""
+        """The adapter-only artifact and, with `do_export`, the raw-string
+        SavedModel."""
         config = self.config
-        return {
+        outputs = {
             self._adapters_dir(): (
                 "adapter artifact",
                 lambda path: save_adapters(self.model, path),
             ),
-            config.export_dir: (
+        }
+        if config.do_export:
+            outputs[config.export_dir] = (
                 "SavedModel (question and context in)",
                 lambda path: export_question_answerer(
                     self.model,
@@ -311,5 +314,5 @@ class SquadRun(TaskRun):
                         else None
                     ),
                 ),
-            ),
-        }
+            )
+        return outputs

@@ -127,12 +127,13 @@ class TaskRun:
             return
         inputs = config.input_paths()
         check_output_folder(config.output_dir, RUN, "output_dir", inputs)
-        check_output_folder(
-            config.export_dir,
-            SAVED_MODEL,
-            "export_dir",
-            inputs + [config.output_dir],
-        )
+        if config.do_export:
+            check_output_folder(
+                config.export_dir,
+                SAVED_MODEL,
+                "export_dir",
+                inputs + [config.output_dir],
+            )
         check_output_folder(self._adapters_dir(), ADAPTERS, "output_dir")
         claim_folder(config.output_dir, RUN, "output_dir", inputs)
         resolved = dict(

@@ -202,6 +202,28 @@ def test_the_run_records_every_setting_and_lists_its_outputs(
         assert str(tmp_path / "run" / name) in listed
 
 
+def test_without_export_the_export_dir_is_neither_checked_nor_written(
+    tmp_path, files, capsys
+):
+    user_files(tmp_path / "mine")
+    before = snapshot(tmp_path / "mine")
+    output_dir = tmp_path / "run"
+    code, printed, err = run_here(
+        flags(
+            files,
+            output_dir,
+            "--nodo_export",
+            f"--export_dir={tmp_path / 'mine'}",
+        ),
+        capsys,
+    )
+    assert code is None, err
+    assert (output_dir / "adapters" / "adapter_config.json").is_file()
+    assert not os.path.exists(output_dir / "export")
+    assert snapshot(tmp_path / "mine") == before
+    assert "SavedModel" not in printed and "adapter artifact" in printed
+
+
 def run_export_multitask(*args, cwd):
     env = dict(os.environ)
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)

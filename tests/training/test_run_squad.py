@@ -208,6 +208,7 @@ def test_version_2_writes_null_odds_and_split_scores(squad_slice, tmp_path):
             predict_file=predict,
             version_2_with_negative=True,
             num_train_epochs=1,
+            do_export=False,
         )
     ).run()
     null_odds = read_json(output_dir, "null_odds.json")
@@ -220,6 +221,9 @@ def test_version_2_writes_null_odds_and_split_scores(squad_slice, tmp_path):
         0 <= results[k] <= 100
         for k in ("HasAns_f1", "NoAns_f1", "exact_match", "f1")
     )
+    # Without `do_export`: the adapter artifact, no SavedModel.
+    assert (output_dir / "adapters" / "adapter_config.json").is_file()
+    assert not os.path.exists(output_dir / "export")
 
 
 def run_script(*argv):
