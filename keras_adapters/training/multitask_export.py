@@ -46,7 +46,7 @@ class MultiTaskExportConfig:
         "Also write one signature per task (cola(sentence), "
         "mrpc(sentence1, sentence2), ...) beside serving_default(task, "
         "sentence, sentence2). Each costs memory where the SavedModel is "
-        "loaded in Python (about 18 MiB on MiniLM): TensorFlow loads a "
+        "loaded in Python (about 20 MiB on MiniLM): TensorFlow loads a "
         "copy of the model's graph into every signature.",
     )
 
