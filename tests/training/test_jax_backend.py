@@ -118,7 +118,12 @@ def test_run_classifier_on_jax_trains_and_resumes(tmp_path, files, one_device):
     resumed = tmp_path / "resumed"
     shutil.copytree(out, resumed)
     again = run_classifier(
-        resumed, files, "--do_train", "--num_train_epochs=5", TRAIN[2]
+        resumed,
+        files,
+        "--do_train",
+        "--num_train_epochs=5",
+        TRAIN[2],
+        "--nodo_export",
     )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Resuming at step 8 of 20." in again.stdout
@@ -140,7 +145,9 @@ def test_two_devices_train_as_one(tmp_path, files, one_device):
     """The same training with `DataParallel` over two host devices gives
     the same losses and weights as one device."""
     two_devices = tmp_path / "devices2"
-    result = run_classifier(two_devices, files, *TRAIN, devices=2)
+    result = run_classifier(
+        two_devices, files, *TRAIN, "--nodo_export", devices=2
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "DataParallel over 2 device(s)" in result.stdout
     assert_trained_alike(two_devices, one_device)
@@ -217,6 +224,7 @@ def test_cached_prefix_on_jax_is_uncached_training_and_resumes(tmp_path, files):
             "--num_train_epochs=1",
             "--tuning=top_k",
             "--top_k_layers=1",
+            "--nodo_export",
             flag,
         )
         assert result.returncode == 0, result.stderr[-3000:]
@@ -236,6 +244,7 @@ def test_cached_prefix_on_jax_is_uncached_training_and_resumes(tmp_path, files):
         "--num_train_epochs=2",
         "--tuning=top_k",
         "--top_k_layers=1",
+        "--nodo_export",
         "--cache_frozen_prefix",
     )
     assert again.returncode == 0, again.stderr[-3000:]

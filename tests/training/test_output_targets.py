@@ -50,8 +50,8 @@ def snapshot(folder):
 
 @pytest.fixture(scope="module")
 def finished(files, tmp_path_factory):
-    """A finished run folder (trained, evaluated, exported), as `flags`
-    gives it."""
+    """A finished run folder (trained and evaluated; no test here reads a
+    SavedModel of it), as `flags` gives it."""
     output_dir = tmp_path_factory.mktemp("finished") / "run"
     ClassifierRun(
         ClassifierRunConfig(
@@ -64,6 +64,7 @@ def finished(files, tmp_path_factory):
             num_train_epochs=1,
             adapter_size=4,
             mixed_precision="fp32",
+            do_export=False,
             verbose=0,
         )
     ).run()

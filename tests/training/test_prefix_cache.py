@@ -328,9 +328,11 @@ def test_a_cached_run_trains_the_real_model_and_resumes_after_a_kill(
     assert trained == {v.path for v in run.model.trainable_weights}
 
     resumed = tmp_path / "resumed"
-    run_until_killed(cached_config(resumed, files), after_checkpoint=3)
+    run_until_killed(
+        cached_config(resumed, files, do_export=False), after_checkpoint=3
+    )
     capsys.readouterr()
-    ClassifierRun(cached_config(resumed, files)).run()
+    ClassifierRun(cached_config(resumed, files, do_export=False)).run()
     printed = capsys.readouterr().out
     assert f"Reusing the prefix cache in {resumed / 'prefix_cache'} (" in (
         printed
@@ -357,7 +359,9 @@ def test_without_dropout_cached_training_is_uncached_training(tmp_path):
     for cached in (True, False):
         out = tmp_path / str(cached)
         ClassifierRun(
-            cached_config(out, files, cache_frozen_prefix=cached)
+            cached_config(
+                out, files, cache_frozen_prefix=cached, do_export=False
+            )
         ).run()
         losses[cached] = read_step_log(out / "train_log.tsv")[1]
         arrays[cached] = trained_arrays(out)

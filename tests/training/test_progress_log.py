@@ -24,6 +24,7 @@ def run_log(tmp_path, preset, data, capsys, **overrides):
             data,
             num_train_epochs=3,  # 12 steps of 4 per epoch.
             verbose=1,
+            do_export=False,
             **overrides,
         )
     ).run()

@@ -335,6 +335,7 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, tiny_preset, capsys):
             num_train_epochs=2,
             save_checkpoints_steps=5,
             do_train=True,
+            do_export=False,
             verbose=0,
             adapter_size=4,
         )
@@ -381,6 +382,7 @@ def test_jit_compile_flag_trains_with_xla(tmp_path, tiny_preset):
                 train_batch_size=8,
                 num_train_epochs=1,
                 do_train=True,
+                do_export=False,
                 verbose=0,
                 adapter_size=4,
                 jit_compile=jit,
@@ -516,6 +518,7 @@ def test_real_cola_with_minilm(tmp_path, minilm_path):
         learning_rate=1e-3,
         do_train=True,
         do_eval=True,
+        do_export=False,
         verbose=0,
     )
     results = ClassifierRun(config).run()

@@ -115,6 +115,7 @@ def one_epoch_config(output_dir, preset, data_dir, **overrides):
         learning_rate=None,
         mixed_precision="fp32",
         verbose=1,
+        do_export=False,  # No test reads its SavedModel.
     )
     fields.update(overrides)
     return make_config(output_dir, preset, data_dir, **fields)
@@ -214,7 +215,7 @@ def test_a_damaged_checkpoint_is_skipped_or_refused(
 ):
     out = tmp_path / "out"
     config = make_config(
-        out, tiny_preset, data_dir, num_train_epochs=3
+        out, tiny_preset, data_dir, num_train_epochs=3, do_export=False
     )  # 12 steps.
 
     run_until_killed(config, after_checkpoint=6)
