@@ -191,12 +191,12 @@ class Process:
         )
 
 
-def _run_worker(job, name, mode="default", extra=()):
-    """One `distributed_worker.py` process; returns its summary. No test
-    reads its SavedModel, so it writes none."""
+def _run_worker(job, name, mode="default", extra=(), export=False):
+    """One `distributed_worker.py` process; returns its summary. It writes
+    a SavedModel only with `export`."""
     output_dir = os.path.join(job["root"], name)
     summary = output_dir + ".summary.json"
-    config = dict(job["config"], output_dir=output_dir, do_export=False)
+    config = dict(job["config"], output_dir=output_dir, do_export=export)
     process = Process(
         [
             sys.executable,
@@ -282,8 +282,12 @@ def reference(job, tmp_path_factory):
 
 
 def test_mirrored_on_two_cpus_matches_the_default_strategy(job, reference):
-    mirrored = _run_worker(job, "mirrored", mode="mirrored")
+    mirrored = _run_worker(job, "mirrored", mode="mirrored", export=True)
     assert mirrored["strategy"] == "MirroredStrategy"
+    # The export works under the strategy too.
+    assert os.path.isfile(
+        os.path.join(mirrored["output_dir"], "export", "saved_model.pb")
+    )
     assert not mirrored["multi_worker"]
     assert mirrored["replicas"] == 2
     difference = _assert_same_training(mirrored, reference, job["initial"])

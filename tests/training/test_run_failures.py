@@ -556,10 +556,13 @@ def test_mixed_precision_applies_to_its_run_only(
                 data_dir,
                 num_train_epochs=1,
                 mixed_precision=precision,
+                # The float32 export is every other run's.
+                do_export=precision == "bf16",
             )
         )
         runs[precision].run()
         assert np.isfinite(losses_of(tmp_path / str(precision))).all()
+    assert os.path.isfile(tmp_path / "bf16" / "export" / "saved_model.pb")
     bf16 = runs["bf16"].model.backbone
     assert bf16.dtype_policy.compute_dtype == "bfloat16"
     adapter = bf16.transformer_layers[0]._self_attention_adapter
