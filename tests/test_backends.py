@@ -38,6 +38,7 @@ from keras_adapters.weight_transfer import assign_by_path
 from tests.conftest import REPO_ROOT
 from tests.conftest import TINY_CONFIG
 from tests.conftest import tiny_inputs
+from tests.training.once import once
 
 BACKEND = keras.backend.backend()
 # The backends compared; each is also the name of its Python module.
@@ -158,7 +159,8 @@ def compute(folder):
 
 
 def run_on(backend, folder):
-    """Runs `compute(folder)` under `backend` in a fresh interpreter."""
+    """Runs `compute(folder)` under `backend` in a fresh interpreter; it
+    writes `<backend>.npz` into `folder`."""
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     process = subprocess.run(
         [sys.executable, "-m", "tests.test_backends", folder],
@@ -171,15 +173,12 @@ def run_on(backend, folder):
     assert process.returncode == 0, (
         f"compute() failed on {backend}:\n{process.stderr[-3000:]}"
     )
-    with np.load(os.path.join(folder, f"{backend}.npz")) as results:
-        return dict(results)
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("backends"))
-    make_request(path)
-    return path
+    """The request, written once for all xdist workers."""
+    return str(once(tmp_path_factory, "backends_request", make_request)[0])
 
 
 @pytest.fixture(scope="module")
@@ -199,12 +198,19 @@ def here(folder):
     scope="module",
     params=[backend for backend in BACKENDS if backend != BACKEND],
 )
-def there(request, folder):
-    """`compute()` on another backend, in a subprocess."""
+def there(request, folder, tmp_path_factory):
+    """`compute()` on another backend, in a subprocess run once for all
+    xdist workers."""
     backend = request.param
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"backend '{backend}' is not installed")
-    return run_on(backend, folder)
+    once(
+        tmp_path_factory,
+        f"backends_{backend}",
+        lambda unused_folder: run_on(backend, folder),
+    )
+    with np.load(os.path.join(folder, f"{backend}.npz")) as results:
+        return dict(results)
 
 
 def test_same_weights_give_the_same_logits(here, there):

@@ -1,8 +1,8 @@
 """The commands on the tiny Hugging Face folders of other families.
 
 `run_classifier.py` on RoBERTa (byte-pair tokens, no segment ids), killed
-and resumed in subprocesses, and on DistilBERT on Keras' JAX backend;
-`run_squad.py` on XLM-RoBERTa (SentencePiece) in this process.
+in a subprocess and resumed in this one, and on DistilBERT on Keras' JAX
+backend; `run_squad.py` on XLM-RoBERTa (SentencePiece) in this process.
 """
 
 import json
@@ -16,8 +16,8 @@ from keras_adapters.training.callbacks import read_step_log
 from keras_adapters.training.squad_run import SquadRun
 from keras_adapters.training.squad_run import SquadRunConfig
 from tests.test_fault_injection import assert_killed
-from tests.test_fault_injection import assert_ok
 from tests.test_fault_injection import run
+from tests.test_fault_injection import run_here
 from tests.training.test_jax_backend import run_script
 from tests.training.test_run_classifier import make_mrpc
 
@@ -44,7 +44,7 @@ def mrpc_run_flags(family, tmp_path, output_dir, train):
 
 
 def test_run_classifier_trains_a_roberta_folder_and_resumes_after_a_kill(
-    tmp_path,
+    tmp_path, capsys
 ):
     output_dir = tmp_path / "out"
     flags = [
@@ -55,7 +55,9 @@ def test_run_classifier_trains_a_roberta_folder_and_resumes_after_a_kill(
     ]
     # Killed after step 5 of 6, by a real SIGKILL.
     assert_killed(run("run_classifier.py", flags, kill_at="training"))
-    printed = assert_ok(run("run_classifier.py", flags))
+    # The same command again, in this process (no second start-up).
+    code, printed, err = run_here(flags, capsys)
+    assert code is None, err[-3000:]
     assert "Resuming at step 3 of 6." in printed
     assert read_step_log(output_dir / "train_log.tsv")[0] == list(range(1, 7))
     with open(output_dir / "eval_results.json") as handle:
