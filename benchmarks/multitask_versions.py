@@ -6,7 +6,9 @@ This writes the same four-task multi-task SavedModel with each version of
 the code (a `git worktree` per commit, its own `export_multitask.py`, the
 same artifacts), then serves the same mixed batch of raw strings with each,
 in a fresh process per measurement (TensorFlow and tf-text only), the
-versions alternating over `--rounds`.
+versions alternating over `--rounds`; then once more with every version
+loaded in one process, `--together_calls` calls each, alternating call by
+call.
 
 Uses what `benchmarks/multitask_serving.py --prepare_only` prepared (the
 artifacts and `batches.json`, under `--work_dir`):
@@ -51,6 +53,34 @@ for _ in range(int(repeats)):
 print("RESULT " + json.dumps({"median_s": statistics.median(times)}))
 """
 
+# Every version loaded in one process, calls alternating between them: the
+# processes' own differences (allocation, thread start-up) cancel out.
+SERVE_TOGETHER = r"""
+import json, statistics, sys, time
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+
+batches_file, threads, warmup, repeats, *paths = sys.argv[1:]
+tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+mixed = json.load(open(batches_file))["mixed"]
+inputs = {key: tf.constant(value) for key, value in mixed.items()}
+models = [tf.saved_model.load(path) for path in paths]  # kept alive
+serves = [model.signatures["serving_default"] for model in models]
+for serve in serves:
+    for _ in range(int(warmup)):
+        serve(**inputs)
+times = [[] for _ in paths]
+for call in range(int(repeats)):
+    order = list(range(len(paths)))
+    for index in order[:: 1 if call % 2 else -1]:
+        start = time.perf_counter()
+        serves[index](**inputs)["probabilities"].numpy()
+        times[index].append(time.perf_counter() - start)
+medians = [statistics.median(values) for values in times]
+print("RESULT " + json.dumps({"median_s": medians}))
+"""
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -93,6 +123,28 @@ def export_version(args, commit):
     return target
 
 
+def measure_together(args, paths):
+    """`{name: median seconds per call}`, every version in one process."""
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SERVE_TOGETHER,
+            os.path.join(args.work_dir, "batches.json"),
+            str(args.threads),
+            str(args.warmup),
+            str(args.together_calls),
+            *paths.values(),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
+    medians = json.loads(line[len("RESULT ") :])["median_s"]
+    return dict(zip(paths, medians))
+
+
 def measure(args, path):
     output = subprocess.run(
         [
@@ -131,6 +183,12 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument(
+        "--together_calls",
+        type=int,
+        default=200,
+        help="calls per version in the one-process measurement (0: none)",
+    )
+    parser.add_argument(
         "--out_dir", default=os.path.join(REPO_ROOT, "benchmarks", "results")
     )
     args = parser.parse_args()
@@ -148,6 +206,7 @@ def main():
         for name in order:
             runs[name].append(batch / measure(args, paths[name]))
             print(f"round {round_index + 1} {name}: {runs[name][-1]:.1f} ex/s")
+    together = measure_together(args, paths) if args.together_calls else {}
     reference = next(iter(versions))
     medians = {name: statistics.median(rates) for name, rates in runs.items()}
     result = {
@@ -169,6 +228,10 @@ def main():
                 rate / first for rate, first in zip(runs[name], runs[reference])
             )
             for name in versions
+        },
+        "together_calls": args.together_calls,
+        "together_examples_per_second": {
+            name: batch / seconds for name, seconds in together.items()
         },
     }
     os.makedirs(args.out_dir, exist_ok=True)
@@ -215,6 +278,21 @@ def render(result):
             f"{result['ratio_to_first'][name]:.3f} | "
             f"{result['median_paired_ratio_to_first'][name]:.3f} |"
         )
+    together = result.get("together_examples_per_second")
+    if together:
+        first = together[reference]
+        lines += [
+            "",
+            f"All versions in one process, {result['together_calls']} calls "
+            "each, alternating call by call (medians):",
+            "",
+            f"| version | examples/s | ratio to {reference} |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {rate:.1f} | {rate / first:.3f} |"
+            for name, rate in together.items()
+        ]
     return "\n".join(lines) + "\n"
 
 
