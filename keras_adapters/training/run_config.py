@@ -303,7 +303,11 @@ class RunConfig:
         self.learning_rate_is_default = self.learning_rate is None
         if self.learning_rate_is_default:
             self.learning_rate = DEFAULT_LEARNING_RATES.get(self.tuning)
-        if self.output_dir is not None and self.export_dir is None:
+        if (
+            self.do_export
+            and self.output_dir is not None
+            and self.export_dir is None
+        ):
             self.export_dir = os.path.join(self.output_dir, "export")
 
     def check(self):
@@ -327,6 +331,11 @@ class RunConfig:
             raise KerasAdaptersError(
                 "`log_every_steps` must be >= 0 (0: about 20 lines per "
                 f"epoch), got {self.log_every_steps}."
+            )
+        if self.export_dir is not None and not self.do_export:
+            raise KerasAdaptersError(
+                "`export_dir` says where to export, but `do_export` is off; "
+                "drop one of them."
             )
         if self.preset and self.bert_config_file:
             raise KerasAdaptersError(

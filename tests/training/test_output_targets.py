@@ -203,26 +203,32 @@ def test_the_run_records_every_setting_and_lists_its_outputs(
         assert str(tmp_path / "run" / name) in listed
 
 
-def test_without_export_the_export_dir_is_neither_checked_nor_written(
-    tmp_path, files, capsys
-):
-    user_files(tmp_path / "mine")
-    before = snapshot(tmp_path / "mine")
+def test_without_export_only_the_artifact_is_written(tmp_path, files, capsys):
     output_dir = tmp_path / "run"
     code, printed, err = run_here(
+        flags(files, output_dir, "--nodo_export"), capsys
+    )
+    assert code is None, err
+    assert (output_dir / "adapters" / "adapter_config.json").is_file()
+    assert not os.path.exists(output_dir / "export")
+    assert "SavedModel" not in printed and "adapter artifact" in printed
+
+
+def test_an_export_dir_without_export_is_refused(tmp_path, files, capsys):
+    user_files(tmp_path / "mine")
+    before = snapshot(tmp_path)
+    code, _, err = run_here(
         flags(
             files,
-            output_dir,
+            tmp_path / "run",
             "--nodo_export",
             f"--export_dir={tmp_path / 'mine'}",
         ),
         capsys,
     )
-    assert code is None, err
-    assert (output_dir / "adapters" / "adapter_config.json").is_file()
-    assert not os.path.exists(output_dir / "export")
-    assert snapshot(tmp_path / "mine") == before
-    assert "SavedModel" not in printed and "adapter artifact" in printed
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "--export_dir" in err and "--do_export is off" in err, err
+    assert snapshot(tmp_path) == before
 
 
 def run_export_multitask(*args, cwd):
