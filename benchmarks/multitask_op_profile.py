@@ -68,17 +68,7 @@ _common.emit(_common.profile_summary(seconds, calls, int(steps), wall, top=40))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--version",
-        action="append",
-        required=True,
-        help="NAME=COMMIT, once per version, the first the reference.",
-    )
-    parser.add_argument(
-        "--work_dir",
-        default="/tmp/keras_adapters_bench/multitask_serving_quick",
-    )
-    parser.add_argument("--preset", default=None)
+    multitask_versions.add_version_flags(parser)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--out_dir", default=_common.RESULTS_DIR)

@@ -123,50 +123,44 @@ def export_version(args, commit):
     return target
 
 
-def measure_together(args, paths):
-    """`{name: median seconds per call}`, every version in one process."""
+def run_serving_child(script, *argv):
+    """The `RESULT` of `python -c script *argv`."""
     output = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SERVE_TOGETHER,
-            os.path.join(args.work_dir, "batches.json"),
-            str(args.threads),
-            str(args.warmup),
-            str(args.together_calls),
-            *paths.values(),
-        ],
+        [sys.executable, "-c", script, *argv],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     line = next(x for x in output.splitlines() if x.startswith("RESULT "))
-    medians = json.loads(line[len("RESULT ") :])["median_s"]
+    return json.loads(line[len("RESULT ") :])
+
+
+def measure_together(args, paths):
+    """`{name: median seconds per call}`, every version in one process."""
+    medians = run_serving_child(
+        SERVE_TOGETHER,
+        os.path.join(args.work_dir, "batches.json"),
+        str(args.threads),
+        str(args.warmup),
+        str(args.together_calls),
+        *paths.values(),
+    )["median_s"]
     return dict(zip(paths, medians))
 
 
 def measure(args, path):
-    output = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            SERVE,
-            path,
-            os.path.join(args.work_dir, "batches.json"),
-            str(args.threads),
-            str(args.warmup),
-            str(args.repeats),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT ") :])["median_s"]
+    return run_serving_child(
+        SERVE,
+        path,
+        os.path.join(args.work_dir, "batches.json"),
+        str(args.threads),
+        str(args.warmup),
+        str(args.repeats),
+    )["median_s"]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_version_flags(parser):
+    """The flags that choose the versions and their exports."""
     parser.add_argument(
         "--version",
         action="append",
@@ -178,6 +172,11 @@ def main():
         default="/tmp/keras_adapters_bench/multitask_serving_quick",
     )
     parser.add_argument("--preset", default=None)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_version_flags(parser)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=5)
